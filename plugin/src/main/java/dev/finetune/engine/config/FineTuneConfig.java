@@ -1,0 +1,128 @@
+package dev.finetune.engine.config;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Every setting of a fine-tuning run, with all defaults in one place. The Mojo copies pom parameters in;
+ * a test sets fields directly. {@link #problems()} lists every invalid value at once, before any model loads.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class FineTuneConfig {
+    // --- data
+    public Path trainFile;
+    public Path validationFile;
+    /** csv, tsv, jsonl, or auto (from the file extension). */
+    public String dataFormat = "auto";
+    public String textColumn = "text";
+    public String textPairColumn;
+    public String labelColumn = "label";
+    /** Labels in index order; empty means discovered from the training data and sorted. */
+    public List<String> labels = new ArrayList<>();
+    public double validationSplit = 0.1;
+
+    // --- model
+    /** The SavedModel directory, or a .zip/.jar holding one (coordinates are resolved by the Mojo). */
+    public Path model;
+    public Path vocabulary;
+    /** Lower-case and strip accents; null means: from the model's model.json, else true. */
+    public Boolean doLowerCase;
+    public int maxSequenceLength = 128;
+    public String inputIds;
+    public String inputMask;
+    public String segmentIds;
+    public String pooledOutput;
+    public String sequenceOutput;
+    /** pooled (the model's pooled output), cls (first token of the sequence output) or mean (masked mean). */
+    public String pooling = "pooled";
+
+    // --- training
+    public int epochs = 3;
+    public int batchSize = 16;
+    public double learningRate = 5e-5;
+    public double warmupRatio = 0.1;
+    /** linear, cosine or constant decay after warm-up. */
+    public String schedule = "linear";
+    public double weightDecay = 0.01;
+    public double beta1 = 0.9;
+    public double beta2 = 0.999;
+    public double epsilon = 1e-6;
+    /** Clip gradients by global norm; 0 disables. */
+    public double maxGradNorm = 1.0;
+    public double dropout = 0.1;
+    public long seed = 42;
+    public int logEverySteps = 10;
+    public boolean resume = false;
+    public int intraOpThreads = 0;
+    public int interOpThreads = 0;
+
+    // --- output
+    public Path outputDirectory;
+    public Path workDirectory;
+
+    /** Every invalid value, one sentence each; empty when the configuration can run. */
+    public List<String> problems() {
+        List<String> p = new ArrayList<>();
+        if (trainFile == null) {
+            p.add("trainFile is not set: name the labelled training data (CSV, TSV or JSONL).");
+        }
+        if (model == null) {
+            p.add("model is not set: name a SavedModel directory, an archive holding one, or groupId:artifactId:version.");
+        }
+        if (!List.of("auto", "csv", "tsv", "jsonl").contains(dataFormat.toLowerCase(Locale.ROOT))) {
+            p.add("dataFormat '" + dataFormat + "' is unknown: use auto, csv, tsv or jsonl.");
+        }
+        if (validationFile == null && !(validationSplit > 0 && validationSplit < 1)) {
+            p.add("validationSplit must be between 0 and 1 (exclusive), not " + validationSplit + ".");
+        }
+        if (maxSequenceLength < 3) {
+            p.add("maxSequenceLength must be at least 3 ([CLS], one token, [SEP]), not " + maxSequenceLength + ".");
+        }
+        if (!List.of("pooled", "cls", "mean").contains(pooling)) {
+            p.add("pooling '" + pooling + "' is unknown: use pooled, cls or mean.");
+        }
+        if (epochs < 1) {
+            p.add("epochs must be at least 1, not " + epochs + ".");
+        }
+        if (batchSize < 1) {
+            p.add("batchSize must be at least 1, not " + batchSize + ".");
+        }
+        if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
+            p.add("learningRate must be a positive number, not " + learningRate + ".");
+        }
+        if (!(warmupRatio >= 0 && warmupRatio < 1)) {
+            p.add("warmupRatio must be in [0, 1), not " + warmupRatio + ".");
+        }
+        if (!List.of("linear", "cosine", "constant").contains(schedule)) {
+            p.add("schedule '" + schedule + "' is unknown: use linear, cosine or constant.");
+        }
+        if (!(weightDecay >= 0)) {
+            p.add("weightDecay must be zero or positive, not " + weightDecay + ".");
+        }
+        if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
+            p.add("beta1 and beta2 must be in [0, 1), not " + beta1 + " and " + beta2 + ".");
+        }
+        if (!(epsilon > 0)) {
+            p.add("epsilon must be positive, not " + epsilon + ".");
+        }
+        if (!(maxGradNorm >= 0)) {
+            p.add("maxGradNorm must be zero (off) or positive, not " + maxGradNorm + ".");
+        }
+        if (!(dropout >= 0 && dropout < 1)) {
+            p.add("dropout must be in [0, 1), not " + dropout + ".");
+        }
+        if (logEverySteps < 1) {
+            p.add("logEverySteps must be at least 1, not " + logEverySteps + ".");
+        }
+        if (intraOpThreads < 0 || interOpThreads < 0) {
+            p.add("intraOpThreads and interOpThreads must be 0 (TensorFlow decides) or positive.");
+        }
+        if (outputDirectory == null) {
+            p.add("outputDirectory is not set.");
+        }
+        return p;
+    }
+}

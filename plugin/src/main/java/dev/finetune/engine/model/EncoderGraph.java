@@ -1,0 +1,50 @@
+package dev.finetune.engine.model;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.proto.GraphDef;
+import org.tensorflow.proto.SaverDef;
+
+/**
+ * A SavedModel encoder made ready to train: function calls inlined, embedding look-ups made differentiable,
+ * pruned to the encoder's path and the model's own restore op. Import {@link #graph()} into a fresh
+ * {@code Graph}, run {@link #restoreOp()} with {@link #restoreFilenameTensor()} fed {@link #variablesPrefix()},
+ * and the pretrained weights are loaded.
+ */
+public record EncoderGraph(GraphDef graph, EncoderSignature signature, String restoreOp,
+                           String restoreFilenameTensor, Path variablesPrefix, int inlinedLevels) {
+
+    public static EncoderGraph prepare(SavedModelFile model, SignatureNames names) {
+        EncoderSignature original = SignatureResolver.resolve(model, names);
+        SaverDef saver = model.metaGraph().getSaverDef();
+        if (saver.getRestoreOpName().isEmpty() || saver.getFilenameTensorName().isEmpty()) {
+            throw new ModelException("The SavedModel in " + model.directory() + " has no saver (SaverDef): its "
+                    + "variables cannot be restored.");
+        }
+        Path prefix = model.variablesPrefix();
+        FunctionInliner.Result inlined = FunctionInliner.inline(model.metaGraph().getGraphDef());
+        EncoderSignature signature = original.map(inlined::resolve);
+        String filename = inlined.resolve(saver.getFilenameTensorName());
+        String restore = saver.getRestoreOpName();
+        GraphDef graph = GraphDefs.rewriteResourceGathers(inlined.graph());
+        List<String> roots = new ArrayList<>();
+        for (String t : new String[] {signature.inputIds(), signature.inputMask(), signature.segmentIds(),
+                signature.pooledOutput(), signature.sequenceOutput()}) {
+            if (t != null) {
+                roots.add(t);
+            }
+        }
+        var present = GraphDefs.byName(graph).keySet();
+        for (String t : roots) {
+            if (!present.contains(GraphDefs.nodeName(t))) {
+                throw new ModelException("The model in " + model.directory() + " names tensor '" + t
+                        + "', but its graph has no such node.");
+            }
+        }
+        roots.add(restore);
+        roots.add(filename);
+        graph = GraphDefs.dropColocation(GraphDefs.prune(graph, roots));
+        return new EncoderGraph(graph, signature, restore, filename, prefix, inlined.rounds());
+    }
+}

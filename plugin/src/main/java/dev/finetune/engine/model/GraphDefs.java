@@ -1,0 +1,106 @@
+package dev.finetune.engine.model;
+
+import java.util.ArrayDeque;
+import java.util.Collection;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.tensorflow.proto.AttrValue;
+import org.tensorflow.proto.DataType;
+import org.tensorflow.proto.GraphDef;
+import org.tensorflow.proto.NodeDef;
+import org.tensorflow.proto.TensorProto;
+import org.tensorflow.proto.TensorShapeProto;
+
+/** Small, pure rewrites of a {@link GraphDef}: pruning and the op substitutions training needs. */
+public final class GraphDefs {
+    private GraphDefs() {
+    }
+
+    /** The node name of a tensor or input reference: "^a", "a", "a:1" all give "a". */
+    public static String nodeName(String ref) {
+        String s = ref.startsWith("^") ? ref.substring(1) : ref;
+        int colon = s.indexOf(':');
+        return colon < 0 ? s : s.substring(0, colon);
+    }
+
+    public static Map<String, NodeDef> byName(GraphDef graph) {
+        return graph.getNodeList().stream().collect(Collectors.toMap(NodeDef::getName, n -> n, (a, b) -> a, HashMap::new));
+    }
+
+    /** The names of every node that {@code roots} depend on, through data and control edges, roots included. */
+    public static Set<String> ancestors(GraphDef graph, Collection<String> roots) {
+        Map<String, NodeDef> nodes = byName(graph);
+        Set<String> seen = new HashSet<>();
+        Deque<String> todo = new ArrayDeque<>();
+        roots.forEach(r -> todo.add(nodeName(r)));
+        while (!todo.isEmpty()) {
+            String name = todo.pop();
+            NodeDef node = nodes.get(name);
+            if (node == null || !seen.add(name)) {
+                continue;
+            }
+            node.getInputList().forEach(in -> todo.push(nodeName(in)));
+        }
+        return seen;
+    }
+
+    /** Keeps only the nodes that {@code roots} depend on, in their original order. */
+    public static GraphDef prune(GraphDef graph, Collection<String> roots) {
+        Set<String> keep = ancestors(graph, roots);
+        List<NodeDef> kept = graph.getNodeList().stream().filter(n -> keep.contains(n.getName())).collect(Collectors.toList());
+        return graph.toBuilder().clearNode().addAllNode(kept).build();
+    }
+
+    /**
+     * Rewrites each {@code ResourceGather} into {@code ReadVariableOp} + {@code GatherV2}, keeping its name.
+     * Why: ResourceGather has no C++ gradient, and a gradient taken with respect to variable reads simply skips
+     * it: embedding tables would silently stay untrained. GatherV2 has a gradient, and the read joins the others.
+     */
+    public static GraphDef rewriteResourceGathers(GraphDef graph) {
+        GraphDef.Builder out = graph.toBuilder().clearNode();
+        for (NodeDef n : graph.getNodeList()) {
+            if (!n.getOp().equals("ResourceGather")) {
+                out.addNode(n);
+                continue;
+            }
+            if (n.getAttrOrDefault("batch_dims", AttrValue.getDefaultInstance()).getI() != 0) {
+                throw new ModelException("ResourceGather '" + n.getName() + "' uses batch_dims; only plain "
+                        + "embedding look-ups can be trained.");
+            }
+            AttrValue dtype = n.getAttrOrThrow("dtype");
+            String read = n.getName() + "/finetune_read";
+            String axis = n.getName() + "/finetune_axis";
+            out.addNode(NodeDef.newBuilder().setName(read).setOp("ReadVariableOp").addInput(n.getInput(0))
+                    .putAttr("dtype", dtype).build());
+            out.addNode(NodeDef.newBuilder().setName(axis).setOp("Const")
+                    .putAttr("dtype", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+                    .putAttr("value", AttrValue.newBuilder().setTensor(TensorProto.newBuilder()
+                            .setDtype(DataType.DT_INT32).setTensorShape(TensorShapeProto.getDefaultInstance())
+                            .addIntVal(0)).build())
+                    .build());
+            NodeDef.Builder gather = NodeDef.newBuilder().setName(n.getName()).setOp("GatherV2")
+                    .addInput(read).addInput(n.getInput(1)).addInput(axis)
+                    .putAttr("Tparams", dtype)
+                    .putAttr("Tindices", n.getAttrOrThrow("Tindices"))
+                    .putAttr("Taxis", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+                    .putAttr("batch_dims", AttrValue.newBuilder().setI(0).build());
+            n.getInputList().stream().skip(2).forEach(gather::addInput);
+            out.addNode(gather.build());
+        }
+        return out.build();
+    }
+
+    /** Drops colocation hints, which name nodes that pruning or inlining may have removed. */
+    public static GraphDef dropColocation(GraphDef graph) {
+        GraphDef.Builder out = graph.toBuilder().clearNode();
+        for (NodeDef n : graph.getNodeList()) {
+            out.addNode(n.getAttrMap().containsKey("_class") ? n.toBuilder().removeAttr("_class").build() : n);
+        }
+        return out.build();
+    }
+}

@@ -1,0 +1,316 @@
+package dev.finetune.engine.training;
+
+import dev.finetune.engine.model.EncoderGraph;
+import dev.finetune.engine.model.EncoderSignature;
+import dev.finetune.engine.model.ModelException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.tensorflow.Graph;
+import org.tensorflow.GraphOperation;
+import org.tensorflow.Operand;
+import org.tensorflow.Output;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.index.Indices;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.core.VarHandleOp;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/**
+ * The whole training graph: the imported encoder, a classification head, the loss, gradients with respect to
+ * every encoder weight, global-norm clipping, AdamW updates with TensorFlow's {@code ResourceApplyAdam} kernel,
+ * and savers. Built once; a step is one {@code Session.run} with the learning rate and Adam's bias-correction
+ * powers fed, so that any schedule works without rebuilding.
+ */
+public final class ClassifierGraph implements AutoCloseable {
+    public static final String PROBABILITIES = "finetune_probabilities";
+    public static final String LOGITS = "finetune_logits";
+
+    private final Graph graph;
+    private final EncoderGraph encoder;
+    private final List<EncoderVariable> encoderVariables;
+    private final int hiddenSize;
+    private final int numLabels;
+
+    final Output<TInt32> inputIds;
+    final Output<TInt32> inputMask;
+    final Output<TInt32> segmentIds;
+    final Placeholder<TInt32> labels;
+    final Placeholder<TFloat32> learningRate;
+    final Placeholder<TFloat32> beta1Power;
+    final Placeholder<TFloat32> beta2Power;
+    final Operand<TFloat32> loss;
+    final Operand<TFloat32> gradientNorm;
+    final Operand<TFloat32> probabilities;
+    final Operand<TFloat32> exampleLosses;
+    final Op trainStep;
+    final List<Op> freshInit = new ArrayList<>();
+    final VariableSaver checkpointSaver;
+    final VariableSaver exportSaver;
+
+    /** Head and optimizer settings the graph bakes in; the learning rate is fed per step. */
+    public record Settings(String pooling, double dropout, long seed, double beta1, double beta2, double epsilon,
+                           double weightDecay, double maxGradNorm) {
+    }
+
+    @SuppressWarnings("unchecked")
+    public ClassifierGraph(EncoderGraph encoder, int numLabels, Settings s) {
+        CustomGradients.register();
+        this.encoder = encoder;
+        this.numLabels = numLabels;
+        graph = new Graph();
+        try {
+            graph.importGraphDef(encoder.graph());
+            Ops tf = Ops.create(graph);
+            EncoderSignature sig = encoder.signature();
+            inputIds = (Output<TInt32>) output(sig.inputIds());
+            inputMask = (Output<TInt32>) output(sig.inputMask());
+            segmentIds = sig.segmentIds() == null ? null : (Output<TInt32>) output(sig.segmentIds());
+            String encoderOutput = s.pooling().equals("pooled") ? sig.pooledOutput() : sig.sequenceOutput();
+            if (encoderOutput == null) {
+                throw new ModelException("pooling '" + s.pooling() + "' needs the model's "
+                        + (s.pooling().equals("pooled") ? "pooled" : "sequence") + " output, which it does not have; "
+                        + "use pooling " + (s.pooling().equals("pooled") ? "cls or mean" : "pooled") + ".");
+            }
+            encoderVariables = EncoderVariables.find(encoder.graph(), encoderOutput);
+            Operand<TFloat32> features = features(tf, (Output<TFloat32>) output(encoderOutput), s.pooling());
+            hiddenSize = (int) features.shape().get(1);
+            if (hiddenSize <= 0) {
+                throw new ModelException("The hidden size of '" + encoderOutput + "' is not known from the graph.");
+            }
+
+            Ops head = tf.withSubScope("finetune_head");
+            VarHandleOp kernel = head.withName("kernel").varHandleOp(TFloat32.class, Shape.of(hiddenSize, numLabels),
+                    VarHandleOp.sharedName("finetune_head/kernel"));
+            VarHandleOp bias = head.withName("bias").varHandleOp(TFloat32.class, Shape.of(numLabels),
+                    VarHandleOp.sharedName("finetune_head/bias"));
+            freshInit.add(head.assignVariableOp(kernel, head.constant(truncatedNormal(hiddenSize, numLabels, s.seed()))));
+            freshInit.add(head.assignVariableOp(bias, head.constant(new float[numLabels])));
+            Operand<TFloat32> w = head.withName("kernel_read").readVariableOp(kernel, TFloat32.class);
+            Operand<TFloat32> b = head.withName("bias_read").readVariableOp(bias, TFloat32.class);
+
+            Operand<TFloat32> trainFeatures = dropout(head, features, s.dropout(), s.seed());
+            Operand<TFloat32> trainLogits = head.math.add(head.linalg.matMul(trainFeatures, w), b);
+            Operand<TFloat32> evalLogits = tf.withName(LOGITS).math.add(head.linalg.matMul(features, w), b);
+            probabilities = tf.withName(PROBABILITIES).nn.softmax(evalLogits);
+
+            labels = tf.withName("finetune_labels").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
+            Operand<TFloat32> oneHot = tf.oneHot(labels, tf.constant(numLabels), tf.constant(1f), tf.constant(0f));
+            loss = tf.withName("finetune_loss").math.mean(
+                    tf.nn.softmaxCrossEntropyWithLogits(trainLogits, oneHot).loss(), tf.constant(0));
+            exampleLosses = tf.withName("finetune_example_losses").identity(
+                    tf.nn.softmaxCrossEntropyWithLogits(evalLogits, oneHot).loss());
+
+            List<Operand<?>> handles = new ArrayList<>();
+            List<String> names = new ArrayList<>();
+            List<List<Output<?>>> reads = new ArrayList<>();
+            for (EncoderVariable v : encoderVariables) {
+                handles.add(graph.operationOrThrow(v.handleOp()).output(0));
+                names.add(v.key());
+                List<Output<?>> r = new ArrayList<>();
+                v.reads().forEach(t -> r.add(output(t)));
+                reads.add(r);
+            }
+            handles.add(kernel);
+            names.add("finetune_head/kernel");
+            reads.add(List.of(w.asOutput()));
+            handles.add(bias);
+            names.add("finetune_head/bias");
+            reads.add(List.of(b.asOutput()));
+
+            Ops opt = tf.withSubScope("finetune_adam");
+            learningRate = opt.withName("learning_rate").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+            beta1Power = opt.withName("beta1_power").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+            beta2Power = opt.withName("beta2_power").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+            List<Operand<TFloat32>> grads = gradients(opt, reads);
+            org.tensorflow.op.math.Sqrt<TFloat32> norm = opt.withName("global_norm").math.sqrt(globalSquaredNorm(opt, grads));
+            gradientNorm = norm;
+            // Every update waits for the global norm, hence for every gradient: no weight changes under a
+            // gradient that is still being computed from it.
+            Ops afterGradients = opt.withControlDependencies(List.of((Op) norm));
+            List<Operand<TFloat32>> clipped = clip(opt, grads, gradientNorm, s.maxGradNorm());
+
+            List<Operand<?>> slots = new ArrayList<>();
+            List<String> slotNames = new ArrayList<>();
+            List<Op> updates = new ArrayList<>();
+            Operand<TFloat32> b1 = opt.constant((float) s.beta1());
+            Operand<TFloat32> b2 = opt.constant((float) s.beta2());
+            Operand<TFloat32> eps = opt.constant((float) s.epsilon());
+            Operand<TFloat32> decayRate = opt.math.mul(learningRate, opt.constant((float) s.weightDecay()));
+            for (int i = 0; i < handles.size(); i++) {
+                Shape shape = i < encoderVariables.size() ? Shape.of(encoderVariables.get(i).shape())
+                        : (i == handles.size() - 2 ? Shape.of(hiddenSize, numLabels) : Shape.of(numLabels));
+                VarHandleOp m = slot(opt, "m_" + i, names.get(i) + "/adam_m", shape);
+                VarHandleOp v = slot(opt, "v_" + i, names.get(i) + "/adam_v", shape);
+                slots.add(m);
+                slots.add(v);
+                slotNames.add(names.get(i) + "/adam_m");
+                slotNames.add(names.get(i) + "/adam_v");
+                // Decoupled weight decay (AdamW) on matrices only: biases and normalisation vectors are rank 1.
+                List<Op> before = new ArrayList<>(List.of((Op) norm));
+                if (s.weightDecay() > 0 && shape.numDimensions() >= 2) {
+                    Operand<TFloat32> value = afterGradients.readVariableOp(handles.get(i), TFloat32.class);
+                    before.add(afterGradients.assignSubVariableOp(handles.get(i), afterGradients.math.mul(decayRate, value)));
+                }
+                updates.add(opt.withControlDependencies(before).train.resourceApplyAdam(handles.get(i), m, v,
+                        beta1Power, beta2Power, learningRate, b1, b2, eps, clipped.get(i)));
+            }
+            trainStep = tf.withControlDependencies(updates).withName("finetune_train_step").noOp();
+
+            List<Operand<?>> all = new ArrayList<>(handles);
+            all.addAll(slots);
+            List<String> allNames = new ArrayList<>(names);
+            allNames.addAll(slotNames);
+            checkpointSaver = new VariableSaver(tf, "finetune_checkpoint", allNames, all);
+            exportSaver = new VariableSaver(tf, "finetune_export", names, handles);
+        } catch (RuntimeException e) {
+            graph.close();
+            throw e;
+        }
+    }
+
+    private Output<?> output(String tensor) {
+        int colon = tensor.lastIndexOf(':');
+        String op = colon < 0 ? tensor : tensor.substring(0, colon);
+        int index = colon < 0 ? 0 : Integer.parseInt(tensor.substring(colon + 1));
+        GraphOperation operation = graph.operation(op);
+        if (operation == null) {
+            throw new ModelException("The encoder graph has no operation '" + op + "'.");
+        }
+        return operation.output(index);
+    }
+
+    @SuppressWarnings("unchecked")
+    private Operand<TFloat32> features(Ops tf, Output<TFloat32> out, String pooling) {
+        switch (pooling) {
+            case "pooled":
+                return out;
+            case "cls":
+                return tf.withName("finetune_cls").stridedSlice(out, Indices.all(), Indices.at(0), Indices.all());
+            default:
+                Operand<TFloat32> mask = tf.expandDims(tf.dtypes.cast(inputMask, TFloat32.class), tf.constant(-1));
+                Operand<TFloat32> summed = tf.sum(tf.math.mul(out, mask), tf.constant(1));
+                Operand<TFloat32> count = tf.math.maximum(tf.sum(mask, tf.constant(1)), tf.constant(1f));
+                Operand<TFloat32> mean = tf.withName("finetune_mean_pool").math.div(summed, count);
+                return tf.ensureShape(mean, Shape.of(-1, out.shape().get(2)));
+        }
+    }
+
+    private static Operand<TFloat32> dropout(Ops tf, Operand<TFloat32> x, double rate, long seed) {
+        if (rate <= 0) {
+            return x;
+        }
+        Operand<TFloat32> keep = tf.constant((float) (1 - rate));
+        Operand<TFloat32> noise = tf.random.randomUniform(tf.shape(x), TFloat32.class,
+                org.tensorflow.op.random.RandomUniform.seed(seed), org.tensorflow.op.random.RandomUniform.seed2(seed + 1));
+        Operand<TFloat32> mask = tf.math.floor(tf.math.add(noise, keep));
+        return tf.math.div(tf.math.mul(x, mask), keep);
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<Operand<TFloat32>> gradients(Ops tf, List<List<Output<?>>> reads) {
+        List<Output<?>> xs = new ArrayList<>();
+        reads.forEach(xs::addAll);
+        Output<?>[] dx;
+        try {
+            dx = graph.addGradients(loss.asOutput(), xs.toArray(new Output<?>[0]));
+        } catch (RuntimeException e) {
+            throw new ModelException("TensorFlow cannot differentiate this encoder: " + e.getMessage()
+                    + " (an op on the encoder's path has no gradient).", e);
+        }
+        List<Operand<TFloat32>> grads = new ArrayList<>(reads.size());
+        int k = 0;
+        for (List<Output<?>> r : reads) {
+            Operand<TFloat32> sum = null;
+            for (int j = 0; j < r.size(); j++, k++) {
+                if (dx[k] == null) {
+                    continue;
+                }
+                Operand<TFloat32> g = (Operand<TFloat32>) dx[k];
+                sum = sum == null ? g : tf.math.add(sum, g);
+            }
+            if (sum == null) {
+                throw new ModelException("No gradient reaches variable read '" + r.get(0).op().name() + "'.");
+            }
+            grads.add(sum);
+        }
+        return grads;
+    }
+
+    private static Operand<TFloat32> globalSquaredNorm(Ops tf, List<Operand<TFloat32>> grads) {
+        List<Operand<TFloat32>> halves = new ArrayList<>(grads.size());
+        grads.forEach(g -> halves.add(tf.nn.l2Loss(g)));
+        return tf.math.mul(tf.constant(2f), tf.math.addN(halves));
+    }
+
+    private static List<Operand<TFloat32>> clip(Ops tf, List<Operand<TFloat32>> grads, Operand<TFloat32> norm, double maxNorm) {
+        if (maxNorm <= 0) {
+            return grads;
+        }
+        Operand<TFloat32> limit = tf.constant((float) maxNorm);
+        Operand<TFloat32> factor = tf.withName("clip_factor").math.div(limit, tf.math.maximum(norm, limit));
+        List<Operand<TFloat32>> out = new ArrayList<>(grads.size());
+        grads.forEach(g -> out.add(tf.math.mul(g, factor)));
+        return out;
+    }
+
+    private VarHandleOp slot(Ops tf, String opName, String sharedName, Shape shape) {
+        VarHandleOp h = tf.withName(opName).varHandleOp(TFloat32.class, shape, VarHandleOp.sharedName(sharedName));
+        // tf.fill, not tf.zeros: zeros opens a sub-scope that scans every op of the graph through JNI.
+        long[] dims = shape.asArray();
+        int[] intDims = new int[dims.length];
+        for (int i = 0; i < dims.length; i++) {
+            intDims[i] = (int) dims[i];
+        }
+        freshInit.add(tf.assignVariableOp(h, tf.fill(tf.constant(intDims), tf.constant(0f))));
+        return h;
+    }
+
+    /** Truncated normal (σ 0.02, cut at 2σ) as BERT initialises its heads; seeded, so runs repeat. */
+    private static float[][] truncatedNormal(int rows, int cols, long seed) {
+        Random r = new Random(seed);
+        float[][] out = new float[rows][cols];
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                double g;
+                do {
+                    g = r.nextGaussian();
+                } while (Math.abs(g) > 2);
+                out[i][j] = (float) (0.02 * g);
+            }
+        }
+        return out;
+    }
+
+    public Graph graph() {
+        return graph;
+    }
+
+    public EncoderGraph encoder() {
+        return encoder;
+    }
+
+    public List<EncoderVariable> encoderVariables() {
+        return encoderVariables;
+    }
+
+    public int numLabels() {
+        return numLabels;
+    }
+
+    public int hiddenSize() {
+        return hiddenSize;
+    }
+
+    public long trainableParameters() {
+        return encoderVariables.stream().mapToLong(EncoderVariable::size).sum() + (long) hiddenSize * numLabels + numLabels;
+    }
+
+    @Override
+    public void close() {
+        graph.close();
+    }
+}

@@ -1,0 +1,174 @@
+package dev.finetune.engine.training;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.Output;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.Tensor;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.op.Op;
+import org.tensorflow.proto.ConfigProto;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TString;
+
+/**
+ * A session over a {@link ClassifierGraph}: loads the pretrained weights, runs training steps and predictions,
+ * saves and restores checkpoints. Each call is one {@code Session.run}; every tensor is closed before return.
+ */
+public final class ClassifierSession implements AutoCloseable {
+    private final ClassifierGraph model;
+    private final Session session;
+
+    public ClassifierSession(ClassifierGraph model, int intraOpThreads, int interOpThreads) {
+        this.model = model;
+        ConfigProto.Builder config = ConfigProto.newBuilder().setAllowSoftPlacement(true);
+        if (intraOpThreads > 0) {
+            config.setIntraOpParallelismThreads(intraOpThreads);
+        }
+        if (interOpThreads > 0) {
+            config.setInterOpParallelismThreads(interOpThreads);
+        }
+        session = new Session(model.graph(), config.build());
+    }
+
+    /** Loads the encoder's pretrained weights through the model's own saver, and starts head and slots fresh. */
+    public void initializeFromPretrained() {
+        var enc = model.encoder();
+        try (TString prefix = TString.scalarOf(enc.variablesPrefix().toString())) {
+            session.runner().feed(output(enc.restoreFilenameTensor()), prefix).addTarget(enc.restoreOp()).run().close();
+        }
+        Session.Runner init = session.runner();
+        for (Op op : model.freshInit) {
+            init.addTarget(op);
+        }
+        init.run().close();
+    }
+
+    private Output<?> output(String tensor) {
+        int colon = tensor.lastIndexOf(':');
+        return model.graph().operationOrThrow(tensor.substring(0, colon)).output(Integer.parseInt(tensor.substring(colon + 1)));
+    }
+
+    /** One optimizer step (1-based {@code step} for Adam's bias correction); returns loss and gradient norm. */
+    public StepResult train(Batch batch, float learningRate, long step, double beta1, double beta2) {
+        List<Tensor> feeds = new ArrayList<>();
+        try {
+            Session.Runner r = feed(session.runner(), batch, feeds, true);
+            TFloat32 lr = track(feeds, TFloat32.scalarOf(learningRate));
+            TFloat32 p1 = track(feeds, TFloat32.scalarOf((float) Math.pow(beta1, step)));
+            TFloat32 p2 = track(feeds, TFloat32.scalarOf((float) Math.pow(beta2, step)));
+            r.feed(model.learningRate, lr).feed(model.beta1Power, p1).feed(model.beta2Power, p2)
+                    .fetch(model.loss).fetch(model.gradientNorm).addTarget(model.trainStep);
+            try (Result out = r.run()) {
+                return new StepResult(((TFloat32) out.get(0)).getFloat(), ((TFloat32) out.get(1)).getFloat());
+            }
+        } finally {
+            feeds.forEach(Tensor::close);
+        }
+    }
+
+    /** Class probabilities, {@code rows × numLabels}. */
+    public float[][] predict(Batch batch) {
+        return evaluate(batch, false).probabilities();
+    }
+
+    /** Probabilities and, when the batch has labels, each row's cross-entropy. */
+    public Evaluation evaluate(Batch batch, boolean withLoss) {
+        List<Tensor> feeds = new ArrayList<>();
+        try {
+            Session.Runner r = feed(session.runner(), batch, feeds, withLoss).fetch(model.probabilities);
+            if (withLoss) {
+                r.fetch(model.exampleLosses);
+            }
+            try (Result out = r.run()) {
+                float[] flat = new float[batch.rows() * model.numLabels()];
+                ((TFloat32) out.get(0)).copyTo(DataBuffers.of(flat, false, false));
+                float[][] probs = new float[batch.rows()][model.numLabels()];
+                for (int i = 0; i < batch.rows(); i++) {
+                    System.arraycopy(flat, i * model.numLabels(), probs[i], 0, model.numLabels());
+                }
+                float[] losses = null;
+                if (withLoss) {
+                    losses = new float[batch.rows()];
+                    ((TFloat32) out.get(1)).copyTo(DataBuffers.of(losses, false, false));
+                }
+                return new Evaluation(probs, losses);
+            }
+        } finally {
+            feeds.forEach(Tensor::close);
+        }
+    }
+
+    /** The raw encoder output (pooled or sequence tensor), flattened; for checks against a reference. */
+    public float[] encoderOutput(Batch batch, String tensor) {
+        List<Tensor> feeds = new ArrayList<>();
+        try (Result out = feed(session.runner(), batch, feeds, false).fetch(output(tensor)).run()) {
+            TFloat32 t = (TFloat32) out.get(0);
+            float[] flat = new float[(int) t.shape().size()];
+            t.copyTo(DataBuffers.of(flat, false, false));
+            return flat;
+        } finally {
+            feeds.forEach(Tensor::close);
+        }
+    }
+
+    /** The current value of a model variable, by its saved name ({@link EncoderVariable#key()}), flattened. */
+    public float[] variable(String key) {
+        try (Result out = session.runner().fetch(model.exportSaver.value(key)).run()) {
+            TFloat32 t = (TFloat32) out.get(0);
+            float[] flat = new float[(int) t.shape().size()];
+            t.copyTo(DataBuffers.of(flat, false, false));
+            return flat;
+        }
+    }
+
+    public void saveCheckpoint(Path prefix) {
+        model.checkpointSaver.save(session, prefix.toString());
+    }
+
+    public void restoreCheckpoint(Path prefix) {
+        model.checkpointSaver.restore(session, prefix.toString());
+    }
+
+    /** Writes the encoder and head weights (not the optimizer slots) as a V2 checkpoint at {@code prefix}. */
+    public void saveWeights(Path prefix) {
+        model.exportSaver.save(session, prefix.toString());
+    }
+
+    private Session.Runner feed(Session.Runner r, Batch batch, List<Tensor> feeds, boolean withLabels) {
+        Shape shape = Shape.of(batch.rows(), batch.length());
+        r.feed(model.inputIds, track(feeds, TInt32.tensorOf(shape, DataBuffers.of(batch.inputIds(), true, false))));
+        r.feed(model.inputMask, track(feeds, TInt32.tensorOf(shape, DataBuffers.of(batch.inputMask(), true, false))));
+        if (model.segmentIds != null) {
+            r.feed(model.segmentIds, track(feeds, TInt32.tensorOf(shape, DataBuffers.of(batch.segmentIds(), true, false))));
+        }
+        if (withLabels) {
+            r.feed(model.labels, track(feeds, TInt32.vectorOf(batch.labels())));
+        }
+        return r;
+    }
+
+    private static <T extends Tensor> T track(List<Tensor> feeds, T t) {
+        feeds.add(t);
+        return t;
+    }
+
+    public Session session() {
+        return session;
+    }
+
+    @Override
+    public void close() {
+        session.close();
+    }
+
+    public record StepResult(float loss, float gradientNorm) {
+    }
+
+    public record Evaluation(float[][] probabilities, float[] losses) {
+    }
+}
