@@ -285,6 +285,11 @@ public final class ClassifierGraph implements AutoCloseable {
         return out;
     }
 
+    /** The saver over the encoder and head weights, without optimizer slots: what an exported model restores. */
+    public VariableSaver exportSaver() {
+        return exportSaver;
+    }
+
     public Graph graph() {
         return graph;
     }

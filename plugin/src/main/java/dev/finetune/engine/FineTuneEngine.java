@@ -1,0 +1,183 @@
+package dev.finetune.engine;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.finetune.engine.config.FineTuneConfig;
+import dev.finetune.engine.data.DataReader;
+import dev.finetune.engine.data.LabelMap;
+import dev.finetune.engine.data.LabeledText;
+import dev.finetune.engine.data.StratifiedSplit;
+import dev.finetune.engine.data.TextFormat;
+import dev.finetune.engine.export.AtomicDirectory;
+import dev.finetune.engine.export.ModelExporter;
+import dev.finetune.engine.model.EncoderGraph;
+import dev.finetune.engine.model.ModelException;
+import dev.finetune.engine.model.ModelLocator;
+import dev.finetune.engine.model.SavedModelFile;
+import dev.finetune.engine.model.SignatureNames;
+import dev.finetune.engine.tokenizer.BertTokenizer;
+import dev.finetune.engine.tokenizer.Vocabulary;
+import dev.finetune.engine.training.Batch;
+import dev.finetune.engine.training.Batches;
+import dev.finetune.engine.training.CheckpointStore;
+import dev.finetune.engine.training.ClassifierGraph;
+import dev.finetune.engine.training.ClassifierSession;
+import dev.finetune.engine.training.EncodedExample;
+import dev.finetune.engine.training.ProgressListener;
+import dev.finetune.engine.training.Trainer;
+import dev.finetune.engine.training.TrainingHistory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The whole {@code train} job, free of Maven: read and split the data, tokenize, load and prepare the encoder,
+ * fine-tune, export the SavedModel with labels, vocabulary, configuration and history, and check the export by
+ * reloading it. The output folder appears whole or not at all.
+ */
+public final class FineTuneEngine {
+    private FineTuneEngine() {
+    }
+
+    public static TrainingResult train(FineTuneConfig c, ProgressListener log) {
+        List<String> problems = c.problems();
+        if (!problems.isEmpty()) {
+            throw new FineTuneException("The fine-tuning configuration is invalid:\n  - " + String.join("\n  - ", problems));
+        }
+        Path work = c.workDirectory != null ? c.workDirectory : c.outputDirectory.resolveSibling("finetune-work");
+        DataReader reader = new DataReader(c.textColumn, c.textPairColumn, c.labelColumn);
+        List<LabeledText> trainRows = reader.read(c.trainFile, TextFormat.of(c.dataFormat, c.trainFile));
+        List<LabeledText> validationRows;
+        Path validationSource = c.validationFile != null ? c.validationFile : c.trainFile;
+        if (c.validationFile != null) {
+            validationRows = reader.read(c.validationFile, TextFormat.of(c.dataFormat, c.validationFile));
+        } else {
+            StratifiedSplit.Split split = StratifiedSplit.split(trainRows, c.validationSplit, c.seed);
+            trainRows = split.train();
+            validationRows = split.validation();
+        }
+        LabelMap labels = LabelMap.discover(c.labels, trainRows, c.trainFile);
+        int[] trainLabels = labels.indices(trainRows, c.trainFile);
+        int[] validationLabels = labels.indices(validationRows, validationSource);
+        log.info(String.format("Data: %d training and %d validation examples, labels %s.", trainRows.size(),
+                validationRows.size(), labels.names()));
+
+        Path modelDir = ModelLocator.locate(c.model, work.resolve("model-cache"));
+        SavedModelFile savedModel = SavedModelFile.read(modelDir);
+        Path vocabFile = c.vocabulary != null ? c.vocabulary : savedModel.asset("vocab.txt");
+        if (!Files.isRegularFile(vocabFile)) {
+            throw new ModelException("No vocabulary: the model in " + modelDir + " has no assets/vocab.txt; name one with <vocabulary>.");
+        }
+        boolean lowerCase = c.doLowerCase != null ? c.doLowerCase : modelJsonFlag(savedModel, "doLowerCase", true);
+        BertTokenizer tokenizer = new BertTokenizer(Vocabulary.read(vocabFile), lowerCase);
+        List<EncodedExample> train = encode(tokenizer, trainRows, trainLabels, c.maxSequenceLength);
+        List<EncodedExample> validation = encode(tokenizer, validationRows, validationLabels, c.maxSequenceLength);
+        long truncated = countTruncated(tokenizer, trainRows, c.maxSequenceLength);
+        if (truncated > 0) {
+            log.info(truncated + " training examples are longer than maxSequenceLength " + c.maxSequenceLength + " tokens and were truncated.");
+        }
+
+        EncoderGraph encoder = EncoderGraph.prepare(savedModel, new SignatureNames(c.inputIds, c.inputMask, c.segmentIds,
+                c.pooledOutput, c.sequenceOutput));
+        if (c.textPairColumn != null && encoder.signature().segmentIds() == null) {
+            throw new ModelException("textPairColumn is set, but the model in " + modelDir + " has no segment-ids input to tell "
+                    + "the two texts apart; name it with <segmentIds>.");
+        }
+        ClassifierGraph.Settings head = new ClassifierGraph.Settings(c.pooling, c.dropout, c.seed, c.beta1, c.beta2, c.epsilon,
+                c.weightDecay, c.maxGradNorm);
+        try (ClassifierGraph graph = new ClassifierGraph(encoder, labels.size(), head);
+             ClassifierSession session = new ClassifierSession(graph, c.intraOpThreads, c.interOpThreads)) {
+            log.info(String.format("Model: %s (%s), %d encoder variables, %,d trainable parameters, hidden size %d%s.",
+                    modelDir, encoder.inlinedLevels() > 0 ? "TF2 functions inlined" : "TF1 graph",
+                    graph.encoderVariables().size(), graph.trainableParameters(), graph.hiddenSize(),
+                    lowerCase ? ", lower-cased input" : ""));
+            Trainer.Settings loop = new Trainer.Settings(c.epochs, c.batchSize, c.learningRate, c.warmupRatio, c.schedule,
+                    c.beta1, c.beta2, c.seed, c.logEverySteps, c.resume, fingerprint(c, modelDir));
+            TrainingHistory history = new Trainer(session, loop, new CheckpointStore(work), tokenizer.padId, log)
+                    .train(train, validation);
+            List<EncodedExample> sample = (validation.isEmpty() ? train : validation).subList(0,
+                    Math.min(8, (validation.isEmpty() ? train : validation).size()));
+            Batch sampleBatch = Batches.of(sample, sample.size(), tokenizer.padId).get(0);
+            float[][] expected = session.predict(sampleBatch);
+            AtomicDirectory.write(c.outputDirectory, dir -> {
+                Path model = dir.resolve("saved_model");
+                ModelExporter.export(graph, session, model);
+                Files.createDirectories(model.resolve("assets"));
+                Files.copy(vocabFile, model.resolve("assets").resolve("vocab.txt"));
+                Files.copy(vocabFile, dir.resolve("vocab.txt"));
+                Map<String, Object> labelJson = new LinkedHashMap<>();
+                labelJson.put("labels", labels.names());
+                labelJson.put("doLowerCase", lowerCase);
+                labelJson.put("maxSequenceLength", c.maxSequenceLength);
+                Json.write(dir.resolve("labels.json"), labelJson);
+                Json.write(model.resolve("assets").resolve("labels.json"), labelJson);
+                Json.write(dir.resolve("finetune-config.json"), c);
+                Json.write(dir.resolve("training-history.json"), history);
+                float[][] reloaded = ModelExporter.verifyByReloading(model, sampleBatch, expected, encoder.signature().segmentIds() != null);
+                Map<String, Object> check = new LinkedHashMap<>();
+                check.put("rows", sampleBatch.rows());
+                check.put("length", sampleBatch.length());
+                check.put("input_ids", sampleBatch.inputIds());
+                check.put("input_mask", sampleBatch.inputMask());
+                check.put("segment_ids", sampleBatch.segmentIds());
+                check.put("probabilities", reloaded);
+                Json.write(dir.resolve("reload-check.json"), check);
+            });
+            log.info("Fine-tuned model written to " + c.outputDirectory + " (reloaded and checked).");
+            return new TrainingResult(c.outputDirectory, labels.names(), history);
+        }
+    }
+
+    static List<EncodedExample> encode(BertTokenizer tokenizer, List<LabeledText> rows, int[] labels, int maxLength) {
+        List<EncodedExample> out = new ArrayList<>(rows.size());
+        for (int i = 0; i < rows.size(); i++) {
+            LabeledText r = rows.get(i);
+            BertTokenizer.Encoding e = tokenizer.encode(r.text(), r.pair(), maxLength);
+            out.add(new EncodedExample(e.ids(), e.segmentIds(), labels[i], r.line()));
+        }
+        return out;
+    }
+
+    private static long countTruncated(BertTokenizer tokenizer, List<LabeledText> rows, int maxLength) {
+        return rows.stream().filter(r -> tokenizer.encode(r.text(), r.pair(), maxLength).truncated()).count();
+    }
+
+    private static boolean modelJsonFlag(SavedModelFile model, String key, boolean fallback) {
+        Path json = model.asset("model.json");
+        if (!Files.isRegularFile(json)) {
+            return fallback;
+        }
+        try {
+            JsonNode node = Json.MAPPER.readTree(json.toFile());
+            return node.has(key) ? node.get(key).asBoolean(fallback) : fallback;
+        } catch (IOException e) {
+            throw new ModelException("Cannot read " + json + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** A digest of everything that decides the result, so that a checkpoint is only resumed by the same run. */
+    static String fingerprint(FineTuneConfig c, Path modelDir) {
+        try {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            boolean resume = c.resume;
+            c.resume = false;
+            sha.update(Json.MAPPER.writeValueAsBytes(c));
+            c.resume = resume;
+            for (Path p : new Path[] {c.trainFile, c.validationFile, modelDir.resolve("saved_model.pb"),
+                    modelDir.resolve("variables").resolve("variables.index")}) {
+                if (p != null && Files.isRegularFile(p)) {
+                    sha.update(Files.readAllBytes(p));
+                }
+            }
+            return HexFormat.of().formatHex(sha.digest());
+        } catch (IOException | NoSuchAlgorithmException e) {
+            throw new FineTuneException("Cannot fingerprint the run: " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,139 @@
+package dev.finetune.engine.export;
+
+import dev.finetune.engine.FineTuneException;
+import dev.finetune.engine.model.GraphDefs;
+import dev.finetune.engine.training.Batch;
+import dev.finetune.engine.training.ClassifierGraph;
+import dev.finetune.engine.training.ClassifierSession;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.tensorflow.Graph;
+import org.tensorflow.GraphOperation;
+import org.tensorflow.Result;
+import org.tensorflow.SavedModelBundle;
+import org.tensorflow.Tensor;
+import org.tensorflow.TensorFlow;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.proto.DataType;
+import org.tensorflow.proto.GraphDef;
+import org.tensorflow.proto.MetaGraphDef;
+import org.tensorflow.proto.SavedModel;
+import org.tensorflow.proto.SignatureDef;
+import org.tensorflow.proto.TensorInfo;
+import org.tensorflow.proto.TensorShapeProto;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/**
+ * Writes the fine-tuned classifier as a SavedModel: the inference part of the training graph (no gradients, no
+ * optimizer), a saver that covers the encoder and the new head, and a {@code serving_default} signature from
+ * {@code input_ids}, {@code input_mask}, {@code segment_ids} to {@code probabilities} and {@code logits}.
+ * Why not {@code SavedModelBundle.exporter}: it keeps the loaded model's own SaverDef, which silently leaves
+ * the head out, and the reloaded model fails with uninitialised variables.
+ */
+public final class ModelExporter {
+    public static final String SIGNATURE = "serving_default";
+
+    private ModelExporter() {
+    }
+
+    public static void export(ClassifierGraph model, ClassifierSession session, Path directory) throws IOException {
+        Graph graph = model.graph();
+        var saver = model.exportSaver();
+        List<String> roots = new ArrayList<>(saver.nodeNames());
+        roots.add(ClassifierGraph.PROBABILITIES);
+        roots.add(ClassifierGraph.LOGITS);
+        GraphDef pruned = GraphDefs.prune(graph.toGraphDef(), roots);
+
+        SignatureDef.Builder sig = SignatureDef.newBuilder().setMethodName("tensorflow/serving/predict");
+        var enc = model.encoder().signature();
+        sig.putInputs("input_ids", info(graph, enc.inputIds()));
+        sig.putInputs("input_mask", info(graph, enc.inputMask()));
+        if (enc.segmentIds() != null) {
+            sig.putInputs("segment_ids", info(graph, enc.segmentIds()));
+        }
+        sig.putOutputs("probabilities", info(graph, ClassifierGraph.PROBABILITIES + ":0"));
+        sig.putOutputs("logits", info(graph, ClassifierGraph.LOGITS + ":0"));
+
+        MetaGraphDef meta = MetaGraphDef.newBuilder()
+                .setMetaInfoDef(MetaGraphDef.MetaInfoDef.newBuilder().addTags("serve")
+                        .setTensorflowVersion(TensorFlow.version()).setTensorflowGitVersion("finetune-maven-plugin"))
+                .setGraphDef(pruned)
+                .setSaverDef(saver.saverDef())
+                .putSignatureDef(SIGNATURE, sig.build())
+                .build();
+        Files.createDirectories(directory.resolve("variables"));
+        Files.write(directory.resolve("saved_model.pb"),
+                SavedModel.newBuilder().setSavedModelSchemaVersion(1).addMetaGraphs(meta).build().toByteArray());
+        session.saveWeights(directory.resolve("variables").resolve("variables"));
+    }
+
+    private static TensorInfo info(Graph graph, String tensor) {
+        int colon = tensor.lastIndexOf(':');
+        GraphOperation op = graph.operationOrThrow(tensor.substring(0, colon));
+        int index = Integer.parseInt(tensor.substring(colon + 1));
+        var output = op.output(index);
+        TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
+        Shape s = output.shape();
+        if (s.isUnknown()) {
+            shape.setUnknownRank(true);
+        } else {
+            for (long d : s.asArray()) {
+                shape.addDim(TensorShapeProto.Dim.newBuilder().setSize(d));
+            }
+        }
+        return TensorInfo.newBuilder().setName(tensor).setDtype(DataType.forNumber(output.dataType().getNumber()))
+                .setTensorShape(shape).build();
+    }
+
+    /**
+     * Loads the exported model back with TensorFlow's own SavedModel loader and checks that it predicts what the
+     * training session predicts for {@code sample}; returns the reloaded probabilities.
+     */
+    public static float[][] verifyByReloading(Path directory, Batch sample, float[][] expected, boolean hasSegments) {
+        try (SavedModelBundle bundle = SavedModelBundle.load(directory.toString(), "serve")) {
+            SignatureDef sig = bundle.metaGraphDef().getSignatureDefOrThrow(SIGNATURE);
+            Shape shape = Shape.of(sample.rows(), sample.length());
+            List<Tensor> feeds = new ArrayList<>();
+            try {
+                var runner = bundle.session().runner();
+                Map<String, int[]> inputs = new java.util.LinkedHashMap<>();
+                inputs.put("input_ids", sample.inputIds());
+                inputs.put("input_mask", sample.inputMask());
+                if (hasSegments) {
+                    inputs.put("segment_ids", sample.segmentIds());
+                }
+                for (var e : inputs.entrySet()) {
+                    TInt32 t = TInt32.tensorOf(shape, DataBuffers.of(e.getValue(), true, false));
+                    feeds.add(t);
+                    runner.feed(sig.getInputsOrThrow(e.getKey()).getName(), t);
+                }
+                try (Result r = runner.fetch(sig.getOutputsOrThrow("probabilities").getName()).run()) {
+                    TFloat32 p = (TFloat32) r.get(0);
+                    int labels = (int) p.shape().get(1);
+                    float[] flat = new float[sample.rows() * labels];
+                    p.copyTo(DataBuffers.of(flat, false, false));
+                    float[][] out = new float[sample.rows()][labels];
+                    for (int i = 0; i < sample.rows(); i++) {
+                        for (int j = 0; j < labels; j++) {
+                            out[i][j] = flat[i * labels + j];
+                            if (Math.abs(out[i][j] - expected[i][j]) > 1e-4) {
+                                throw new FineTuneException("The exported model in " + directory + " does not reproduce the "
+                                        + "trained model: row " + i + ", class " + j + " gives " + out[i][j] + " instead of "
+                                        + expected[i][j] + ".");
+                            }
+                        }
+                    }
+                    return out;
+                }
+            } finally {
+                feeds.forEach(Tensor::close);
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+package dev.finetune.engine.training;
+
+import dev.finetune.engine.FineTuneException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The training loop: epochs of shuffled, dynamically padded batches; a learning rate from the schedule each step;
+ * a log line every N steps; validation and a checkpoint after each epoch; resume from the newest checkpoint.
+ */
+public final class Trainer {
+    /** Loop settings; the graph holds the rest. */
+    public record Settings(int epochs, int batchSize, double learningRate, double warmupRatio, String schedule,
+                           double beta1, double beta2, long seed, int logEverySteps, boolean resume, String fingerprint) {
+    }
+
+    private final ClassifierSession session;
+    private final Settings s;
+    private final CheckpointStore checkpoints;
+    private final ProgressListener log;
+    private final int padId;
+
+    public Trainer(ClassifierSession session, Settings settings, CheckpointStore checkpoints, int padId, ProgressListener log) {
+        this.session = session;
+        this.s = settings;
+        this.checkpoints = checkpoints;
+        this.padId = padId;
+        this.log = log;
+    }
+
+    /** Trains (or resumes) and returns the history; the session holds the trained weights afterwards. */
+    public TrainingHistory train(List<EncodedExample> train, List<EncodedExample> validation) {
+        CheckpointStore.State state = new CheckpointStore.State();
+        state.fingerprint = s.fingerprint();
+        boolean restored = false;
+        if (s.resume()) {
+            Optional<Path> latest = checkpoints.latest();
+            if (latest.isPresent()) {
+                CheckpointStore.State saved = checkpoints.state(latest.get());
+                if (!s.fingerprint().equals(saved.fingerprint)) {
+                    throw new FineTuneException("Cannot resume from " + latest.get() + ": it was made with other data, model "
+                            + "or settings. Remove it, or run without -Dfinetune.resume=true to start over.");
+                }
+                checkpoints.restore(session, latest.get());
+                state = saved;
+                restored = true;
+                log.info("Resuming from " + latest.get() + " after epoch " + state.epochsDone + " (step " + state.globalStep + ").");
+            } else {
+                log.info("No checkpoint to resume from; starting from the pretrained weights.");
+            }
+        }
+        if (!restored) {
+            session.initializeFromPretrained();
+            checkpoints.clear();
+        }
+        int perEpoch = Batches.count(train.size(), s.batchSize());
+        long total = (long) perEpoch * s.epochs();
+        LearningRateSchedule schedule = LearningRateSchedule.of(s.learningRate(), total, s.warmupRatio(), s.schedule());
+        for (int epoch = state.epochsDone; epoch < s.epochs(); epoch++) {
+            long started = System.nanoTime();
+            List<Batch> batches = Batches.of(Batches.shuffled(train, s.seed(), epoch), s.batchSize(), padId);
+            double lossSum = 0;
+            long examplesSeen = 0;
+            long timed = 0;
+            long timedNanos = 0;
+            for (int b = 0; b < batches.size(); b++) {
+                Batch batch = batches.get(b);
+                long step = state.globalStep;
+                double lr = schedule.rate(step);
+                long t0 = System.nanoTime();
+                ClassifierSession.StepResult r = session.train(batch, (float) lr, step + 1, s.beta1(), s.beta2());
+                long dt = System.nanoTime() - t0;
+                if (b > 0 || epoch > state.epochsDone) {
+                    timed += batch.rows();
+                    timedNanos += dt;
+                }
+                if (!Float.isFinite(r.loss())) {
+                    throw new FineTuneException("The loss became " + r.loss() + " at step " + (step + 1) + " (epoch " + (epoch + 1)
+                            + "). Lower the learning rate (now " + lr + ") or keep gradient clipping on (maxGradNorm); the last "
+                            + "good checkpoint is kept.");
+                }
+                state.globalStep++;
+                lossSum += r.loss() * batch.rows();
+                examplesSeen += batch.rows();
+                state.history.steps.add(new TrainingHistory.Step(state.globalStep, epoch + 1, r.loss(), lr, r.gradientNorm()));
+                if (state.globalStep % s.logEverySteps() == 0 || b == batches.size() - 1) {
+                    double perSecond = timedNanos > 0 ? timed / (timedNanos / 1e9) : examplesSeen / ((System.nanoTime() - started) / 1e9);
+                    long remaining = (total - state.globalStep) * s.batchSize();
+                    log.info(String.format("epoch %d/%d  step %d/%d  loss %.4f  lr %.3e  %.1f examples/s  ETA %s",
+                            epoch + 1, s.epochs(), state.globalStep, total, r.loss(), lr, perSecond,
+                            duration(perSecond > 0 ? remaining / perSecond : 0)));
+                }
+            }
+            Validation v = validate(validation);
+            double seconds = (System.nanoTime() - started) / 1e9;
+            state.history.epochs.add(new TrainingHistory.Epoch(epoch + 1, state.globalStep, lossSum / Math.max(1, examplesSeen),
+                    v.loss, v.accuracy, v.examples, seconds));
+            log.info(String.format("epoch %d/%d done in %s: train loss %.4f, validation loss %.4f, accuracy %.4f (%d examples)",
+                    epoch + 1, s.epochs(), duration(seconds), lossSum / Math.max(1, examplesSeen), v.loss, v.accuracy, v.examples));
+            state.epochsDone = epoch + 1;
+            checkpoints.save(session, state);
+        }
+        return state.history;
+    }
+
+    record Validation(double loss, double accuracy, int examples) {
+    }
+
+    Validation validate(List<EncodedExample> validation) {
+        if (validation.isEmpty()) {
+            return new Validation(Double.NaN, Double.NaN, 0);
+        }
+        double loss = 0;
+        int correct = 0;
+        for (Batch b : Batches.of(validation, s.batchSize(), padId)) {
+            ClassifierSession.Evaluation e = session.evaluate(b, true);
+            for (int i = 0; i < b.rows(); i++) {
+                loss += e.losses()[i];
+                if (argmax(e.probabilities()[i]) == b.labels()[i]) {
+                    correct++;
+                }
+            }
+        }
+        return new Validation(loss / validation.size(), (double) correct / validation.size(), validation.size());
+    }
+
+    public static int argmax(float[] p) {
+        int best = 0;
+        for (int i = 1; i < p.length; i++) {
+            if (p[i] > p[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    static String duration(double seconds) {
+        long s = Math.round(seconds);
+        return s >= 3600 ? String.format("%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String.format("%d:%02d", s / 60, s % 60);
+    }
+}

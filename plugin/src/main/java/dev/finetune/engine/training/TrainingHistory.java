@@ -1,0 +1,17 @@
+package dev.finetune.engine.training;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** What training did, step by step and epoch by epoch; written as {@code training-history.json}. */
+public class TrainingHistory {
+    public List<Step> steps = new ArrayList<>();
+    public List<Epoch> epochs = new ArrayList<>();
+
+    public record Step(long step, int epoch, double loss, double learningRate, double gradientNorm) {
+    }
+
+    public record Epoch(int epoch, long step, double trainLoss, double validationLoss, double validationAccuracy,
+                        int validationExamples, double seconds) {
+    }
+}

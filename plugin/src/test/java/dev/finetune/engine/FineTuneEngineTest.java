@@ -1,0 +1,59 @@
+package dev.finetune.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.finetune.engine.config.FineTuneConfig;
+import dev.finetune.engine.training.TrainingHistory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** End to end on each kind of SavedModel: the loss falls by half and validation beats the majority class. */
+class FineTuneEngineTest {
+    static FineTuneConfig tinyConfig(String model, Path out) {
+        FineTuneConfig c = new FineTuneConfig();
+        c.model = TestFiles.model(model);
+        c.trainFile = TestFiles.data("tiny-sentiment.csv");
+        c.outputDirectory = out.resolve("finetune");
+        c.workDirectory = out.resolve("finetune-work");
+        c.epochs = 10;
+        c.batchSize = 16;
+        c.learningRate = 3e-3;
+        c.maxSequenceLength = 32;
+        c.validationSplit = 0.2;
+        c.logEverySteps = 5;
+        return c;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-bert-tf1", "tiny-bert-tf2", "tiny-bert-keras"})
+    void trainsEveryKindOfSavedModel(String model, @TempDir Path tmp) throws IOException {
+        FineTuneConfig c = tinyConfig(model, tmp);
+        TrainingResult result = FineTuneEngine.train(c, m -> System.out.println(model + ": " + m));
+
+        List<TrainingHistory.Step> steps = result.history().steps;
+        double first = steps.subList(0, 3).stream().mapToDouble(TrainingHistory.Step::loss).average().orElseThrow();
+        double last = steps.subList(steps.size() - 3, steps.size()).stream().mapToDouble(TrainingHistory.Step::loss).average().orElseThrow();
+        assertTrue(last < first / 2, model + ": loss fell from " + first + " to " + last + ", less than by half");
+        assertTrue(result.lastEpoch().validationAccuracy() > 0.5 + 1e-9,
+                model + ": validation accuracy " + result.lastEpoch().validationAccuracy() + " does not beat the majority class (0.5)");
+
+        Path out = c.outputDirectory;
+        for (String f : List.of("saved_model/saved_model.pb", "saved_model/variables/variables.index",
+                "saved_model/assets/vocab.txt", "labels.json", "vocab.txt", "finetune-config.json",
+                "training-history.json", "reload-check.json")) {
+            assertTrue(Files.isRegularFile(out.resolve(f)), "missing " + f);
+        }
+        JsonNode labels = Json.MAPPER.readTree(out.resolve("labels.json").toFile());
+        assertEquals("[\"negative\",\"positive\"]", labels.get("labels").toString());
+        JsonNode history = Json.MAPPER.readTree(out.resolve("training-history.json").toFile());
+        assertEquals(c.epochs, history.get("epochs").size());
+        assertEquals(steps.size(), history.get("steps").size());
+    }
+}
