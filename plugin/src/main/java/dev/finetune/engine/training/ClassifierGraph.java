@@ -47,6 +47,10 @@ public final class ClassifierGraph implements AutoCloseable {
     final Operand<TFloat32> probabilities;
     final Operand<TFloat32> exampleLosses;
     final Op trainStep;
+    /** Per variable, in the order of {@link #variableNames}: its handle and its (unclipped) gradient. */
+    final List<Operand<?>> handles = new ArrayList<>();
+    final List<String> variableNames = new ArrayList<>();
+    final List<Operand<TFloat32>> gradients;
     final List<Op> freshInit = new ArrayList<>();
     final VariableSaver checkpointSaver;
     final VariableSaver exportSaver;
@@ -104,8 +108,7 @@ public final class ClassifierGraph implements AutoCloseable {
             exampleLosses = tf.withName("finetune_example_losses").identity(
                     tf.nn.softmaxCrossEntropyWithLogits(evalLogits, oneHot).loss());
 
-            List<Operand<?>> handles = new ArrayList<>();
-            List<String> names = new ArrayList<>();
+            List<String> names = variableNames;
             List<List<Output<?>>> reads = new ArrayList<>();
             for (EncoderVariable v : encoderVariables) {
                 handles.add(graph.operationOrThrow(v.handleOp()).output(0));
@@ -126,6 +129,7 @@ public final class ClassifierGraph implements AutoCloseable {
             beta1Power = opt.withName("beta1_power").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
             beta2Power = opt.withName("beta2_power").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
             List<Operand<TFloat32>> grads = gradients(opt, reads);
+            gradients = grads;
             org.tensorflow.op.math.Sqrt<TFloat32> norm = opt.withName("global_norm").math.sqrt(globalSquaredNorm(opt, grads));
             gradientNorm = norm;
             // Every update waits for the global norm, hence for every gradient: no weight changes under a
