@@ -1,0 +1,129 @@
+package dev.finetune.engine.data;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class DataReaderTest {
+    @TempDir
+    Path dir;
+
+    private final DataReader reader = new DataReader("text", null, "label");
+
+    private Path file(String name, String content) throws IOException {
+        return Files.writeString(dir.resolve(name), content, StandardCharsets.UTF_8);
+    }
+
+    private DataException error(Path f) {
+        return assertThrows(DataException.class, () -> reader.read(f, TextFormat.of("auto", f)));
+    }
+
+    @Test
+    void readsQuotedMultilineCsvWithBomAndCrlf() throws IOException {
+        Path f = file("a.csv", "\uFEFFid,text,label\r\n1,\"hello, \"\"world\"\"\",pos\r\n2,\"two\nlines\", neg \r\n\r\n3,plain,pos");
+        List<LabeledText> rows = reader.read(f, TextFormat.of("auto", f));
+        assertEquals(3, rows.size());
+        assertEquals("hello, \"world\"", rows.get(0).text());
+        assertEquals("two\nlines", rows.get(1).text());
+        assertEquals("neg", rows.get(1).label());
+        assertEquals(3, rows.get(1).line());
+        assertEquals(6, rows.get(2).line());
+    }
+
+    @Test
+    void readsTsvAndJsonLinesWithPairs() throws IOException {
+        DataReader pairs = new DataReader("premise", "hypothesis", "label");
+        Path tsv = file("a.tsv", "premise\thypothesis\tlabel\na\tb\tyes\n");
+        LabeledText t = pairs.read(tsv, TextFormat.of("auto", tsv)).get(0);
+        assertEquals("b", t.pair());
+        Path jsonl = file("a.jsonl", "{\"premise\":\"a\",\"hypothesis\":\"b\",\"label\":1}\n\n{\"premise\":\"c\",\"hypothesis\":\"d\",\"label\":0}\n");
+        List<LabeledText> rows = pairs.read(jsonl, TextFormat.of("auto", jsonl));
+        assertEquals(2, rows.size());
+        assertEquals("1", rows.get(0).label());
+        assertEquals(3, rows.get(1).line());
+        assertNull(reader.read(file("b.csv", "text,label\nx,y\n"), TextFormat.CSV).get(0).pair());
+    }
+
+    @Test
+    void namesTheMissingFile() {
+        Path f = dir.resolve("nope.csv");
+        assertEquals("Data file " + f + " does not exist.", error(f).getMessage());
+    }
+
+    @Test
+    void namesTheMissingColumnAndListsTheHeader() throws IOException {
+        Path f = file("a.csv", "sentence,label\nx,y\n");
+        assertEquals(f + ", line 1: there is no column 'text'; the header has [sentence, label].", error(f).getMessage());
+    }
+
+    @Test
+    void rejectsEmptyAndHeaderOnlyFiles() throws IOException {
+        assertTrue(error(file("empty.csv", "")).getMessage().contains("is empty"));
+        assertTrue(error(file("header.csv", "text,label\n")).getMessage().contains("has no examples below its header"));
+        assertTrue(error(file("empty.jsonl", "\n\n")).getMessage().contains("has no examples"));
+    }
+
+    @Test
+    void namesLineAndColumnOfAMissingLabel() throws IOException {
+        Path f = file("a.csv", "text,label\nok,pos\nbad,  \n");
+        assertEquals(f + ", line 3, column 'label': the label is empty.", error(f).getMessage());
+        Path j = file("a.jsonl", "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\":\"b\"}\n");
+        assertEquals(j + ", line 2, column 'label': the field is missing.", error(j).getMessage());
+    }
+
+    @Test
+    void namesTheLineOfUndecodableUtf8() throws IOException {
+        Path f = dir.resolve("latin1.csv");
+        Files.write(f, "text,label\nfine,pos\ncaf\u00e9,neg\n".getBytes(StandardCharsets.ISO_8859_1));
+        String m = error(f).getMessage();
+        assertTrue(m.startsWith(f + ", line 3: byte 0xE9") && m.contains("not valid UTF-8"), m);
+    }
+
+    @Test
+    void reportsRaggedRowsBrokenQuotesAndBadJson() throws IOException {
+        Path ragged = file("r.csv", "text,label\na,b,c\n");
+        assertEquals(ragged + ", line 2: expected 2 fields as in the header, found 3 (a comma inside a text needs quotes).",
+                error(ragged).getMessage());
+        Path open = file("q.csv", "text,label\n\"never closed,pos\n");
+        assertEquals(open + ", line 2: a quoted field is never closed.", error(open).getMessage());
+        Path json = file("j.jsonl", "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\": \n");
+        assertTrue(error(json).getMessage().startsWith(json + ", line 2: not valid JSON"));
+        Path notText = file("k.jsonl", "{\"text\":[1,2],\"label\":\"x\"}\n");
+        assertEquals(notText + ", line 1, column 'text': expected a string, found array.", error(notText).getMessage());
+    }
+
+    @Test
+    void labelsAreSortedAndUnknownValidationLabelsNamed() throws IOException {
+        Path train = file("t.csv", "text,label\na,zeta\nb,alpha\nc,zeta\n");
+        Path val = file("v.csv", "text,label\na,zeta\nb,gamma\n");
+        LabelMap labels = LabelMap.discover(List.of(), reader.read(train, TextFormat.CSV), train);
+        assertEquals(List.of("alpha", "zeta"), labels.names());
+        DataException e = assertThrows(DataException.class, () -> labels.indices(reader.read(val, TextFormat.CSV), val));
+        assertTrue(e.getMessage().startsWith(val + ", line 3: label 'gamma' is not one of the known labels [alpha, zeta]"),
+                e.getMessage());
+        assertEquals(List.of("zeta", "alpha"), LabelMap.discover(List.of("zeta", "alpha"), List.of(), train).names());
+    }
+
+    @Test
+    void splitIsStratifiedAndSeeded() {
+        List<LabeledText> rows = new java.util.ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            rows.add(new LabeledText("t" + i, null, i < 80 ? "a" : "b", i + 2));
+        }
+        StratifiedSplit.Split s = StratifiedSplit.split(rows, 0.1, 7);
+        assertEquals(8, s.validation().stream().filter(r -> r.label().equals("a")).count());
+        assertEquals(2, s.validation().stream().filter(r -> r.label().equals("b")).count());
+        assertEquals(90, s.train().size());
+        assertEquals(s, StratifiedSplit.split(rows, 0.1, 7));
+        assertTrue(!s.validation().equals(StratifiedSplit.split(rows, 0.1, 8).validation()));
+    }
+}
