@@ -165,10 +165,12 @@ public final class FineTuneEngine {
     static String fingerprint(FineTuneConfig c, Path modelDir) {
         try {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            boolean resume = c.resume;
-            c.resume = false;
-            sha.update(Json.MAPPER.writeValueAsBytes(c));
-            c.resume = resume;
+            // Settings that do not change the result (resume itself, logging, threads) stay out of it.
+            var settings = Json.MAPPER.valueToTree(c);
+            for (String ignored : new String[] {"resume", "logEverySteps", "intraOpThreads", "interOpThreads"}) {
+                ((com.fasterxml.jackson.databind.node.ObjectNode) settings).remove(ignored);
+            }
+            sha.update(Json.MAPPER.writeValueAsBytes(settings));
             for (Path p : new Path[] {c.trainFile, c.validationFile, modelDir.resolve("saved_model.pb"),
                     modelDir.resolve("variables").resolve("variables.index")}) {
                 if (p != null && Files.isRegularFile(p)) {

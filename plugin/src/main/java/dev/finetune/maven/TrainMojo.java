@@ -267,7 +267,7 @@ public class TrainMojo extends AbstractMojo {
             return jar;
         }
         File f = new File(model);
-        return (f.isAbsolute() ? f : new File(basedir, model)).toPath();
+        return (f.isAbsolute() ? f : new File(basedir, model)).toPath().normalize();
     }
 
     private static String blankToNull(String s) {

@@ -56,4 +56,38 @@ class FineTuneEngineTest {
         assertEquals(c.epochs, history.get("epochs").size());
         assertEquals(steps.size(), history.get("steps").size());
     }
+
+    /** The head can also read the [CLS] vector or the masked mean of the sequence output. */
+    @ParameterizedTest
+    @ValueSource(strings = {"cls", "mean"})
+    void poolsTheSequenceOutput(String pooling, @TempDir Path tmp) {
+        FineTuneConfig c = tinyConfig("tiny-bert-tf1", tmp);
+        c.pooling = pooling;
+        TrainingResult result = FineTuneEngine.train(c, m -> { });
+        assertTrue(result.lastEpoch().validationAccuracy() > 0.9, pooling + ": accuracy " + result.lastEpoch().validationAccuracy());
+        assertTrue(Files.isRegularFile(c.outputDirectory.resolve("reload-check.json")));
+    }
+
+    @org.junit.jupiter.api.Test
+    void sentencePairsFeedSegmentIds(@TempDir Path tmp) throws IOException {
+        Path data = tmp.resolve("pairs.jsonl");
+        StringBuilder b = new StringBuilder();
+        String[] words = {"good", "bad", "great", "awful", "fun", "dull"};
+        for (int i = 0; i < 120; i++) {
+            String a = words[i % words.length];
+            String bWord = words[(i / words.length + i) % words.length];
+            boolean same = (i % 2 == 0);
+            String second = same ? a : bWord.equals(a) ? words[(i + 1) % words.length] : bWord;
+            b.append(String.format("{\"first\":\"the movie was %s\",\"second\":\"it is %s\",\"label\":\"%s\"}%n",
+                    a, second, a.equals(second) ? "same" : "different"));
+        }
+        Files.writeString(data, b.toString());
+        FineTuneConfig c = tinyConfig("tiny-bert-tf2", tmp);
+        c.trainFile = data;
+        c.textColumn = "first";
+        c.textPairColumn = "second";
+        TrainingResult result = FineTuneEngine.train(c, m -> { });
+        assertEquals(List.of("different", "same"), result.labels());
+        assertTrue(result.history().steps.get(result.history().steps.size() - 1).loss() < result.history().steps.get(0).loss());
+    }
 }

@@ -42,6 +42,8 @@ public final class CustomGradients {
         });
         // IdentityN (tf.custom_gradient, Keras) passes each gradient through.
         TensorFlow.registerCustomGradient("IdentityN", (tf, op, grads) -> passThrough(tf, op.numInputs(), grads));
+        // EnsureShape only checks a shape at run time (Keras exports use it; so does mean pooling here).
+        TensorFlow.registerCustomGradient("EnsureShape", (tf, op, grads) -> passThrough(tf, 1, grads));
     }
 
     private static List<Operand<?>> passThrough(Ops tf, int inputs, List<Output<?>> grads) {
