@@ -83,7 +83,7 @@ public final class Trainer {
                 state.globalStep++;
                 lossSum += r.loss() * batch.rows();
                 examplesSeen += batch.rows();
-                state.history.steps.add(new TrainingHistory.Step(state.globalStep, epoch + 1, r.loss(), lr, r.gradientNorm()));
+                state.history.steps.add(new TrainingHistory.Step(state.globalStep, epoch + 1, r.loss(), lr, r.gradientNorm(), dt / 1e9));
                 if (state.globalStep % s.logEverySteps() == 0 || b == batches.size() - 1) {
                     double perSecond = timedNanos > 0 ? timed / (timedNanos / 1e9) : examplesSeen / ((System.nanoTime() - started) / 1e9);
                     long remaining = (total - state.globalStep) * s.batchSize();

@@ -8,7 +8,8 @@ public class TrainingHistory {
     public List<Step> steps = new ArrayList<>();
     public List<Epoch> epochs = new ArrayList<>();
 
-    public record Step(long step, int epoch, double loss, double learningRate, double gradientNorm) {
+    /** {@code seconds} is the wall time of the step's {@code Session.run}. */
+    public record Step(long step, int epoch, double loss, double learningRate, double gradientNorm, double seconds) {
     }
 
     public record Epoch(int epoch, long step, double trainLoss, double validationLoss, double validationAccuracy,
