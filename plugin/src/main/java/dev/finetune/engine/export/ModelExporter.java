@@ -12,7 +12,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.tensorflow.Graph;
-import org.tensorflow.GraphOperation;
 import org.tensorflow.Result;
 import org.tensorflow.SavedModelBundle;
 import org.tensorflow.Tensor;
@@ -26,7 +25,6 @@ import org.tensorflow.proto.SavedModel;
 import org.tensorflow.proto.SignatureDef;
 import org.tensorflow.proto.TensorInfo;
 import org.tensorflow.proto.TensorShapeProto;
-import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
 /**
@@ -74,10 +72,7 @@ public final class ModelExporter {
     }
 
     private static TensorInfo info(Graph graph, String tensor) {
-        int colon = tensor.lastIndexOf(':');
-        GraphOperation op = graph.operationOrThrow(tensor.substring(0, colon));
-        int index = Integer.parseInt(tensor.substring(colon + 1));
-        var output = op.output(index);
+        var output = ClassifierGraph.output(graph, tensor);
         TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
         Shape s = output.shape();
         if (s.isUnknown()) {
@@ -114,10 +109,8 @@ public final class ModelExporter {
                     runner.feed(sig.getInputsOrThrow(e.getKey()).getName(), t);
                 }
                 try (Result r = runner.fetch(sig.getOutputsOrThrow("probabilities").getName()).run()) {
-                    TFloat32 p = (TFloat32) r.get(0);
-                    int labels = (int) p.shape().get(1);
-                    float[] flat = new float[sample.rows() * labels];
-                    p.copyTo(DataBuffers.of(flat, false, false));
+                    int labels = (int) r.get(0).shape().get(1);
+                    float[] flat = ClassifierSession.floats(r.get(0));
                     float[][] out = new float[sample.rows()][labels];
                     for (int i = 0; i < sample.rows(); i++) {
                         for (int j = 0; j < labels; j++) {

@@ -50,6 +50,7 @@ public final class ClassifierGraph implements AutoCloseable {
     /** Per variable, in the order of {@link #variableNames}: its handle and its (unclipped) gradient. */
     final List<Operand<?>> handles = new ArrayList<>();
     final List<String> variableNames = new ArrayList<>();
+    final List<Shape> shapes = new ArrayList<>();
     final List<Operand<TFloat32>> gradients;
     final List<Op> freshInit = new ArrayList<>();
     final VariableSaver checkpointSaver;
@@ -113,15 +114,18 @@ public final class ClassifierGraph implements AutoCloseable {
             for (EncoderVariable v : encoderVariables) {
                 handles.add(graph.operationOrThrow(v.handleOp()).output(0));
                 names.add(v.key());
+                shapes.add(Shape.of(v.shape()));
                 List<Output<?>> r = new ArrayList<>();
                 v.reads().forEach(t -> r.add(output(t)));
                 reads.add(r);
             }
             handles.add(kernel);
             names.add("finetune_head/kernel");
+            shapes.add(Shape.of(hiddenSize, numLabels));
             reads.add(List.of(w.asOutput()));
             handles.add(bias);
             names.add("finetune_head/bias");
+            shapes.add(Shape.of(numLabels));
             reads.add(List.of(b.asOutput()));
 
             Ops opt = tf.withSubScope("finetune_adam");
@@ -145,8 +149,7 @@ public final class ClassifierGraph implements AutoCloseable {
             Operand<TFloat32> eps = opt.constant((float) s.epsilon());
             Operand<TFloat32> decayRate = opt.math.mul(learningRate, opt.constant((float) s.weightDecay()));
             for (int i = 0; i < handles.size(); i++) {
-                Shape shape = i < encoderVariables.size() ? Shape.of(encoderVariables.get(i).shape())
-                        : (i == handles.size() - 2 ? Shape.of(hiddenSize, numLabels) : Shape.of(numLabels));
+                Shape shape = shapes.get(i);
                 VarHandleOp m = slot(opt, "m_" + i, names.get(i) + "/adam_m", shape);
                 VarHandleOp v = slot(opt, "v_" + i, names.get(i) + "/adam_v", shape);
                 slots.add(m);
@@ -177,12 +180,17 @@ public final class ClassifierGraph implements AutoCloseable {
     }
 
     private Output<?> output(String tensor) {
+        return output(graph, tensor);
+    }
+
+    /** The output named {@code tensor} ("op:index" or "op") of {@code graph}. */
+    public static Output<?> output(Graph graph, String tensor) {
         int colon = tensor.lastIndexOf(':');
         String op = colon < 0 ? tensor : tensor.substring(0, colon);
         int index = colon < 0 ? 0 : Integer.parseInt(tensor.substring(colon + 1));
         GraphOperation operation = graph.operation(op);
         if (operation == null) {
-            throw new ModelException("The encoder graph has no operation '" + op + "'.");
+            throw new ModelException("The graph has no operation '" + op + "'.");
         }
         return operation.output(index);
     }

@@ -49,8 +49,15 @@ public final class ClassifierSession implements AutoCloseable {
     }
 
     private Output<?> output(String tensor) {
-        int colon = tensor.lastIndexOf(':');
-        return model.graph().operationOrThrow(tensor.substring(0, colon)).output(Integer.parseInt(tensor.substring(colon + 1)));
+        return ClassifierGraph.output(model.graph(), tensor);
+    }
+
+    /** A float tensor's values, row-major. */
+    public static float[] floats(Tensor tensor) {
+        TFloat32 t = (TFloat32) tensor;
+        float[] flat = new float[(int) t.shape().size()];
+        t.copyTo(DataBuffers.of(flat, false, false));
+        return flat;
     }
 
     /** One optimizer step (1-based {@code step} for Adam's bias correction); returns loss and gradient norm. */
@@ -85,16 +92,14 @@ public final class ClassifierSession implements AutoCloseable {
                 r.fetch(model.exampleLosses);
             }
             try (Result out = r.run()) {
-                float[] flat = new float[batch.rows() * model.numLabels()];
-                ((TFloat32) out.get(0)).copyTo(DataBuffers.of(flat, false, false));
+                float[] flat = floats(out.get(0));
                 float[][] probs = new float[batch.rows()][model.numLabels()];
                 for (int i = 0; i < batch.rows(); i++) {
                     System.arraycopy(flat, i * model.numLabels(), probs[i], 0, model.numLabels());
                 }
                 float[] losses = null;
                 if (withLoss) {
-                    losses = new float[batch.rows()];
-                    ((TFloat32) out.get(1)).copyTo(DataBuffers.of(losses, false, false));
+                    losses = floats(out.get(1));
                 }
                 return new Evaluation(probs, losses);
             }
@@ -107,10 +112,7 @@ public final class ClassifierSession implements AutoCloseable {
     public float[] encoderOutput(Batch batch, String tensor) {
         List<Tensor> feeds = new ArrayList<>();
         try (Result out = feed(session.runner(), batch, feeds, false).fetch(output(tensor)).run()) {
-            TFloat32 t = (TFloat32) out.get(0);
-            float[] flat = new float[(int) t.shape().size()];
-            t.copyTo(DataBuffers.of(flat, false, false));
-            return flat;
+            return floats(out.get(0));
         } finally {
             feeds.forEach(Tensor::close);
         }
@@ -119,10 +121,7 @@ public final class ClassifierSession implements AutoCloseable {
     /** The current value of a model variable, by its saved name ({@link EncoderVariable#key()}), flattened. */
     public float[] variable(String key) {
         try (Result out = session.runner().fetch(model.exportSaver.value(key)).run()) {
-            TFloat32 t = (TFloat32) out.get(0);
-            float[] flat = new float[(int) t.shape().size()];
-            t.copyTo(DataBuffers.of(flat, false, false));
-            return flat;
+            return floats(out.get(0));
         }
     }
 

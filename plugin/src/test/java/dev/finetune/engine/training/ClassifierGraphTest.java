@@ -64,10 +64,7 @@ class ClassifierGraphTest {
         var tf = org.tensorflow.op.Ops.create(bundle.graph());
         var read = tf.readVariableOp(bundle.graph().operationOrThrow(v.handleOp()).output(0), org.tensorflow.types.TFloat32.class);
         try (var out = bundle.session().runner().fetch(read).run()) {
-            var t = (org.tensorflow.types.TFloat32) out.get(0);
-            float[] flat = new float[(int) t.shape().size()];
-            t.copyTo(org.tensorflow.ndarray.buffer.DataBuffers.of(flat, false, false));
-            return flat;
+            return ClassifierSession.floats(out.get(0));
         }
     }
 }

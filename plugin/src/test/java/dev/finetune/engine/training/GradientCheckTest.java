@@ -106,11 +106,7 @@ class GradientCheckTest {
     }
 
     private static long[] shape(ClassifierGraph g, int v) {
-        int encoderCount = g.encoderVariables().size();
-        if (v < encoderCount) {
-            return g.encoderVariables().get(v).shape();
-        }
-        return v == encoderCount ? new long[] {g.hiddenSize(), g.numLabels()} : new long[] {g.numLabels()};
+        return g.shapes.get(v).asArray();
     }
 
     private static double lossWith(ClassifierSession s, ClassifierGraph g, Op assign, Placeholder<TFloat32> value,
@@ -140,10 +136,7 @@ class GradientCheckTest {
                 r.feed(g.segmentIds, seg);
             }
             try (Result out = r.fetch(t).run()) {
-                TFloat32 v = (TFloat32) out.get(0);
-                float[] flat = new float[(int) v.shape().size()];
-                v.copyTo(DataBuffers.of(flat, false, false));
-                return flat;
+                return ClassifierSession.floats(out.get(0));
             }
         }
     }
