@@ -14,88 +14,67 @@ import java.util.List;
 public final class DataReader {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final String textColumn;
-    private final String pairColumn;
-    private final String labelColumn;
+    final String textColumn;
+    final String pairColumn;
+    final String labelColumn;
+    final boolean labelRequired;
 
-    /** {@code pairColumn} may be null; {@code labelColumn} null reads unlabelled data. */
+    /** {@code pairColumn} may be null; every example must have a label. */
     public DataReader(String textColumn, String pairColumn, String labelColumn) {
+        this(textColumn, pairColumn, labelColumn, true);
+    }
+
+    private DataReader(String textColumn, String pairColumn, String labelColumn, boolean labelRequired) {
         this.textColumn = textColumn;
         this.pairColumn = pairColumn;
         this.labelColumn = labelColumn;
+        this.labelRequired = labelRequired;
     }
 
+    /** A reader for data to predict on: a label column is read where the file has one and ignored otherwise. */
+    public static DataReader unlabelled(String textColumn, String pairColumn, String labelColumn) {
+        return new DataReader(textColumn, pairColumn, labelColumn, false);
+    }
+
+    /** Every example of {@code file}; an empty file (or one with only a header) is an error. */
     public List<LabeledText> read(Path file, TextFormat format) {
-        String text = Utf8Text.read(file);
-        List<LabeledText> rows = format == TextFormat.JSONL ? jsonLines(file, text)
-                : delimited(file, text, format == TextFormat.TSV ? '\t' : ',');
+        List<LabeledText> rows = new ArrayList<>();
+        try (RecordStream stream = open(file, format)) {
+            for (LabeledText t = stream.next(); t != null; t = stream.next()) {
+                rows.add(t);
+            }
+        }
         if (rows.isEmpty()) {
             throw new DataException("Data file " + file + " has no examples" + (format == TextFormat.JSONL ? "." : " below its header."));
         }
         return rows;
     }
 
-    private List<LabeledText> delimited(Path file, String content, char delimiter) {
-        List<DelimitedParser.Record> records = DelimitedParser.parse(file, content, delimiter);
-        if (records.isEmpty()) {
-            throw new DataException("Data file " + file + " is empty: it needs a header row naming the columns.");
-        }
-        List<String> header = records.get(0).fields();
-        int text = column(file, header, textColumn);
-        int pair = pairColumn == null ? -1 : column(file, header, pairColumn);
-        int label = labelColumn == null ? -1 : column(file, header, labelColumn);
-        List<LabeledText> out = new ArrayList<>(records.size());
-        for (DelimitedParser.Record r : records.subList(1, records.size())) {
-            if (r.fields().size() != header.size()) {
-                throw DataException.at(file, r.line(), null, "expected " + header.size() + " fields as in the header, found "
-                        + r.fields().size() + (delimiter == ',' ? " (a comma inside a text needs quotes)." : "."));
-            }
-            String l = label < 0 ? null : r.fields().get(label).strip();
-            if (label >= 0 && l.isEmpty()) {
-                throw DataException.at(file, r.line(), labelColumn, "the label is empty.");
-            }
-            out.add(new LabeledText(r.fields().get(text), pair < 0 ? null : r.fields().get(pair), l, r.line()));
-        }
-        return out;
+    /** The examples of {@code file}, one at a time. */
+    public RecordStream open(Path file, TextFormat format) {
+        return new RecordStream(file, format, this);
     }
 
-    private static int column(Path file, List<String> header, String name) {
-        int i = header.indexOf(name);
-        if (i < 0) {
-            throw DataException.at(file, 1, null, "there is no column '" + name + "'; the header has " + header + ".");
+    LabeledText jsonRecord(Path file, long line, String json) {
+        JsonNode node;
+        try {
+            node = JSON.readTree(json);
+        } catch (JsonProcessingException e) {
+            throw DataException.at(file, line, null, "not valid JSON (" + e.getOriginalMessage() + ").");
         }
-        if (header.lastIndexOf(name) != i) {
-            throw DataException.at(file, 1, null, "column '" + name + "' appears more than once in the header.");
+        if (node == null || !node.isObject()) {
+            throw DataException.at(file, line, null, "expected a JSON object with the fields of one example.");
         }
-        return i;
-    }
-
-    private List<LabeledText> jsonLines(Path file, String content) {
-        List<LabeledText> out = new ArrayList<>();
-        String[] lines = content.split("\r?\n", -1);
-        for (int i = 0; i < lines.length; i++) {
-            long line = i + 1;
-            if (lines[i].isBlank()) {
-                continue;
-            }
-            JsonNode node;
-            try {
-                node = JSON.readTree(lines[i]);
-            } catch (JsonProcessingException e) {
-                throw DataException.at(file, line, null, "not valid JSON (" + e.getOriginalMessage() + ").");
-            }
-            if (node == null || !node.isObject()) {
-                throw DataException.at(file, line, null, "expected a JSON object with the fields of one example.");
-            }
-            String text = jsonText(file, line, node, textColumn, true);
-            String pair = pairColumn == null ? null : jsonText(file, line, node, pairColumn, true);
-            String label = labelColumn == null ? null : jsonText(file, line, node, labelColumn, false).strip();
-            if (labelColumn != null && label.isEmpty()) {
+        String text = jsonText(file, line, node, textColumn, true);
+        String pair = pairColumn == null ? null : jsonText(file, line, node, pairColumn, true);
+        String label = null;
+        if (labelColumn != null && (labelRequired || node.hasNonNull(labelColumn))) {
+            label = jsonText(file, line, node, labelColumn, false).strip();
+            if (label.isEmpty()) {
                 throw DataException.at(file, line, labelColumn, "the label is empty.");
             }
-            out.add(new LabeledText(text, pair, label, line));
         }
-        return out;
+        return new LabeledText(text, pair, label, line);
     }
 
     private static String jsonText(Path file, long line, JsonNode node, String field, boolean mustBeString) {

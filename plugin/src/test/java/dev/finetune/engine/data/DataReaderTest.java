@@ -85,7 +85,7 @@ class DataReaderTest {
         Path f = dir.resolve("latin1.csv");
         Files.write(f, "text,label\nfine,pos\ncaf\u00e9,neg\n".getBytes(StandardCharsets.ISO_8859_1));
         String m = error(f).getMessage();
-        assertTrue(m.startsWith(f + ", line 3: byte 0xE9") && m.contains("not valid UTF-8"), m);
+        assertEquals(f + ", line 3: byte 0xE9 at offset 23 is not valid UTF-8; save the file as UTF-8.", m);
     }
 
     @Test

@@ -1,0 +1,91 @@
+package dev.finetune.engine.data;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.Reader;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * UTF-8 decoding that refuses bad bytes and reports them only after every good character before them has been
+ * read. Why not InputStreamReader: it throws as soon as a bad byte is in the chunk it decodes, so the reader
+ * above it cannot tell on which line the bad byte is.
+ */
+final class StrictUtf8Reader extends Reader {
+    /** A byte that is not UTF-8, with its offset in the file. */
+    static final class MalformedByteException extends IOException {
+        final int value;
+        final long offset;
+
+        MalformedByteException(int value, long offset) {
+            super(String.format("byte 0x%02X at offset %d is not valid UTF-8", value, offset));
+            this.value = value;
+            this.offset = offset;
+        }
+    }
+
+    private final InputStream in;
+    private final CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+            .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+    private final ByteBuffer bytes = ByteBuffer.allocate(1 << 16).flip();
+    private long consumed;
+    private boolean eof;
+    private boolean flushed;
+    private MalformedByteException pending;
+
+    StrictUtf8Reader(InputStream in) {
+        this.in = in;
+    }
+
+    @Override
+    public int read(char[] cbuf, int off, int len) throws IOException {
+        if (pending != null) {
+            throw pending;
+        }
+        if (flushed) {
+            return -1;
+        }
+        if (len == 0) {
+            return 0;
+        }
+        CharBuffer out = CharBuffer.wrap(cbuf, off, len);
+        while (true) {
+            int before = bytes.position();
+            CoderResult r = decoder.decode(bytes, out, eof);
+            consumed += bytes.position() - before;
+            if (r.isError()) {
+                MalformedByteException e = new MalformedByteException(bytes.get(bytes.position()) & 0xFF, consumed);
+                if (out.position() > off) {
+                    pending = e;
+                    return out.position() - off;
+                }
+                throw e;
+            }
+            if (out.position() > off && (r.isOverflow() || bytes.remaining() == 0)) {
+                return out.position() - off;
+            }
+            if (eof) {
+                decoder.flush(out);
+                flushed = true;
+                return out.position() == off ? -1 : out.position() - off;
+            }
+            bytes.compact();
+            int n = in.read(bytes.array(), bytes.position(), bytes.remaining());
+            if (n < 0) {
+                eof = true;
+            } else {
+                bytes.position(bytes.position() + n);
+            }
+            bytes.flip();
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        in.close();
+    }
+}
