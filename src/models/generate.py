@@ -14,7 +14,7 @@ It writes, next to this script:
   tiny-bert-tf2/            tf.saved_model.save of a tf.Module: layers behind StatefulPartitionedCall, exact GELU
   tiny-bert-keras/          Keras 3 model.export with TF-Hub input names input_word_ids/input_mask/input_type_ids
   reference-outputs.json    pooled_output of each model for fixed ids, computed by Python TensorFlow
-  ../data/tiny-sentiment.csv  a small separable labelled set for training tests
+  ../data/tiny-sentiment.csv  a small separable labelled set for training tests (and -test.csv, held out)
   ../data/wordpiece-reference.json  tricky strings and their ids from the `tokenizers` package
 
 All three encoders share one set of random weights (seeded), so their outputs differ only by GELU variant.
@@ -224,8 +224,8 @@ def order_inputs(keys, ids, mask, seg):
     return [table[k] for k in keys]
 
 
-def make_sentiment_csv(path, rows=240):
-    rng = random.Random(SEED)
+def make_sentiment_csv(path, rows=240, seed=SEED):
+    rng = random.Random(seed)
     fillers = ["the movie was", "this film is", "i think the book was", "the story is really",
                "we found the acting", "the music at the end was", "they said the show is"]
     with open(path, "w", newline="", encoding="utf-8") as f:
@@ -276,6 +276,7 @@ def main():
     with open(os.path.join(HERE, "reference-outputs.json"), "w") as f:
         json.dump(reference_outputs(dirs), f)
     make_sentiment_csv(os.path.join(DATA, "tiny-sentiment.csv"))
+    make_sentiment_csv(os.path.join(DATA, "tiny-sentiment-test.csv"), rows=80, seed=SEED + 1)
     make_wordpiece_fixture(vocab_path, os.path.join(DATA, "wordpiece-reference.json"))
     print("wrote", ", ".join(sorted(dirs)), "vocab of", len(vocab))
 

@@ -137,9 +137,7 @@ public final class FineTuneEngine {
     static List<EncodedExample> encode(BertTokenizer tokenizer, List<LabeledText> rows, int[] labels, int maxLength) {
         List<EncodedExample> out = new ArrayList<>(rows.size());
         for (int i = 0; i < rows.size(); i++) {
-            LabeledText r = rows.get(i);
-            BertTokenizer.Encoding e = tokenizer.encode(r.text(), r.pair(), maxLength);
-            out.add(new EncodedExample(e.ids(), e.segmentIds(), labels[i], r.line()));
+            out.add(EncodedExample.of(tokenizer, rows.get(i), labels[i], maxLength));
         }
         return out;
     }

@@ -1,14 +1,11 @@
 package dev.finetune.maven;
 
 import dev.finetune.engine.FineTuneEngine;
-import dev.finetune.engine.FineTuneException;
 import dev.finetune.engine.config.FineTuneConfig;
-import dev.finetune.engine.training.ProgressListener;
 import java.io.File;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.apache.maven.plugin.AbstractMojo;
 import org.apache.maven.plugin.MojoExecutionException;
 import org.apache.maven.plugins.annotations.Component;
 import org.apache.maven.plugins.annotations.LifecyclePhase;
@@ -37,7 +34,7 @@ import org.eclipse.aether.repository.RemoteRepository;
  * Run with {@code mvn finetune:train}; every parameter can also be set as {@code -Dfinetune.<name>=...}.
  */
 @Mojo(name = "train", defaultPhase = LifecyclePhase.PROCESS_CLASSES, threadSafe = true)
-public class TrainMojo extends AbstractMojo {
+public class TrainMojo extends AbstractFineTuneMojo {
 
     /** The base encoder: a SavedModel directory, a .zip/.jar holding one, or Maven coordinates groupId:artifactId[:extension[:classifier]]:version. */
     @Parameter(property = "finetune.model", required = true)
@@ -50,22 +47,6 @@ public class TrainMojo extends AbstractMojo {
     /** Optional validation data in the same format; without it, a stratified {@code validationSplit} of the training data is held out. */
     @Parameter(property = "finetune.validationFile")
     File validationFile;
-
-    /** {@code auto} (by extension), {@code csv}, {@code tsv} or {@code jsonl}. */
-    @Parameter(property = "finetune.dataFormat", defaultValue = "auto")
-    String dataFormat;
-
-    /** The column (or JSON field) holding the text. */
-    @Parameter(property = "finetune.textColumn", defaultValue = "text")
-    String textColumn;
-
-    /** Optional column with a second text, for sentence-pair tasks (gets segment id 1). */
-    @Parameter(property = "finetune.textPairColumn")
-    String textPairColumn;
-
-    /** The column (or JSON field) holding the label. */
-    @Parameter(property = "finetune.labelColumn", defaultValue = "label")
-    String labelColumn;
 
     /** The labels in index order; by default discovered from the training data and sorted. */
     @Parameter(property = "finetune.labels")
@@ -113,9 +94,6 @@ public class TrainMojo extends AbstractMojo {
 
     @Parameter(property = "finetune.epochs", defaultValue = "3")
     int epochs;
-
-    @Parameter(property = "finetune.batchSize", defaultValue = "16")
-    int batchSize;
 
     /** Peak learning rate of AdamW, reached after warm-up. */
     @Parameter(property = "finetune.learningRate", defaultValue = "5e-5")
@@ -178,45 +156,25 @@ public class TrainMojo extends AbstractMojo {
     @Parameter(property = "finetune.workDirectory", defaultValue = "${project.build.directory}/finetune-work")
     File workDirectory;
 
-    /** Skip fine-tuning. */
-    @Parameter(property = "finetune.skip", defaultValue = "false")
-    boolean skip;
-
     @Parameter(defaultValue = "${repositorySystemSession}", readonly = true, required = true)
     RepositorySystemSession repositorySession;
 
     @Parameter(defaultValue = "${project.remoteProjectRepositories}", readonly = true)
     List<RemoteRepository> remoteRepositories;
 
-    @Parameter(defaultValue = "${project.basedir}", readonly = true)
-    File basedir;
-
     @Component
     RepositorySystem repositorySystem;
 
     @Override
-    public void execute() throws MojoExecutionException {
-        if (skip) {
-            getLog().info("Skipping fine-tuning (finetune.skip).");
-            return;
-        }
-        try {
-            FineTuneConfig c = config();
-            getLog().info("Fine-tuning " + model + " on " + trainFile);
-            FineTuneEngine.train(c, new ProgressListener() {
-                @Override
-                public void info(String message) {
-                    getLog().info(message);
-                }
+    String goal() {
+        return "fine-tuning";
+    }
 
-                @Override
-                public void warn(String message) {
-                    getLog().warn(message);
-                }
-            });
-        } catch (FineTuneException e) {
-            throw new MojoExecutionException(e.getMessage(), e);
-        }
+    @Override
+    void run() throws MojoExecutionException {
+        FineTuneConfig c = config();
+        getLog().info("Fine-tuning " + model + " on " + trainFile);
+        FineTuneEngine.train(c, progress());
     }
 
     FineTuneConfig config() throws MojoExecutionException {
@@ -268,9 +226,5 @@ public class TrainMojo extends AbstractMojo {
         }
         File f = new File(model);
         return (f.isAbsolute() ? f : new File(basedir, model)).toPath().normalize();
-    }
-
-    private static String blankToNull(String s) {
-        return s == null || s.isBlank() ? null : s;
     }
 }

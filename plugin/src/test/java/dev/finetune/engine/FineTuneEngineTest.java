@@ -16,25 +16,10 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** End to end on each kind of SavedModel: the loss falls by half and validation beats the majority class. */
 class FineTuneEngineTest {
-    static FineTuneConfig tinyConfig(String model, Path out) {
-        FineTuneConfig c = new FineTuneConfig();
-        c.model = TestFiles.model(model);
-        c.trainFile = TestFiles.data("tiny-sentiment.csv");
-        c.outputDirectory = out.resolve("finetune");
-        c.workDirectory = out.resolve("finetune-work");
-        c.epochs = 10;
-        c.batchSize = 16;
-        c.learningRate = 3e-3;
-        c.maxSequenceLength = 32;
-        c.validationSplit = 0.2;
-        c.logEverySteps = 5;
-        return c;
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"tiny-bert-tf1", "tiny-bert-tf2", "tiny-bert-keras"})
     void trainsEveryKindOfSavedModel(String model, @TempDir Path tmp) throws IOException {
-        FineTuneConfig c = tinyConfig(model, tmp);
+        FineTuneConfig c = TestFiles.tinyConfig(model, tmp);
         TrainingResult result = FineTuneEngine.train(c, m -> System.out.println(model + ": " + m));
 
         List<TrainingHistory.Step> steps = result.history().steps;
@@ -61,7 +46,7 @@ class FineTuneEngineTest {
     @ParameterizedTest
     @ValueSource(strings = {"cls", "mean"})
     void poolsTheSequenceOutput(String pooling, @TempDir Path tmp) {
-        FineTuneConfig c = tinyConfig("tiny-bert-tf1", tmp);
+        FineTuneConfig c = TestFiles.tinyConfig("tiny-bert-tf1", tmp);
         c.pooling = pooling;
         TrainingResult result = FineTuneEngine.train(c, m -> { });
         assertTrue(result.lastEpoch().validationAccuracy() > 0.9, pooling + ": accuracy " + result.lastEpoch().validationAccuracy());
@@ -82,7 +67,7 @@ class FineTuneEngineTest {
                     a, second, a.equals(second) ? "same" : "different"));
         }
         Files.writeString(data, b.toString());
-        FineTuneConfig c = tinyConfig("tiny-bert-tf2", tmp);
+        FineTuneConfig c = TestFiles.tinyConfig("tiny-bert-tf2", tmp);
         c.trainFile = data;
         c.textColumn = "first";
         c.textPairColumn = "second";

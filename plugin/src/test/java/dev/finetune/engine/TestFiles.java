@@ -1,5 +1,6 @@
 package dev.finetune.engine;
 
+import dev.finetune.engine.config.FineTuneConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -20,6 +21,22 @@ public final class TestFiles {
 
     public static Path model(String name) {
         return shared().resolve("models").resolve(name);
+    }
+
+    /** Settings that train the tiny test models on tiny-sentiment.csv to high accuracy in seconds. */
+    public static FineTuneConfig tinyConfig(String model, Path out) {
+        FineTuneConfig c = new FineTuneConfig();
+        c.model = TestFiles.model(model);
+        c.trainFile = TestFiles.data("tiny-sentiment.csv");
+        c.outputDirectory = out.resolve("finetune");
+        c.workDirectory = out.resolve("finetune-work");
+        c.epochs = 10;
+        c.batchSize = 16;
+        c.learningRate = 3e-3;
+        c.maxSequenceLength = 32;
+        c.validationSplit = 0.2;
+        c.logEverySteps = 5;
+        return c;
     }
 
     public static Path data(String name) {

@@ -33,7 +33,8 @@ public final class Batches {
         return (examples + batchSize - 1) / batchSize;
     }
 
-    static Batch pad(List<EncodedExample> rows, int padId) {
+    /** One batch of {@code rows}, padded to the longest of them. */
+    public static Batch pad(List<EncodedExample> rows, int padId) {
         int len = rows.stream().mapToInt(e -> e.ids().length).max().orElse(1);
         int n = rows.size();
         int[] ids = new int[n * len];

@@ -1,0 +1,74 @@
+package dev.finetune.maven;
+
+import dev.finetune.engine.FineTuneException;
+import dev.finetune.engine.training.ProgressListener;
+import java.io.File;
+import org.apache.maven.plugin.AbstractMojo;
+import org.apache.maven.plugin.MojoExecutionException;
+import org.apache.maven.plugin.MojoFailureException;
+import org.apache.maven.plugins.annotations.Parameter;
+
+/** What every goal shares: how data files are read, the batch size, and {@code skip}. */
+abstract class AbstractFineTuneMojo extends AbstractMojo {
+    /** {@code auto} (by extension), {@code csv}, {@code tsv} or {@code jsonl}. */
+    @Parameter(property = "finetune.dataFormat", defaultValue = "auto")
+    String dataFormat;
+
+    /** The column (or JSON field) holding the text. */
+    @Parameter(property = "finetune.textColumn", defaultValue = "text")
+    String textColumn;
+
+    /** Optional column with a second text, for sentence-pair tasks (gets segment id 1). */
+    @Parameter(property = "finetune.textPairColumn")
+    String textPairColumn;
+
+    /** The column (or JSON field) holding the label. */
+    @Parameter(property = "finetune.labelColumn", defaultValue = "label")
+    String labelColumn;
+
+    /** Examples per step (training) or per inference batch. */
+    @Parameter(property = "finetune.batchSize", defaultValue = "16")
+    int batchSize;
+
+    /** Skip this goal; {@code -Dfinetune.skip} skips every goal of the plugin. */
+    @Parameter(property = "finetune.skip", defaultValue = "false")
+    boolean skip;
+
+    @Parameter(defaultValue = "${project.basedir}", readonly = true)
+    File basedir;
+
+    @Override
+    public final void execute() throws MojoExecutionException, MojoFailureException {
+        if (skip) {
+            getLog().info("Skipping " + goal() + " (finetune.skip).");
+            return;
+        }
+        try {
+            run();
+        } catch (FineTuneException e) {
+            throw new MojoExecutionException(e.getMessage(), e);
+        }
+    }
+
+    abstract String goal();
+
+    abstract void run() throws MojoExecutionException, MojoFailureException;
+
+    ProgressListener progress() {
+        return new ProgressListener() {
+            @Override
+            public void info(String message) {
+                getLog().info(message);
+            }
+
+            @Override
+            public void warn(String message) {
+                getLog().warn(message);
+            }
+        };
+    }
+
+    static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s;
+    }
+}
