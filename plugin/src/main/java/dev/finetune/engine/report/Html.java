@@ -18,7 +18,7 @@ final class Html {
             .card .v{font-size:22px;font-weight:600}.card .k{color:#6b7280;font-size:12px;text-transform:uppercase;letter-spacing:.04em}
             table{border-collapse:collapse;margin:6px 0}th,td{border-bottom:1px solid #e5e7eb;padding:5px 10px;text-align:right}
             th:first-child,td:first-child{text-align:left}th{background:#f9fafb;font-weight:600}
-            td.text{text-align:left;max-width:520px}
+            td.text,th.text{text-align:left;max-width:520px}
             .pass{color:#15803d;font-weight:600}.fail{color:#b91c1c;font-weight:600}
             .banner{padding:10px 14px;border-radius:8px;margin:12px 0;font-weight:600}
             .banner.pass{background:#dcfce7}.banner.fail{background:#fee2e2}
@@ -98,7 +98,7 @@ final class Html {
         if (e.worstErrors().isEmpty()) {
             b.append("<p>None: every example was classified correctly.</p>");
         } else {
-            b.append("<table><tr><th>line</th><th>text</th><th>true</th><th>predicted</th><th>confidence</th></tr>");
+            b.append("<table><tr><th>line</th><th class=\"text\">text</th><th>true</th><th>predicted</th><th>confidence</th></tr>");
             for (Evaluation.Mistake x : e.worstErrors()) {
                 b.append("<tr><td>").append(x.line()).append("</td><td class=\"text\">").append(escape(x.text())).append("</td><td>")
                         .append(escape(x.trueLabel())).append("</td><td>").append(escape(x.predictedLabel())).append("</td><td>")

@@ -52,8 +52,8 @@ final class Svg {
             double yv = y0 + (y1 - y0) * t / 4;
             double xv = x0 + (x1 - x0) * t / 4;
             b.append(String.format(Locale.ROOT, "<line x1=\"%d\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>", left, left + w, py.applyAsDouble(yv), py.applyAsDouble(yv)));
-            b.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%s</text>", left - 4, py.applyAsDouble(yv) + 4, number(yv)));
-            b.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"middle\">%s</text>", px.applyAsDouble(xv), top + h + 14, number(xv)));
+            b.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%s</text>", left - 4, py.applyAsDouble(yv) + 4, tick(yv, y1 - y0)));
+            b.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"middle\">%s</text>", px.applyAsDouble(xv), top + h + 14, tick(xv, x1 - x0)));
         }
         b.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" class=\"axis\" text-anchor=\"middle\">%s</text>", left + w / 2, height - 4, Html.escape(xLabel)));
         for (int s = 0; s < series.size(); s++) {
@@ -111,11 +111,13 @@ final class Svg {
         return s.length() > 14 ? s.substring(0, 13) + "…" : s;
     }
 
-    static String number(double v) {
-        double a = Math.abs(v);
-        if (a != 0 && (a < 1e-3 || a >= 1e5)) {
-            return String.format(Locale.ROOT, "%.1e", v);
+    /** A tick label with as many decimals as the axis range needs to tell its five ticks apart. */
+    static String tick(double v, double range) {
+        double a = Math.max(Math.abs(v), range);
+        if (a != 0 && (a < 1e-3 || a >= 1e6)) {
+            return String.format(Locale.ROOT, "%.2e", v);
         }
-        return a >= 100 ? String.format(Locale.ROOT, "%.0f", v) : String.format(Locale.ROOT, "%.3g", v);
+        int decimals = range <= 0 ? 3 : Math.max(0, Math.min(8, (int) Math.ceil(-Math.log10(range / 4)) + 1));
+        return String.format(Locale.ROOT, "%." + decimals + "f", v);
     }
 }
