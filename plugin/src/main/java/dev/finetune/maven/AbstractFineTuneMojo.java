@@ -68,6 +68,17 @@ abstract class AbstractFineTuneMojo extends AbstractMojo {
         };
     }
 
+    /**
+     * Required parameters are checked here, not by Maven, so that {@code skip} works even where they are unset
+     * (Maven validates required parameters before the goal can look at {@code skip}).
+     */
+    static void required(Object value, String name, String what) throws MojoExecutionException {
+        if (value == null) {
+            throw new MojoExecutionException(name + " is not set: name " + what + " in the plugin configuration or with -Dfinetune."
+                    + name + "=...");
+        }
+    }
+
     static String blankToNull(String s) {
         return s == null || s.isBlank() ? null : s;
     }

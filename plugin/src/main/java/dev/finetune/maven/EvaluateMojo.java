@@ -42,7 +42,7 @@ public class EvaluateMojo extends AbstractFineTuneMojo {
     File modelDirectory;
 
     /** Labelled test data, in the same formats and with the same column options as training. */
-    @Parameter(property = "finetune.testFile", required = true)
+    @Parameter(property = "finetune.testFile")
     File testFile;
 
     /** Where the reports go. */
@@ -76,6 +76,7 @@ public class EvaluateMojo extends AbstractFineTuneMojo {
 
     @Override
     void run() throws MojoExecutionException, MojoFailureException {
+        required(testFile, "testFile", "the labelled test data (CSV, TSV or JSONL)");
         QualityGates gates = new QualityGates(minimumAccuracy, minimumMacroF1, classLimits(), maximumLoss);
         DataReader reader = new DataReader(textColumn, blankToNull(textPairColumn), labelColumn);
         try (FineTunedModel model = FineTunedModel.load(modelDirectory.toPath())) {

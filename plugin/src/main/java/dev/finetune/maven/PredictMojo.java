@@ -5,6 +5,7 @@ import dev.finetune.engine.data.TextFormat;
 import dev.finetune.engine.inference.FineTunedModel;
 import dev.finetune.engine.inference.Predictor;
 import java.io.File;
+import org.apache.maven.plugin.MojoExecutionException;
 import org.apache.maven.plugins.annotations.Mojo;
 import org.apache.maven.plugins.annotations.Parameter;
 
@@ -20,7 +21,7 @@ public class PredictMojo extends AbstractFineTuneMojo {
     File modelDirectory;
 
     /** The texts to classify; a label column, if present, is ignored. */
-    @Parameter(property = "finetune.inputFile", required = true)
+    @Parameter(property = "finetune.inputFile")
     File inputFile;
 
     /** The predictions, as CSV. */
@@ -33,7 +34,8 @@ public class PredictMojo extends AbstractFineTuneMojo {
     }
 
     @Override
-    void run() {
+    void run() throws MojoExecutionException {
+        required(inputFile, "inputFile", "the texts to classify (CSV, TSV or JSONL)");
         try (FineTunedModel model = FineTunedModel.load(modelDirectory.toPath())) {
             long rows = Predictor.predict(model, DataReader.unlabelled(textColumn, blankToNull(textPairColumn), labelColumn),
                     inputFile.toPath(), TextFormat.of(dataFormat, inputFile.toPath()), predictionsFile.toPath(), batchSize, progress());

@@ -37,11 +37,11 @@ import org.eclipse.aether.repository.RemoteRepository;
 public class TrainMojo extends AbstractFineTuneMojo {
 
     /** The base encoder: a SavedModel directory, a .zip/.jar holding one, or Maven coordinates groupId:artifactId[:extension[:classifier]]:version. */
-    @Parameter(property = "finetune.model", required = true)
+    @Parameter(property = "finetune.model")
     String model;
 
     /** Labelled training data: CSV or TSV with a header row, or JSON Lines. */
-    @Parameter(property = "finetune.trainFile", required = true)
+    @Parameter(property = "finetune.trainFile")
     File trainFile;
 
     /** Optional validation data in the same format; without it, a stratified {@code validationSplit} of the training data is held out. */
@@ -179,8 +179,8 @@ public class TrainMojo extends AbstractFineTuneMojo {
 
     FineTuneConfig config() throws MojoExecutionException {
         FineTuneConfig c = new FineTuneConfig();
-        c.model = resolveModel();
-        c.trainFile = trainFile.toPath();
+        c.model = model == null || model.isBlank() ? null : resolveModel();
+        c.trainFile = trainFile == null ? null : trainFile.toPath();
         c.validationFile = validationFile == null ? null : validationFile.toPath();
         c.dataFormat = dataFormat;
         c.textColumn = textColumn;
