@@ -1,6 +1,5 @@
 package dev.finetune.engine;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.finetune.engine.config.FineTuneConfig;
 import dev.finetune.engine.data.DataReader;
 import dev.finetune.engine.data.LabelMap;
@@ -8,14 +7,15 @@ import dev.finetune.engine.data.LabeledText;
 import dev.finetune.engine.data.StratifiedSplit;
 import dev.finetune.engine.data.TextFormat;
 import dev.finetune.engine.export.AtomicDirectory;
+import dev.finetune.engine.export.OutputLock;
 import dev.finetune.engine.export.ModelExporter;
 import dev.finetune.engine.model.EncoderGraph;
 import dev.finetune.engine.model.ModelException;
+import dev.finetune.engine.model.ModelInfo;
 import dev.finetune.engine.model.ModelLocator;
 import dev.finetune.engine.model.SavedModelFile;
 import dev.finetune.engine.model.SignatureNames;
 import dev.finetune.engine.tokenizer.BertTokenizer;
-import dev.finetune.engine.tokenizer.Vocabulary;
 import dev.finetune.engine.training.Batch;
 import dev.finetune.engine.training.Batches;
 import dev.finetune.engine.training.CheckpointStore;
@@ -46,11 +46,34 @@ public final class FineTuneEngine {
     }
 
     public static TrainingResult train(FineTuneConfig c, ProgressListener log) {
-        List<String> problems = c.problems();
-        if (!problems.isEmpty()) {
-            throw new FineTuneException("The fine-tuning configuration is invalid:\n  - " + String.join("\n  - ", problems));
+        List<String> problems = new ArrayList<>(c.problems());
+        if (c.outputDirectory == null) {
+            throw invalid(problems);
         }
         Path work = c.workDirectory != null ? c.workDirectory : c.outputDirectory.resolveSibling("finetune-work");
+        // The lock comes first: the model cache in the work folder is written under it too.
+        try (OutputLock lock = OutputLock.acquire(c.outputDirectory)) {
+            ModelInfo info = null;
+            if (c.model != null) {
+                try {
+                    info = ModelInfo.inspect(ModelLocator.locate(c.model, work.resolve("model-cache")), c.vocabulary, c.doLowerCase);
+                    problems.addAll(info.problems(c.maxSequenceLength));
+                } catch (FineTuneException e) {
+                    problems.add(e.getMessage());
+                }
+            }
+            if (!problems.isEmpty()) {
+                throw invalid(problems);
+            }
+            return train(c, info, work, log);
+        }
+    }
+
+    private static FineTuneException invalid(List<String> problems) {
+        return new FineTuneException("The fine-tuning configuration is invalid:\n  - " + String.join("\n  - ", problems));
+    }
+
+    private static TrainingResult train(FineTuneConfig c, ModelInfo info, Path work, ProgressListener log) {
         DataReader reader = new DataReader(c.textColumn, c.textPairColumn, c.labelColumn);
         List<LabeledText> trainRows = reader.read(c.trainFile, TextFormat.of(c.dataFormat, c.trainFile));
         List<LabeledText> validationRows;
@@ -68,14 +91,11 @@ public final class FineTuneEngine {
         log.info(String.format("Data: %d training and %d validation examples, labels %s.", trainRows.size(),
                 validationRows.size(), labels.names()));
 
-        Path modelDir = ModelLocator.locate(c.model, work.resolve("model-cache"));
-        SavedModelFile savedModel = SavedModelFile.read(modelDir);
-        Path vocabFile = c.vocabulary != null ? c.vocabulary : savedModel.asset("vocab.txt");
-        if (!Files.isRegularFile(vocabFile)) {
-            throw new ModelException("No vocabulary: the model in " + modelDir + " has no assets/vocab.txt; name one with <vocabulary>.");
-        }
-        boolean lowerCase = c.doLowerCase != null ? c.doLowerCase : modelJsonFlag(savedModel, "doLowerCase", true);
-        BertTokenizer tokenizer = new BertTokenizer(Vocabulary.read(vocabFile), lowerCase);
+        SavedModelFile savedModel = info.savedModel();
+        Path modelDir = savedModel.directory();
+        Path vocabFile = info.vocabularyFile();
+        boolean lowerCase = info.lowerCase();
+        BertTokenizer tokenizer = new BertTokenizer(info.vocabulary(), lowerCase);
         List<EncodedExample> train = encode(tokenizer, trainRows, trainLabels, c.maxSequenceLength);
         List<EncodedExample> validation = encode(tokenizer, validationRows, validationLabels, c.maxSequenceLength);
         long truncated = countTruncated(tokenizer, trainRows, c.maxSequenceLength);
@@ -84,13 +104,13 @@ public final class FineTuneEngine {
         }
 
         EncoderGraph encoder = EncoderGraph.prepare(savedModel, new SignatureNames(c.inputIds, c.inputMask, c.segmentIds,
-                c.pooledOutput, c.sequenceOutput));
+                c.pooledOutput, c.sequenceOutput), c.allowUnsafeOps);
         if (c.textPairColumn != null && encoder.signature().segmentIds() == null) {
             throw new ModelException("textPairColumn is set, but the model in " + modelDir + " has no segment-ids input to tell "
                     + "the two texts apart; name it with <segmentIds>.");
         }
         ClassifierGraph.Settings head = new ClassifierGraph.Settings(c.pooling, c.dropout, c.seed, c.beta1, c.beta2, c.epsilon,
-                c.weightDecay, c.maxGradNorm);
+                c.effectiveWeightDecay(), c.maxGradNorm);
         try (ClassifierGraph graph = new ClassifierGraph(encoder, labels.size(), head);
              ClassifierSession session = new ClassifierSession(graph, c.intraOpThreads, c.interOpThreads)) {
             log.info(String.format("Model: %s (%s), %d encoder variables, %,d trainable parameters, hidden size %d%s.",
@@ -144,19 +164,6 @@ public final class FineTuneEngine {
 
     private static long countTruncated(BertTokenizer tokenizer, List<LabeledText> rows, int maxLength) {
         return rows.stream().filter(r -> tokenizer.encode(r.text(), r.pair(), maxLength).truncated()).count();
-    }
-
-    private static boolean modelJsonFlag(SavedModelFile model, String key, boolean fallback) {
-        Path json = model.asset("model.json");
-        if (!Files.isRegularFile(json)) {
-            return fallback;
-        }
-        try {
-            JsonNode node = Json.MAPPER.readTree(json.toFile());
-            return node.has(key) ? node.get(key).asBoolean(fallback) : fallback;
-        } catch (IOException e) {
-            throw new ModelException("Cannot read " + json + ": " + e.getMessage(), e);
-        }
     }
 
     /** A digest of everything that decides the result, so that a checkpoint is only resumed by the same run. */

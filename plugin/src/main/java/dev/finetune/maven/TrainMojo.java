@@ -92,6 +92,17 @@ public class TrainMojo extends AbstractFineTuneMojo {
     @Parameter(property = "finetune.pooling", defaultValue = "pooled")
     String pooling;
 
+    /**
+     * Op types that touch the file system or the network, or run code, that you accept in this model knowingly.
+     * By default such a model is refused with the list of offending ops; its own variable restore is always allowed.
+     */
+    @Parameter(property = "finetune.allowUnsafeOps")
+    List<String> allowUnsafeOps;
+
+    /** {@code adamw} (Adam with decoupled weight decay) or {@code adam} (no weight decay). */
+    @Parameter(property = "finetune.optimizer", defaultValue = "adamw")
+    String optimizer;
+
     @Parameter(property = "finetune.epochs", defaultValue = "3")
     int epochs;
 
@@ -197,6 +208,8 @@ public class TrainMojo extends AbstractFineTuneMojo {
         c.pooledOutput = blankToNull(pooledOutput);
         c.sequenceOutput = blankToNull(sequenceOutput);
         c.pooling = pooling;
+        c.allowUnsafeOps = allowUnsafeOps == null ? new ArrayList<>() : allowUnsafeOps;
+        c.optimizer = optimizer;
         c.epochs = epochs;
         c.batchSize = batchSize;
         c.learningRate = learningRate;

@@ -38,8 +38,12 @@ public class FineTuneConfig {
     public String sequenceOutput;
     /** pooled (the model's pooled output), cls (first token of the sequence output) or mean (masked mean). */
     public String pooling = "pooled";
+    /** Op types that touch files, the network or run code which the user accepts in this model knowingly. */
+    public List<String> allowUnsafeOps = new ArrayList<>();
 
     // --- training
+    /** adamw (Adam with decoupled weight decay) or adam (no weight decay). */
+    public String optimizer = "adamw";
     public int epochs = 3;
     public int batchSize = 16;
     public double learningRate = 5e-5;
@@ -63,6 +67,11 @@ public class FineTuneConfig {
     public Path outputDirectory;
     public Path workDirectory;
 
+    /** The weight decay the optimizer applies: none for plain adam. */
+    public double effectiveWeightDecay() {
+        return optimizer.equals("adam") ? 0 : weightDecay;
+    }
+
     /** Every invalid value, one sentence each; empty when the configuration can run. */
     public List<String> problems() {
         List<String> p = new ArrayList<>();
@@ -80,6 +89,9 @@ public class FineTuneConfig {
         }
         if (maxSequenceLength < 3) {
             p.add("maxSequenceLength must be at least 3 ([CLS], one token, [SEP]), not " + maxSequenceLength + ".");
+        }
+        if (!List.of("adamw", "adam").contains(optimizer)) {
+            p.add("optimizer '" + optimizer + "' is unknown: use adamw or adam.");
         }
         if (!List.of("pooled", "cls", "mean").contains(pooling)) {
             p.add("pooling '" + pooling + "' is unknown: use pooled, cls or mean.");

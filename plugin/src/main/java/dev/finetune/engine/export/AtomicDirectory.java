@@ -27,6 +27,7 @@ public final class AtomicDirectory {
         Path staging = null;
         try {
             Files.createDirectories(parent);
+            recover(target);
             staging = Files.createTempDirectory(parent, "." + target.getFileName() + ".tmp-");
             writer.write(staging);
             Path old = null;
@@ -45,6 +46,25 @@ public final class AtomicDirectory {
         } finally {
             if (staging != null) {
                 deleteQuietly(staging);
+            }
+        }
+    }
+
+    /**
+     * Tidies what a killed writer left: a previous version moved aside but not yet replaced is put back; half-written
+     * staging folders are deleted. Callers hold the output's lock, so nothing here is another writer's work.
+     */
+    static void recover(Path target) throws IOException {
+        Path parent = target.toAbsolutePath().getParent();
+        String name = target.getFileName().toString();
+        try (var siblings = Files.list(parent)) {
+            for (Path p : (Iterable<Path>) siblings::iterator) {
+                String n = p.getFileName().toString();
+                if (n.startsWith("." + name + ".old-") && !Files.exists(target)) {
+                    move(p, target);
+                } else if (n.startsWith("." + name + ".tmp-") || n.startsWith("." + name + ".old-")) {
+                    deleteQuietly(p);
+                }
             }
         }
     }

@@ -16,6 +16,11 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
                            String restoreFilenameTensor, Path variablesPrefix, int inlinedLevels) {
 
     public static EncoderGraph prepare(SavedModelFile model, SignatureNames names) {
+        return prepare(model, names, List.of());
+    }
+
+    /** Prepares the encoder, refusing it if it holds unsafe ops other than {@code allowedUnsafeOps} ({@link UnsafeOps}). */
+    public static EncoderGraph prepare(SavedModelFile model, SignatureNames names, List<String> allowedUnsafeOps) {
         EncoderSignature original = SignatureResolver.resolve(model, names);
         SaverDef saver = model.metaGraph().getSaverDef();
         if (saver.getRestoreOpName().isEmpty() || saver.getFilenameTensorName().isEmpty()) {
@@ -27,6 +32,8 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
         EncoderSignature signature = original.map(inlined::resolve);
         String filename = inlined.resolve(saver.getFilenameTensorName());
         String restore = saver.getRestoreOpName();
+        UnsafeOps.check(inlined.graph(), List.of(restore, filename, inlined.resolve(saver.getSaveTensorName())),
+                allowedUnsafeOps, model.directory());
         GraphDef graph = GraphDefs.rewriteResourceGathers(inlined.graph());
         List<String> roots = new ArrayList<>();
         for (String t : new String[] {signature.inputIds(), signature.inputMask(), signature.segmentIds(),

@@ -84,26 +84,52 @@ public final class ModelLocator {
         }
     }
 
-    /** Zip extraction that refuses entries escaping the target folder ("zip slip"). */
+    /**
+     * Zip extraction that refuses entries escaping the target folder ("zip slip") and stops at a number of entries
+     * and a total size no real model needs (a "zip bomb" would otherwise fill the disk).
+     */
     static final class SafeUnzip {
+        static final int MAX_ENTRIES = 10_000;
+        static final long MAX_BYTES = 16L << 30;
+
         private SafeUnzip() {
         }
 
         static void unzip(Path archive, Path into) throws IOException {
+            unzip(archive, into, MAX_ENTRIES, MAX_BYTES);
+        }
+
+        static void unzip(Path archive, Path into, int maxEntries, long maxBytes) throws IOException {
             Path root = into.toAbsolutePath().normalize();
             Files.createDirectories(root);
+            int entries = 0;
+            long total = 0;
+            byte[] buffer = new byte[1 << 16];
             try (ZipInputStream zip = new ZipInputStream(Files.newInputStream(archive))) {
                 for (ZipEntry e = zip.getNextEntry(); e != null; e = zip.getNextEntry()) {
+                    if (++entries > maxEntries) {
+                        throw new ModelException("Archive " + archive + " has more than " + maxEntries
+                                + " entries; refusing to unpack it (no model needs that many files).");
+                    }
                     Path out = root.resolve(e.getName()).normalize();
-                    if (!out.startsWith(root)) {
+                    if (!out.startsWith(root) || out.equals(root)) {
                         throw new ModelException("Archive " + archive + " has entry '" + e.getName()
                                 + "', which would be written outside " + root + "; refusing to unpack it.");
                     }
                     if (e.isDirectory()) {
                         Files.createDirectories(out);
-                    } else {
-                        Files.createDirectories(out.getParent());
-                        Files.copy(zip, out);
+                        continue;
+                    }
+                    Files.createDirectories(out.getParent());
+                    try (var os = Files.newOutputStream(out)) {
+                        for (int n = zip.read(buffer); n > 0; n = zip.read(buffer)) {
+                            total += n;
+                            if (total > maxBytes) {
+                                throw new ModelException("Archive " + archive + " unpacks to more than " + (maxBytes >> 20)
+                                        + " MiB; refusing to unpack further.");
+                            }
+                            os.write(buffer, 0, n);
+                        }
                     }
                 }
             }

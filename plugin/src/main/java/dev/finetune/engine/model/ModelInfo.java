@@ -1,0 +1,94 @@
+package dev.finetune.engine.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.finetune.engine.Json;
+import dev.finetune.engine.tokenizer.Vocabulary;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.proto.AttrValue;
+import org.tensorflow.proto.NodeDef;
+import org.tensorflow.proto.TensorInfo;
+import org.tensorflow.proto.TensorShapeProto;
+
+/**
+ * What can be learnt about a base model from its files alone, before TensorFlow runs anything: where it is, its
+ * vocabulary and casing, how many positions it supports and how many rows its embedding table has. Used to
+ * check the configuration against the model up front.
+ */
+public record ModelInfo(SavedModelFile savedModel, Path vocabularyFile, Vocabulary vocabulary, boolean lowerCase,
+                        Integer maxPositions, String maxPositionsSource, String embeddingTable, Long embeddingRows) {
+
+    /** Reads what {@code model} says about itself; {@code vocabulary} and {@code lowerCase} override it when set. */
+    public static ModelInfo inspect(Path modelDirectory, Path vocabulary, Boolean lowerCase) {
+        SavedModelFile file = SavedModelFile.read(modelDirectory);
+        file.variablesPrefix();
+        Path vocabFile = vocabulary != null ? vocabulary : file.asset("vocab.txt");
+        if (!Files.isRegularFile(vocabFile)) {
+            throw new ModelException(vocabulary != null ? "Vocabulary " + vocabulary + " does not exist."
+                    : "No vocabulary: the model in " + modelDirectory + " has no assets/vocab.txt; name one with <vocabulary>.");
+        }
+        JsonNode json = modelJson(file);
+        boolean lower = lowerCase != null ? lowerCase : json == null || json.path("doLowerCase").asBoolean(true);
+        Integer positions = null;
+        String source = null;
+        TensorInfo ids = file.metaGraph().getSignatureDefOrDefault("serving_default",
+                org.tensorflow.proto.SignatureDef.getDefaultInstance()).getInputsMap().values().stream()
+                .filter(t -> t.getName().contains("input_ids") || t.getName().contains("input_word_ids")).findFirst().orElse(null);
+        if (ids != null && ids.getTensorShape().getDimCount() == 2 && ids.getTensorShape().getDim(1).getSize() > 0) {
+            positions = (int) ids.getTensorShape().getDim(1).getSize();
+            source = "its input " + ids.getName() + " has length " + positions;
+        } else if (json != null && json.has("maxSequenceLength")) {
+            positions = json.get("maxSequenceLength").asInt();
+            source = "its model.json says maxSequenceLength " + positions;
+        }
+        String table = null;
+        long rows = -1;
+        for (NodeDef n : file.metaGraph().getGraphDef().getNodeList()) {
+            if (!n.getOp().equals("VarHandleOp")) {
+                continue;
+            }
+            TensorShapeProto s = n.getAttrOrDefault("shape", AttrValue.getDefaultInstance()).getShape();
+            if (s.getDimCount() != 2) {
+                continue;
+            }
+            if (positions == null && n.getName().toLowerCase().contains("position") && s.getDim(0).getSize() > 0) {
+                positions = (int) s.getDim(0).getSize();
+                source = "its position table '" + n.getName() + "' has " + positions + " rows";
+            }
+            if (s.getDim(0).getSize() > rows) {
+                rows = s.getDim(0).getSize();
+                table = n.getName();
+            }
+        }
+        return new ModelInfo(file, vocabFile, Vocabulary.read(vocabFile), lower, positions, source, table, rows > 0 ? rows : null);
+    }
+
+    /** Where the configuration asks for more than the model has. */
+    public List<String> problems(int maxSequenceLength) {
+        List<String> p = new ArrayList<>();
+        if (maxPositions != null && maxSequenceLength > maxPositions) {
+            p.add("maxSequenceLength " + maxSequenceLength + " is more than the model in " + savedModel.directory()
+                    + " supports: " + maxPositionsSource + ".");
+        }
+        if (embeddingRows != null && vocabulary.size() > embeddingRows) {
+            p.add("Vocabulary " + vocabularyFile + " has " + vocabulary.size() + " tokens, but the model's largest embedding "
+                    + "table '" + embeddingTable + "' has only " + embeddingRows + " rows: the vocabulary belongs to another model.");
+        }
+        return p;
+    }
+
+    private static JsonNode modelJson(SavedModelFile file) {
+        Path json = file.asset("model.json");
+        if (!Files.isRegularFile(json)) {
+            return null;
+        }
+        try {
+            return Json.MAPPER.readTree(json.toFile());
+        } catch (IOException e) {
+            throw new ModelException("Cannot read " + json + ": " + e.getMessage(), e);
+        }
+    }
+}
