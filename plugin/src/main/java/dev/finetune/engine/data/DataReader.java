@@ -12,7 +12,9 @@ import java.util.List;
  * Which fields hold the text, the optional second text and the label is configured by name.
  */
 public final class DataReader {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** A key given twice in one object is an error, as a duplicated column is in CSV: which one was meant? */
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     final String textColumn;
     final String pairColumn;
