@@ -21,6 +21,7 @@ import dev.finetune.engine.training.Batches;
 import dev.finetune.engine.training.CheckpointStore;
 import dev.finetune.engine.training.ClassifierGraph;
 import dev.finetune.engine.training.ClassifierSession;
+import dev.finetune.engine.training.Devices;
 import dev.finetune.engine.training.EncodedExample;
 import dev.finetune.engine.training.ProgressListener;
 import dev.finetune.engine.training.Trainer;
@@ -112,7 +113,8 @@ public final class FineTuneEngine {
         ClassifierGraph.Settings head = new ClassifierGraph.Settings(c.pooling, c.dropout, c.seed, c.beta1, c.beta2, c.epsilon,
                 c.effectiveWeightDecay(), c.maxGradNorm);
         try (ClassifierGraph graph = new ClassifierGraph(encoder, labels.size(), head);
-             ClassifierSession session = new ClassifierSession(graph, c.intraOpThreads, c.interOpThreads)) {
+             ClassifierSession session = new ClassifierSession(graph, c.intraOpThreads, c.interOpThreads, c.device)) {
+            log.info("Device: " + Devices.describe(c.device) + ", TensorFlow " + org.tensorflow.TensorFlow.version() + ".");
             log.info(String.format("Model: %s (%s), %d encoder variables, %,d trainable parameters, hidden size %d%s.",
                     modelDir, encoder.inlinedLevels() > 0 ? "TF2 functions inlined" : "TF1 graph",
                     graph.encoderVariables().size(), graph.trainableParameters(), graph.hiddenSize(),
@@ -172,7 +174,7 @@ public final class FineTuneEngine {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
             // Settings that do not change the result (resume itself, logging, threads) stay out of it.
             var settings = Json.MAPPER.valueToTree(c);
-            for (String ignored : new String[] {"resume", "logEverySteps", "intraOpThreads", "interOpThreads"}) {
+            for (String ignored : new String[] {"resume", "logEverySteps", "intraOpThreads", "interOpThreads", "device"}) {
                 ((com.fasterxml.jackson.databind.node.ObjectNode) settings).remove(ignored);
             }
             sha.update(Json.MAPPER.writeValueAsBytes(settings));

@@ -151,6 +151,13 @@ public class TrainMojo extends AbstractFineTuneMojo {
     @Parameter(property = "finetune.resume", defaultValue = "false")
     boolean resume;
 
+    /**
+     * Where to train: {@code auto} (a GPU when TensorFlow sees one), {@code cpu}, or {@code gpu:N}. A GPU needs the
+     * {@code linux-x86_64-gpu} native classifier of {@code tensorflow-core-native} (CUDA 12.5, cuDNN 9.3).
+     */
+    @Parameter(property = "finetune.device", defaultValue = "auto")
+    String device;
+
     /** TensorFlow intra-op threads; 0 lets TensorFlow choose. */
     @Parameter(property = "finetune.intraOpThreads", defaultValue = "0")
     int intraOpThreads;
@@ -224,6 +231,7 @@ public class TrainMojo extends AbstractFineTuneMojo {
         c.seed = seed;
         c.logEverySteps = logEverySteps;
         c.resume = resume;
+        c.device = device;
         c.intraOpThreads = intraOpThreads;
         c.interOpThreads = interOpThreads;
         c.outputDirectory = outputDirectory.toPath();

@@ -25,13 +25,14 @@ class FaultsTest {
         c.batchSize = 0;
         c.optimizer = "sgd-with-magic";
         c.maxSequenceLength = 512;
+        c.device = "tpu:0";
         c.trainFile = tmp.resolve("never-read.csv");
         FineTuneException e = assertThrows(FineTuneException.class, () -> FineTuneEngine.train(c, ProgressListener.SILENT));
         String m = e.getMessage();
         assertTrue(m.startsWith("The fine-tuning configuration is invalid:"), m);
-        assertEquals(5, m.split("\n  - ").length, m);
+        assertEquals(6, m.split("\n  - ").length, m);
         assertTrue(m.contains("learningRate must be a positive number") && m.contains("batchSize must be at least 1")
-                && m.contains("optimizer 'sgd-with-magic' is unknown")
+                && m.contains("optimizer 'sgd-with-magic' is unknown") && m.contains("device 'tpu:0' is unknown: use auto, cpu or gpu:N")
                 && m.contains("maxSequenceLength 512 is more than the model in ") && m.contains("has 64 rows"), m);
         assertFalse(m.contains("never-read.csv"), "data must not be read before the configuration is valid");
         assertFalse(Files.exists(c.outputDirectory));

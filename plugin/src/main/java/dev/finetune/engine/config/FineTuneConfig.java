@@ -60,6 +60,8 @@ public class FineTuneConfig {
     public long seed = 42;
     public int logEverySteps = 10;
     public boolean resume = false;
+    /** auto (GPU when visible, else CPU), cpu, or gpu:N. */
+    public String device = "auto";
     public int intraOpThreads = 0;
     public int interOpThreads = 0;
 
@@ -131,6 +133,10 @@ public class FineTuneConfig {
         }
         if (intraOpThreads < 0 || interOpThreads < 0) {
             p.add("intraOpThreads and interOpThreads must be 0 (TensorFlow decides) or positive.");
+        }
+        String deviceProblem = dev.finetune.engine.training.Devices.problem(device);
+        if (deviceProblem != null) {
+            p.add(deviceProblem);
         }
         if (outputDirectory == null) {
             p.add("outputDirectory is not set.");

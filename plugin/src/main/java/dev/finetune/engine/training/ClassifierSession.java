@@ -24,8 +24,13 @@ public final class ClassifierSession implements AutoCloseable {
     private final Session session;
 
     public ClassifierSession(ClassifierGraph model, int intraOpThreads, int interOpThreads) {
+        this(model, intraOpThreads, interOpThreads, "auto");
+    }
+
+    /** A session on {@code device} ({@link Devices}); ops without a kernel there fall back to the CPU. */
+    public ClassifierSession(ClassifierGraph model, int intraOpThreads, int interOpThreads, String device) {
         this.model = model;
-        ConfigProto.Builder config = ConfigProto.newBuilder().setAllowSoftPlacement(true);
+        ConfigProto.Builder config = Devices.configure(ConfigProto.newBuilder().setAllowSoftPlacement(true), device);
         if (intraOpThreads > 0) {
             config.setIntraOpParallelismThreads(intraOpThreads);
         }
