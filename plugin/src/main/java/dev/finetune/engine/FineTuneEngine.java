@@ -15,6 +15,7 @@ import dev.finetune.engine.model.ModelInfo;
 import dev.finetune.engine.model.ModelLocator;
 import dev.finetune.engine.model.SavedModelFile;
 import dev.finetune.engine.model.SignatureNames;
+import dev.finetune.engine.model.SignatureResolver;
 import dev.finetune.engine.tokenizer.BertTokenizer;
 import dev.finetune.engine.training.Batch;
 import dev.finetune.engine.training.Batches;
@@ -59,6 +60,7 @@ public final class FineTuneEngine {
                 try {
                     info = ModelInfo.inspect(ModelLocator.locate(c.model, work.resolve("model-cache")), c.vocabulary, c.doLowerCase);
                     problems.addAll(info.problems(c.maxSequenceLength));
+                    SignatureResolver.resolve(info.savedModel(), signatureNames(c));
                 } catch (FineTuneException e) {
                     problems.add(e.getMessage());
                 }
@@ -68,6 +70,10 @@ public final class FineTuneEngine {
             }
             return train(c, info, work, log);
         }
+    }
+
+    private static SignatureNames signatureNames(FineTuneConfig c) {
+        return new SignatureNames(c.inputIds, c.inputMask, c.segmentIds, c.pooledOutput, c.sequenceOutput);
     }
 
     private static FineTuneException invalid(List<String> problems) {
@@ -104,8 +110,7 @@ public final class FineTuneEngine {
             log.info(truncated + " training examples are longer than maxSequenceLength " + c.maxSequenceLength + " tokens and were truncated.");
         }
 
-        EncoderGraph encoder = EncoderGraph.prepare(savedModel, new SignatureNames(c.inputIds, c.inputMask, c.segmentIds,
-                c.pooledOutput, c.sequenceOutput), c.allowUnsafeOps);
+        EncoderGraph encoder = EncoderGraph.prepare(savedModel, signatureNames(c), c.allowUnsafeOps);
         if (c.textPairColumn != null && encoder.signature().segmentIds() == null) {
             throw new ModelException("textPairColumn is set, but the model in " + modelDir + " has no segment-ids input to tell "
                     + "the two texts apart; name it with <segmentIds>.");

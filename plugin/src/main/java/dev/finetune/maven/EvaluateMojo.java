@@ -34,12 +34,8 @@ import org.apache.maven.plugins.annotations.Parameter;
  * }</pre>
  */
 @Mojo(name = "evaluate", defaultPhase = LifecyclePhase.VERIFY, threadSafe = true)
-public class EvaluateMojo extends AbstractFineTuneMojo {
+public class EvaluateMojo extends AbstractModelMojo {
     static final String GATES_FAILED = "Quality gates failed: ";
-
-    /** The fine-tuned model: the output folder of {@code train}. */
-    @Parameter(property = "finetune.modelDirectory", defaultValue = "${project.build.directory}/finetune")
-    File modelDirectory;
 
     /** Labelled test data, in the same formats and with the same column options as training. */
     @Parameter(property = "finetune.testFile")

@@ -15,11 +15,7 @@ import org.apache.maven.plugins.annotations.Parameter;
  * memory work. {@code mvn finetune:predict -Dfinetune.inputFile=reviews.csv}
  */
 @Mojo(name = "predict", threadSafe = true)
-public class PredictMojo extends AbstractFineTuneMojo {
-    /** The fine-tuned model: the output folder of {@code train}. */
-    @Parameter(property = "finetune.modelDirectory", defaultValue = "${project.build.directory}/finetune")
-    File modelDirectory;
-
+public class PredictMojo extends AbstractModelMojo {
     /** The texts to classify; a label column, if present, is ignored. */
     @Parameter(property = "finetune.inputFile")
     File inputFile;

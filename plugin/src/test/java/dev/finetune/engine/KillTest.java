@@ -27,12 +27,8 @@ class KillTest {
             "labels.json", "vocab.txt", "finetune-config.json", "training-history.json", "reload-check.json");
 
     static FineTuneConfig config(Path root) {
-        FineTuneConfig c = TestFiles.tinyConfig("tiny-bert-tf1", root);
-        c.epochs = 3;
-        c.dropout = 0;
+        FineTuneConfig c = TestFiles.repeatableConfig(root);
         c.logEverySteps = 1;
-        c.intraOpThreads = 1;
-        c.interOpThreads = 1;
         return c;
     }
 

@@ -39,6 +39,16 @@ public final class TestFiles {
         return c;
     }
 
+    /** Three epochs of the TF1 model on one thread without dropout: runs that repeat exactly, to compare resumed runs. */
+    public static FineTuneConfig repeatableConfig(Path root) {
+        FineTuneConfig c = tinyConfig("tiny-bert-tf1", root);
+        c.epochs = 3;
+        c.dropout = 0;
+        c.intraOpThreads = 1;
+        c.interOpThreads = 1;
+        return c;
+    }
+
     public static Path data(String name) {
         return shared().resolve("data").resolve(name);
     }

@@ -117,22 +117,12 @@ public final class Trainer {
             ClassifierSession.Evaluation e = session.evaluate(b, true);
             for (int i = 0; i < b.rows(); i++) {
                 loss += e.losses()[i];
-                if (argmax(e.probabilities()[i]) == b.labels()[i]) {
+                if (dev.finetune.engine.evaluation.Metrics.argmax(e.probabilities()[i]) == b.labels()[i]) {
                     correct++;
                 }
             }
         }
         return new Validation(loss / validation.size(), (double) correct / validation.size(), validation.size());
-    }
-
-    public static int argmax(float[] p) {
-        int best = 0;
-        for (int i = 1; i < p.length; i++) {
-            if (p[i] > p[best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 
     static String duration(double seconds) {

@@ -17,17 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** A run interrupted after epoch 2 leaves no output, and resuming it ends where an uninterrupted run ends. */
 class ResumeTest {
     static FineTuneConfig config(Path root) {
-        FineTuneConfig c = new FineTuneConfig();
-        c.model = TestFiles.model("tiny-bert-tf1");
-        c.trainFile = TestFiles.data("tiny-sentiment.csv");
-        c.outputDirectory = root.resolve("finetune");
-        c.workDirectory = root.resolve("work");
-        c.epochs = 3;
-        c.learningRate = 3e-3;
-        c.maxSequenceLength = 32;
-        c.dropout = 0;
-        c.intraOpThreads = 1;
-        c.interOpThreads = 1;
+        FineTuneConfig c = TestFiles.repeatableConfig(root);
+        c.logEverySteps = 1;
         return c;
     }
 
