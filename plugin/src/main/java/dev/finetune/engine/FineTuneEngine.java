@@ -65,6 +65,13 @@ public final class FineTuneEngine {
                     problems.add(e.getMessage());
                 }
             }
+            if (c.device != null && c.device.startsWith("gpu") && Devices.problem(c.device) == null) {
+                try {
+                    Devices.configure(org.tensorflow.proto.ConfigProto.newBuilder(), c.device);
+                } catch (FineTuneException e) {
+                    problems.add(e.getMessage());
+                }
+            }
             if (!problems.isEmpty()) {
                 throw invalid(problems);
             }

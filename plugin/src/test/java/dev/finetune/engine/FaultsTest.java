@@ -39,6 +39,16 @@ class FaultsTest {
     }
 
     @Test
+    void anInvisibleGpuIsAProblemBeforeTraining() {
+        FineTuneConfig c = TestFiles.tinyConfig("tiny-bert-tf1", tmp);
+        c.device = "gpu:" + dev.finetune.engine.training.Devices.visibleGpus();
+        c.learningRate = 0;
+        FineTuneException e = assertThrows(FineTuneException.class, () -> FineTuneEngine.train(c, ProgressListener.SILENT));
+        assertTrue(e.getMessage().contains("device " + c.device + " was asked for, but TensorFlow sees")
+                && e.getMessage().contains("learningRate must be a positive number"), e.getMessage());
+    }
+
+    @Test
     void refusesASecondBuildOnTheSameOutput() {
         FineTuneConfig c = TestFiles.tinyConfig("tiny-bert-tf1", tmp);
         try (OutputLock held = OutputLock.acquire(c.outputDirectory)) {

