@@ -112,7 +112,7 @@ public final class FineTuneEngine {
         BertTokenizer tokenizer = new BertTokenizer(info.vocabulary(), lowerCase);
         List<EncodedExample> train = encode(tokenizer, trainRows, trainLabels, c.maxSequenceLength);
         List<EncodedExample> validation = encode(tokenizer, validationRows, validationLabels, c.maxSequenceLength);
-        long truncated = countTruncated(tokenizer, trainRows, c.maxSequenceLength);
+        long truncated = train.stream().filter(EncodedExample::truncated).count();
         if (truncated > 0) {
             log.info(truncated + " training examples are longer than maxSequenceLength " + c.maxSequenceLength + " tokens and were truncated.");
         }
@@ -174,10 +174,6 @@ public final class FineTuneEngine {
             out.add(EncodedExample.of(tokenizer, rows.get(i), labels[i], maxLength));
         }
         return out;
-    }
-
-    private static long countTruncated(BertTokenizer tokenizer, List<LabeledText> rows, int maxLength) {
-        return rows.stream().filter(r -> tokenizer.encode(r.text(), r.pair(), maxLength).truncated()).count();
     }
 
     /** A digest of everything that decides the result, so that a checkpoint is only resumed by the same run. */

@@ -10,9 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import org.tensorflow.proto.GraphDef;
 import org.tensorflow.proto.MetaGraphDef;
-import org.tensorflow.proto.NodeDef;
 import org.tensorflow.proto.SignatureDef;
 import org.tensorflow.proto.TensorInfo;
 
@@ -118,14 +116,5 @@ public final class SignatureResolver {
             signature.forEach((k, v) -> parts.add(k + " (" + v.getName() + ")"));
             return String.join(", ", parts);
         }
-    }
-
-    /** The placeholder node behind an input tensor name, or an error naming what exists. */
-    static NodeDef placeholder(GraphDef graph, String tensor) {
-        NodeDef node = GraphDefs.byName(graph).get(GraphDefs.nodeName(tensor));
-        if (node == null) {
-            throw new ModelException("The graph has no node '" + GraphDefs.nodeName(tensor) + "'.");
-        }
-        return node;
     }
 }
