@@ -79,6 +79,28 @@ public final class FineTuneEngine {
         }
     }
 
+    /** The digest of the run that produced the output folder; written last, so only a whole output has one. */
+    static final String DIGEST_FILE = "finetune-digest.txt";
+
+    /** The previous result when its digest equals {@code digest} and retraining is not forced; otherwise null. */
+    private static TrainingResult upToDate(FineTuneConfig c, String digest) {
+        Path file = c.outputDirectory.resolve(DIGEST_FILE);
+        if (c.force || !Files.isRegularFile(file) || !Files.isRegularFile(c.outputDirectory.resolve("saved_model").resolve("saved_model.pb"))) {
+            return null;
+        }
+        try {
+            if (!Files.readString(file).strip().equals(digest)) {
+                return null;
+            }
+            TrainingHistory history = Json.MAPPER.readValue(c.outputDirectory.resolve("training-history.json").toFile(), TrainingHistory.class);
+            List<String> labels = new ArrayList<>();
+            Json.MAPPER.readTree(c.outputDirectory.resolve("labels.json").toFile()).get("labels").forEach(l -> labels.add(l.asText()));
+            return new TrainingResult(c.outputDirectory, labels, history);
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
     private static SignatureNames signatureNames(FineTuneConfig c) {
         return new SignatureNames(c.inputIds, c.inputMask, c.segmentIds, c.pooledOutput, c.sequenceOutput);
     }
@@ -88,6 +110,13 @@ public final class FineTuneEngine {
     }
 
     private static TrainingResult train(FineTuneConfig c, ModelInfo info, Path work, ProgressListener log) {
+        String digest = fingerprint(c, info.savedModel().directory());
+        TrainingResult existing = upToDate(c, digest);
+        if (existing != null) {
+            log.info("The fine-tuned model in " + c.outputDirectory + " is up to date (data, base model, configuration and plugin "
+                    + "unchanged, digest " + digest.substring(0, 12) + "); not training. -Dfinetune.force=true retrains.");
+            return existing;
+        }
         DataReader reader = new DataReader(c.textColumn, c.textPairColumn, c.labelColumn);
         List<LabeledText> trainRows = reader.read(c.trainFile, TextFormat.of(c.dataFormat, c.trainFile));
         List<LabeledText> validationRows;
@@ -132,7 +161,7 @@ public final class FineTuneEngine {
                     graph.encoderVariables().size(), graph.trainableParameters(), graph.hiddenSize(),
                     lowerCase ? ", lower-cased input" : ""));
             Trainer.Settings loop = new Trainer.Settings(c.epochs, c.batchSize, c.learningRate, c.warmupRatio, c.schedule,
-                    c.beta1, c.beta2, c.seed, c.logEverySteps, c.resume, fingerprint(c, modelDir));
+                    c.beta1, c.beta2, c.seed, c.logEverySteps, c.resume, digest);
             TrainingHistory history = new Trainer(session, loop, new CheckpointStore(work), tokenizer.padId, log)
                     .train(train, validation);
             List<EncodedExample> sample = (validation.isEmpty() ? train : validation).subList(0,
@@ -162,6 +191,7 @@ public final class FineTuneEngine {
                 check.put("segment_ids", sampleBatch.segmentIds());
                 check.put("probabilities", reloaded);
                 Json.write(dir.resolve("reload-check.json"), check);
+                Files.writeString(dir.resolve(DIGEST_FILE), digest + "\n");
             });
             log.info("Fine-tuned model written to " + c.outputDirectory + " (reloaded and checked).");
             return new TrainingResult(c.outputDirectory, labels.names(), history);
@@ -176,20 +206,31 @@ public final class FineTuneEngine {
         return out;
     }
 
-    /** A digest of everything that decides the result, so that a checkpoint is only resumed by the same run. */
+    /**
+     * A digest of everything that decides the result: the configuration, the data, the base model and the plugin
+     * version. A checkpoint is only resumed by a run with the same digest, and an output with the same digest is
+     * up to date.
+     */
     static String fingerprint(FineTuneConfig c, Path modelDir) {
         try {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            // Settings that do not change the result (resume itself, logging, threads) stay out of it.
+            // Settings that do not change the result (resume, force, logging, threads, device) stay out of it.
             var settings = Json.MAPPER.valueToTree(c);
-            for (String ignored : new String[] {"resume", "logEverySteps", "intraOpThreads", "interOpThreads", "device"}) {
+            for (String ignored : new String[] {"resume", "force", "logEverySteps", "intraOpThreads", "interOpThreads", "device"}) {
                 ((com.fasterxml.jackson.databind.node.ObjectNode) settings).remove(ignored);
             }
             sha.update(Json.MAPPER.writeValueAsBytes(settings));
-            for (Path p : new Path[] {c.trainFile, c.validationFile, modelDir.resolve("saved_model.pb"),
-                    modelDir.resolve("variables").resolve("variables.index")}) {
+            for (Path p : new Path[] {c.trainFile, c.validationFile, c.vocabulary, modelDir.resolve("saved_model.pb"),
+                    modelDir.resolve("variables").resolve("variables.index"), modelDir.resolve("assets").resolve("vocab.txt")}) {
                 if (p != null && Files.isRegularFile(p)) {
                     sha.update(Files.readAllBytes(p));
+                }
+            }
+            // The weights themselves can be gigabytes: their sizes and times stand for them (the index above lists them).
+            try (var shards = Files.list(modelDir.resolve("variables"))) {
+                for (Path p : (Iterable<Path>) shards.sorted()::iterator) {
+                    sha.update((p.getFileName() + ":" + Files.size(p) + ":" + Files.getLastModifiedTime(p).toMillis() + "\n")
+                            .getBytes(java.nio.charset.StandardCharsets.UTF_8));
                 }
             }
             return HexFormat.of().formatHex(sha.digest());

@@ -174,6 +174,13 @@ public class TrainMojo extends AbstractFineTuneMojo {
     @Parameter(property = "finetune.workDirectory", defaultValue = "${project.build.directory}/finetune-work")
     File workDirectory;
 
+    /** Retrain even when data, base model, configuration and plugin version are unchanged since the last run. */
+    @Parameter(property = "finetune.force", defaultValue = "false")
+    boolean force;
+
+    @Parameter(defaultValue = "${plugin.version}", readonly = true)
+    String pluginVersion;
+
     @Parameter(defaultValue = "${repositorySystemSession}", readonly = true, required = true)
     RepositorySystemSession repositorySession;
 
@@ -231,6 +238,8 @@ public class TrainMojo extends AbstractFineTuneMojo {
         c.seed = seed;
         c.logEverySteps = logEverySteps;
         c.resume = resume;
+        c.force = force;
+        c.pluginVersion = pluginVersion;
         c.device = device;
         c.intraOpThreads = intraOpThreads;
         c.interOpThreads = interOpThreads;

@@ -65,6 +65,11 @@ public class FineTuneConfig {
     public int intraOpThreads = 0;
     public int interOpThreads = 0;
 
+    /** Retrain even when the up-to-date check finds nothing changed. */
+    public boolean force = false;
+    /** The plugin's version; part of the up-to-date digest, so a new plugin retrains. */
+    public String pluginVersion;
+
     // --- output
     public Path outputDirectory;
     public Path workDirectory;
