@@ -161,7 +161,8 @@ public final class FineTuneEngine {
                     graph.encoderVariables().size(), graph.trainableParameters(), graph.hiddenSize(),
                     lowerCase ? ", lower-cased input" : ""));
             Trainer.Settings loop = new Trainer.Settings(c.epochs, c.batchSize, c.learningRate, c.warmupRatio, c.schedule,
-                    c.beta1, c.beta2, c.seed, c.logEverySteps, c.resume, digest);
+                    c.beta1, c.beta2, c.seed, c.logEverySteps, c.resume, digest, c.bestModelMetric, c.earlyStoppingPatience,
+                    c.evaluateEverySteps, c.exportBestModel);
             TrainingHistory history = new Trainer(session, loop, new CheckpointStore(work), tokenizer.padId, log)
                     .train(train, validation);
             List<EncodedExample> sample = (validation.isEmpty() ? train : validation).subList(0,

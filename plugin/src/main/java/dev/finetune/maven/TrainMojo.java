@@ -147,6 +147,22 @@ public class TrainMojo extends AbstractFineTuneMojo {
     @Parameter(property = "finetune.logEverySteps", defaultValue = "10")
     int logEverySteps;
 
+    /** Also validate every N steps (0: only at the end of each epoch). */
+    @Parameter(property = "finetune.evaluateEverySteps", defaultValue = "0")
+    int evaluateEverySteps;
+
+    /** Stop after this many validations without improvement of bestModelMetric (0: never stop early); exports the best. */
+    @Parameter(property = "finetune.earlyStoppingPatience", defaultValue = "0")
+    int earlyStoppingPatience;
+
+    /** {@code loss} (validation loss) or {@code accuracy} (validation accuracy): what "best" means. */
+    @Parameter(property = "finetune.bestModelMetric", defaultValue = "loss")
+    String bestModelMetric;
+
+    /** Export the weights of the best validation rather than the last (always so with early stopping). */
+    @Parameter(property = "finetune.exportBestModel", defaultValue = "false")
+    boolean exportBestModel;
+
     /** Continue from the newest checkpoint in workDirectory (made by an interrupted run with the same settings). */
     @Parameter(property = "finetune.resume", defaultValue = "false")
     boolean resume;
@@ -237,6 +253,10 @@ public class TrainMojo extends AbstractFineTuneMojo {
         c.dropout = dropout;
         c.seed = seed;
         c.logEverySteps = logEverySteps;
+        c.evaluateEverySteps = evaluateEverySteps;
+        c.earlyStoppingPatience = earlyStoppingPatience;
+        c.bestModelMetric = bestModelMetric;
+        c.exportBestModel = exportBestModel;
         c.resume = resume;
         c.force = force;
         c.pluginVersion = pluginVersion;

@@ -59,6 +59,14 @@ public class FineTuneConfig {
     public double dropout = 0.1;
     public long seed = 42;
     public int logEverySteps = 10;
+    /** Also validate every N steps (0: only at the end of each epoch). */
+    public int evaluateEverySteps = 0;
+    /** Stop after this many validations without improvement of bestModelMetric (0: never stop early). */
+    public int earlyStoppingPatience = 0;
+    /** loss (validation loss, lower is better) or accuracy (validation accuracy, higher is better). */
+    public String bestModelMetric = "loss";
+    /** Export the weights of the best validation instead of the last; always so when early stopping is on. */
+    public boolean exportBestModel = false;
     public boolean resume = false;
     /** auto (GPU when visible, else CPU), cpu, or gpu:N. */
     public String device = "auto";
@@ -135,6 +143,15 @@ public class FineTuneConfig {
         }
         if (logEverySteps < 1) {
             p.add("logEverySteps must be at least 1, not " + logEverySteps + ".");
+        }
+        if (evaluateEverySteps < 0) {
+            p.add("evaluateEverySteps must be 0 (each epoch) or positive, not " + evaluateEverySteps + ".");
+        }
+        if (earlyStoppingPatience < 0) {
+            p.add("earlyStoppingPatience must be 0 (off) or positive, not " + earlyStoppingPatience + ".");
+        }
+        if (!List.of("loss", "accuracy").contains(bestModelMetric)) {
+            p.add("bestModelMetric '" + bestModelMetric + "' is unknown: use loss or accuracy.");
         }
         if (intraOpThreads < 0 || interOpThreads < 0) {
             p.add("intraOpThreads and interOpThreads must be 0 (TensorFlow decides) or positive.");

@@ -29,6 +29,11 @@ public final class CheckpointStore {
         public int epochsDone;
         public long globalStep;
         public String fingerprint;
+        /** The best value of the chosen validation metric so far, the step it was reached at, and validations since. */
+        public Double bestValue;
+        public long bestStep;
+        public int validationsSinceBest;
+        public boolean stoppedEarly;
         public TrainingHistory history = new TrainingHistory();
     }
 
@@ -69,6 +74,11 @@ public final class CheckpointStore {
 
     public void restore(ClassifierSession session, Path checkpoint) {
         session.restoreCheckpoint(checkpoint.resolve(PREFIX));
+    }
+
+    /** Where the weights of the best validation so far are kept. */
+    public Path bestDirectory() {
+        return root.resolveSibling("best");
     }
 
     public void clear() {

@@ -143,6 +143,11 @@ public final class ClassifierSession implements AutoCloseable {
         model.exportSaver.save(session, prefix.toString());
     }
 
+    /** Loads weights written by {@link #saveWeights} (the optimizer slots stay as they are). */
+    public void restoreWeights(Path prefix) {
+        model.exportSaver.restore(session, prefix.toString());
+    }
+
     private Session.Runner feed(Session.Runner r, Batch batch, List<Tensor> feeds, boolean withLabels) {
         Shape shape = Shape.of(batch.rows(), batch.length());
         r.feed(model.inputIds, track(feeds, TInt32.tensorOf(shape, DataBuffers.of(batch.inputIds(), true, false))));

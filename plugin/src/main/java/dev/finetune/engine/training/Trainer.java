@@ -7,12 +7,14 @@ import java.util.Optional;
 
 /**
  * The training loop: epochs of shuffled, dynamically padded batches; a learning rate from the schedule each step;
- * a log line every N steps; validation and a checkpoint after each epoch; resume from the newest checkpoint.
+ * a log line every N steps; validation after each epoch (and every N steps if asked), following the best model and
+ * stopping early; a checkpoint after each epoch; resume from the newest checkpoint.
  */
 public final class Trainer {
     /** Loop settings; the graph holds the rest. */
     public record Settings(int epochs, int batchSize, double learningRate, double warmupRatio, String schedule,
-                           double beta1, double beta2, long seed, int logEverySteps, boolean resume, String fingerprint) {
+                           double beta1, double beta2, long seed, int logEverySteps, boolean resume, String fingerprint,
+                           String bestModelMetric, int earlyStoppingPatience, int evaluateEverySteps, boolean exportBestModel) {
     }
 
     private final ClassifierSession session;
@@ -20,6 +22,7 @@ public final class Trainer {
     private final CheckpointStore checkpoints;
     private final ProgressListener log;
     private final int padId;
+    private final BestModel best;
 
     public Trainer(ClassifierSession session, Settings settings, CheckpointStore checkpoints, int padId, ProgressListener log) {
         this.session = session;
@@ -27,6 +30,8 @@ public final class Trainer {
         this.checkpoints = checkpoints;
         this.padId = padId;
         this.log = log;
+        this.best = new BestModel(new BestModel.Settings(settings.bestModelMetric(), settings.earlyStoppingPatience(),
+                settings.exportBestModel()), checkpoints.bestDirectory(), session, log);
     }
 
     /** Trains (or resumes) and returns the history; the session holds the trained weights afterwards. */
@@ -53,11 +58,12 @@ public final class Trainer {
         if (!restored) {
             session.initializeFromPretrained();
             checkpoints.clear();
+            best.clear();
         }
         int perEpoch = Batches.count(train.size(), s.batchSize());
         long total = (long) perEpoch * s.epochs();
         LearningRateSchedule schedule = LearningRateSchedule.of(s.learningRate(), total, s.warmupRatio(), s.schedule());
-        for (int epoch = state.epochsDone; epoch < s.epochs(); epoch++) {
+        for (int epoch = state.epochsDone; epoch < s.epochs() && !state.stoppedEarly; epoch++) {
             long started = System.nanoTime();
             List<Batch> batches = Batches.of(Batches.shuffled(train, s.seed(), epoch), s.batchSize(), padId);
             double lossSum = 0;
@@ -84,15 +90,28 @@ public final class Trainer {
                 lossSum += r.loss() * batch.rows();
                 examplesSeen += batch.rows();
                 state.history.steps.add(new TrainingHistory.Step(state.globalStep, epoch + 1, r.loss(), lr, r.gradientNorm(), dt / 1e9));
-                if (state.globalStep % s.logEverySteps() == 0 || b == batches.size() - 1) {
+                boolean lastOfEpoch = b == batches.size() - 1;
+                if (state.globalStep % s.logEverySteps() == 0 || lastOfEpoch) {
                     double perSecond = timedNanos > 0 ? timed / (timedNanos / 1e9) : examplesSeen / ((System.nanoTime() - started) / 1e9);
                     long remaining = (total - state.globalStep) * s.batchSize();
                     log.info(String.format("epoch %d/%d  step %d/%d  loss %.4f  lr %.3e  %.1f examples/s  ETA %s",
                             epoch + 1, s.epochs(), state.globalStep, total, r.loss(), lr, perSecond,
                             duration(perSecond > 0 ? remaining / perSecond : 0)));
                 }
+                if (s.evaluateEverySteps() > 0 && state.globalStep % s.evaluateEverySteps() == 0 && !lastOfEpoch) {
+                    Validation mid = validate(validation);
+                    log.info(String.format("step %d: validation loss %.4f, accuracy %.4f", state.globalStep, mid.loss, mid.accuracy));
+                    if (best.observe(state, epoch + 1, mid)) {
+                        break;
+                    }
+                }
             }
-            Validation v = validate(validation);
+            Validation v = state.stoppedEarly ? null : validate(validation);
+            if (v == null) {
+                v = new Validation(Double.NaN, Double.NaN, 0);
+            } else {
+                best.observe(state, epoch + 1, v);
+            }
             double seconds = (System.nanoTime() - started) / 1e9;
             state.history.epochs.add(new TrainingHistory.Epoch(epoch + 1, state.globalStep, lossSum / Math.max(1, examplesSeen),
                     v.loss, v.accuracy, v.examples, seconds));
@@ -101,9 +120,12 @@ public final class Trainer {
             state.epochsDone = epoch + 1;
             checkpoints.save(session, state);
         }
+        state.history.stoppedEarly = state.stoppedEarly;
+        state.history.exportedStep = best.restoreBestIfWanted(state);
         return state.history;
     }
 
+    /** One validation pass over the held-out examples. */
     record Validation(double loss, double accuracy, int examples) {
     }
 

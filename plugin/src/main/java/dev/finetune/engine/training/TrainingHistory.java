@@ -7,9 +7,18 @@ import java.util.List;
 public class TrainingHistory {
     public List<Step> steps = new ArrayList<>();
     public List<Epoch> epochs = new ArrayList<>();
+    /** Every validation, at epoch ends and every evaluateEverySteps steps. */
+    public List<Validation> validations = new ArrayList<>();
+    /** The step whose weights were exported (the last, or the best validation's). */
+    public long exportedStep;
+    public boolean stoppedEarly;
 
     /** {@code seconds} is the wall time of the step's {@code Session.run}. */
     public record Step(long step, int epoch, double loss, double learningRate, double gradientNorm, double seconds) {
+    }
+
+    /** One validation pass; {@code best} marks a new best of the chosen metric. */
+    public record Validation(long step, int epoch, double loss, double accuracy, boolean best) {
     }
 
     public record Epoch(int epoch, long step, double trainLoss, double validationLoss, double validationAccuracy,
