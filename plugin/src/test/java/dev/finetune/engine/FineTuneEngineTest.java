@@ -75,4 +75,26 @@ class FineTuneEngineTest {
         assertEquals(List.of("different", "same"), result.labels());
         assertTrue(result.history().steps.get(result.history().steps.size() - 1).loss() < result.history().steps.get(0).loss());
     }
+
+    /** A fine-tuned model, packed as the archive the package goal attaches, is itself a base for fine-tuning. */
+    @org.junit.jupiter.api.Test
+    void aFineTunedModelArchiveCanBeFineTunedAgain(@TempDir Path tmp) throws IOException {
+        FineTuneConfig first = TestFiles.tinyConfig("tiny-bert-tf2", tmp.resolve("first"));
+        FineTuneEngine.train(first, m -> { });
+        Path zip = tmp.resolve("first-model.zip");
+        dev.finetune.engine.export.ModelArchive.pack(first.outputDirectory, zip);
+        byte[] once = Files.readAllBytes(zip);
+        dev.finetune.engine.export.ModelArchive.pack(first.outputDirectory, zip);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(once, Files.readAllBytes(zip), "the archive must be reproducible");
+
+        FineTuneConfig second = TestFiles.tinyConfig("tiny-bert-tf2", tmp.resolve("second"));
+        second.model = zip;
+        second.epochs = 2;
+        second.learningRate = 1e-3;
+        List<String> log = new java.util.ArrayList<>();
+        TrainingResult r = FineTuneEngine.train(second, log::add);
+        assertTrue(log.stream().anyMatch(m -> m.startsWith("Model: ") && m.contains("(TF1 graph), 39 encoder variables")), log.toString());
+        // Starting from weights already fine-tuned for this task, validation is good from the first epoch.
+        assertTrue(r.history().epochs.get(0).validationAccuracy() > 0.9, "accuracy " + r.history().epochs.get(0).validationAccuracy());
+    }
 }

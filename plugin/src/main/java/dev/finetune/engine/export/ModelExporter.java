@@ -30,7 +30,9 @@ import org.tensorflow.types.TInt32;
 /**
  * Writes the fine-tuned classifier as a SavedModel: the inference part of the training graph (no gradients, no
  * optimizer), a saver that covers the encoder and the new head, and a {@code serving_default} signature from
- * {@code input_ids}, {@code input_mask}, {@code segment_ids} to {@code probabilities} and {@code logits}.
+ * {@code input_ids}, {@code input_mask}, {@code segment_ids} to {@code probabilities} and {@code logits}, plus the
+ * encoder's {@code pooled_output} (what the head reads) and {@code sequence_output}, so that the result can itself
+ * be fine-tuned again.
  * Why not {@code SavedModelBundle.exporter}: it keeps the loaded model's own SaverDef, which silently leaves
  * the head out, and the reloaded model fails with uninitialised variables.
  */
@@ -46,6 +48,11 @@ public final class ModelExporter {
         List<String> roots = new ArrayList<>(saver.nodeNames());
         roots.add(ClassifierGraph.PROBABILITIES);
         roots.add(ClassifierGraph.LOGITS);
+        roots.add(ClassifierGraph.FEATURES);
+        var encoderSignature = model.encoder().signature();
+        if (encoderSignature.sequenceOutput() != null) {
+            roots.add(encoderSignature.sequenceOutput());
+        }
         GraphDef pruned = GraphDefs.prune(graph.toGraphDef(), roots);
 
         SignatureDef.Builder sig = SignatureDef.newBuilder().setMethodName("tensorflow/serving/predict");
@@ -57,6 +64,11 @@ public final class ModelExporter {
         }
         sig.putOutputs("probabilities", info(graph, ClassifierGraph.PROBABILITIES + ":0"));
         sig.putOutputs("logits", info(graph, ClassifierGraph.LOGITS + ":0"));
+        // The encoder's outputs too, so that the fine-tuned model can be the base of a further fine-tuning.
+        sig.putOutputs("pooled_output", info(graph, ClassifierGraph.FEATURES + ":0"));
+        if (enc.sequenceOutput() != null) {
+            sig.putOutputs("sequence_output", info(graph, enc.sequenceOutput()));
+        }
 
         MetaGraphDef meta = MetaGraphDef.newBuilder()
                 .setMetaInfoDef(MetaGraphDef.MetaInfoDef.newBuilder().addTags("serve")

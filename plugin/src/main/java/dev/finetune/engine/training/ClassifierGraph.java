@@ -28,6 +28,8 @@ import org.tensorflow.types.TInt32;
 public final class ClassifierGraph implements AutoCloseable {
     public static final String PROBABILITIES = "finetune_probabilities";
     public static final String LOGITS = "finetune_logits";
+    /** What the head reads (pooled output, [CLS] vector or mean): exported as the model's own pooled output. */
+    public static final String FEATURES = "finetune_features";
 
     private final Graph graph;
     private final EncoderGraph encoder;
@@ -81,7 +83,8 @@ public final class ClassifierGraph implements AutoCloseable {
                         + "use pooling " + (s.pooling().equals("pooled") ? "cls or mean" : "pooled") + ".");
             }
             encoderVariables = EncoderVariables.find(encoder.graph(), encoderOutput);
-            Operand<TFloat32> features = features(tf, (Output<TFloat32>) output(encoderOutput), s.pooling());
+            Operand<TFloat32> features = tf.withName(FEATURES).identity(
+                    features(tf, (Output<TFloat32>) output(encoderOutput), s.pooling()));
             hiddenSize = (int) features.shape().get(1);
             if (hiddenSize <= 0) {
                 throw new ModelException("The hidden size of '" + encoderOutput + "' is not known from the graph.");
