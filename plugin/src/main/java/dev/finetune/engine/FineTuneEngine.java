@@ -152,7 +152,7 @@ public final class FineTuneEngine {
                     + "the two texts apart; name it with <segmentIds>.");
         }
         ClassifierGraph.Settings head = new ClassifierGraph.Settings(c.pooling, c.dropout, c.seed, c.beta1, c.beta2, c.epsilon,
-                c.effectiveWeightDecay(), c.maxGradNorm);
+                c.effectiveWeightDecay(), c.maxGradNorm, c.trainLayersCount(), c.layerwiseLrDecay);
         try (ClassifierGraph graph = new ClassifierGraph(encoder, labels.size(), head);
              ClassifierSession session = new ClassifierSession(graph, c.intraOpThreads, c.interOpThreads, c.device)) {
             log.info("Device: " + Devices.describe(c.device) + ", TensorFlow " + org.tensorflow.TensorFlow.version() + ".");
@@ -160,6 +160,10 @@ public final class FineTuneEngine {
                     modelDir, encoder.inlinedLevels() > 0 ? "TF2 functions inlined" : "TF1 graph",
                     graph.encoderVariables().size(), graph.trainableParameters(), graph.hiddenSize(),
                     lowerCase ? ", lower-cased input" : ""));
+            if (c.trainLayersCount() >= 0) {
+                log.info("Training " + (graph.trainableVariables() - 2) + " of " + graph.encoderVariables().size()
+                        + " encoder variables (trainLayers " + c.trainLayers + "), and the head.");
+            }
             Trainer.Settings loop = new Trainer.Settings(c.epochs, c.batchSize, c.learningRate, c.warmupRatio, c.schedule,
                     c.beta1, c.beta2, c.seed, c.logEverySteps, c.resume, digest, c.bestModelMetric, c.earlyStoppingPatience,
                     c.evaluateEverySteps, c.exportBestModel);

@@ -65,6 +65,10 @@ public class EvaluateMojo extends AbstractModelMojo {
     @Parameter(property = "finetune.haltOnFailure", defaultValue = "true")
     boolean haltOnFailure;
 
+    /** The project's {@code skipTests}: evaluation is a test of the model, so it is skipped with the others. */
+    @Parameter(property = "skipTests", defaultValue = "false")
+    boolean skipTests;
+
     @Override
     String goal() {
         return "evaluation";
@@ -72,6 +76,10 @@ public class EvaluateMojo extends AbstractModelMojo {
 
     @Override
     void run() throws MojoExecutionException, MojoFailureException {
+        if (skipTests) {
+            getLog().info("Skipping evaluation (skipTests).");
+            return;
+        }
         required(testFile, "testFile", "the labelled test data (CSV, TSV or JSONL)");
         QualityGates gates = new QualityGates(minimumAccuracy, minimumMacroF1, classLimits(), maximumLoss);
         DataReader reader = new DataReader(textColumn, blankToNull(textPairColumn), labelColumn);

@@ -103,6 +103,14 @@ public class TrainMojo extends AbstractFineTuneMojo {
     @Parameter(property = "finetune.optimizer", defaultValue = "adamw")
     String optimizer;
 
+    /** {@code all} (every weight), {@code head} (only the new head), or N (the head, the pooler and the top N layers). */
+    @Parameter(property = "finetune.trainLayers", defaultValue = "all")
+    String trainLayers;
+
+    /** Layer-wise learning-rate decay in (0, 1]: each layer further down gets this share of the rate above (1: off). */
+    @Parameter(property = "finetune.layerwiseLrDecay", defaultValue = "1.0")
+    double layerwiseLrDecay;
+
     @Parameter(property = "finetune.epochs", defaultValue = "3")
     int epochs;
 
@@ -241,6 +249,8 @@ public class TrainMojo extends AbstractFineTuneMojo {
         c.allowUnsafeOps = allowUnsafeOps == null ? new ArrayList<>() : allowUnsafeOps;
         c.optimizer = optimizer;
         c.epochs = epochs;
+        c.trainLayers = trainLayers;
+        c.layerwiseLrDecay = layerwiseLrDecay;
         c.batchSize = batchSize;
         c.learningRate = learningRate;
         c.warmupRatio = warmupRatio;

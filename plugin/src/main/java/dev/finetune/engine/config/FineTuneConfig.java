@@ -45,6 +45,10 @@ public class FineTuneConfig {
     /** adamw (Adam with decoupled weight decay) or adam (no weight decay). */
     public String optimizer = "adamw";
     public int epochs = 3;
+    /** all (every weight), head (only the new head), or N (the head, the pooler and the top N encoder layers). */
+    public String trainLayers = "all";
+    /** Layer-wise learning-rate decay in (0, 1]: each layer further down gets this share of the one above (1: off). */
+    public double layerwiseLrDecay = 1.0;
     public int batchSize = 16;
     public double learningRate = 5e-5;
     public double warmupRatio = 0.1;
@@ -82,6 +86,22 @@ public class FineTuneConfig {
     public Path outputDirectory;
     public Path workDirectory;
 
+    /** trainLayers as a number: -1 for all, 0 for the head only, N for the top N layers; MIN_VALUE when invalid. */
+    public int trainLayersCount() {
+        if (trainLayers == null || trainLayers.equals("all")) {
+            return -1;
+        }
+        if (trainLayers.equals("head")) {
+            return 0;
+        }
+        try {
+            int n = Integer.parseInt(trainLayers.trim());
+            return n >= 1 ? n : Integer.MIN_VALUE;
+        } catch (NumberFormatException e) {
+            return Integer.MIN_VALUE;
+        }
+    }
+
     /** The weight decay the optimizer applies: none for plain adam. */
     public double effectiveWeightDecay() {
         return optimizer.equals("adam") ? 0 : weightDecay;
@@ -110,6 +130,12 @@ public class FineTuneConfig {
         }
         if (!List.of("pooled", "cls", "mean").contains(pooling)) {
             p.add("pooling '" + pooling + "' is unknown: use pooled, cls or mean.");
+        }
+        if (trainLayersCount() == Integer.MIN_VALUE) {
+            p.add("trainLayers '" + trainLayers + "' is unknown: use all, head, or a number of top encoder layers.");
+        }
+        if (!(layerwiseLrDecay > 0 && layerwiseLrDecay <= 1)) {
+            p.add("layerwiseLrDecay must be in (0, 1], not " + layerwiseLrDecay + ".");
         }
         if (epochs < 1) {
             p.add("epochs must be at least 1, not " + epochs + ".");

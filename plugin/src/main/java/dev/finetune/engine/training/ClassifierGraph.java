@@ -54,13 +54,21 @@ public final class ClassifierGraph implements AutoCloseable {
     final List<String> variableNames = new ArrayList<>();
     final List<Shape> shapes = new ArrayList<>();
     final List<Operand<TFloat32>> gradients;
+    /** Which encoder variables train and at what share of the rate. */
+    private final LayerPlan plan;
+    private final int trainableCount;
     final List<Op> freshInit = new ArrayList<>();
     final VariableSaver checkpointSaver;
     final VariableSaver exportSaver;
 
     /** Head and optimizer settings the graph bakes in; the learning rate is fed per step. */
     public record Settings(String pooling, double dropout, long seed, double beta1, double beta2, double epsilon,
-                           double weightDecay, double maxGradNorm) {
+                           double weightDecay, double maxGradNorm, int trainLayers, double layerDecay) {
+        /** Every layer trains at the full rate. */
+        public Settings(String pooling, double dropout, long seed, double beta1, double beta2, double epsilon,
+                        double weightDecay, double maxGradNorm) {
+            this(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, -1, 1.0);
+        }
     }
 
     @SuppressWarnings("unchecked")
@@ -113,30 +121,47 @@ public final class ClassifierGraph implements AutoCloseable {
                     tf.nn.softmaxCrossEntropyWithLogits(evalLogits, oneHot).loss());
 
             List<String> names = variableNames;
+            plan = LayerPlan.of(encoderVariables.stream().map(EncoderVariable::key).toList(), s.trainLayers(), s.layerDecay());
+            // Every variable is saved and exported; only the trainable ones get gradients, slots and updates.
+            List<Integer> train = new ArrayList<>();
+            List<Double> rates = new ArrayList<>();
             List<List<Output<?>>> reads = new ArrayList<>();
-            for (EncoderVariable v : encoderVariables) {
+            for (int i = 0; i < encoderVariables.size(); i++) {
+                EncoderVariable v = encoderVariables.get(i);
                 handles.add(graph.operationOrThrow(v.handleOp()).output(0));
                 names.add(v.key());
                 shapes.add(Shape.of(v.shape()));
-                List<Output<?>> r = new ArrayList<>();
-                v.reads().forEach(t -> r.add(output(t)));
-                reads.add(r);
+                if (plan.trainable(i)) {
+                    List<Output<?>> r = new ArrayList<>();
+                    v.reads().forEach(t -> r.add(output(t)));
+                    reads.add(r);
+                    train.add(i);
+                    rates.add(plan.multiplier(i));
+                }
             }
             handles.add(kernel);
             names.add("finetune_head/kernel");
             shapes.add(Shape.of(hiddenSize, numLabels));
             reads.add(List.of(w.asOutput()));
+            train.add(handles.size() - 1);
+            rates.add(1.0);
             handles.add(bias);
             names.add("finetune_head/bias");
             shapes.add(Shape.of(numLabels));
             reads.add(List.of(b.asOutput()));
+            train.add(handles.size() - 1);
+            rates.add(1.0);
+            trainableCount = train.size();
 
             Ops opt = tf.withSubScope("finetune_adam");
             learningRate = opt.withName("learning_rate").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
             beta1Power = opt.withName("beta1_power").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
             beta2Power = opt.withName("beta2_power").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
             List<Operand<TFloat32>> grads = gradients(opt, reads);
-            gradients = grads;
+            gradients = new ArrayList<>(java.util.Collections.nCopies(handles.size(), null));
+            for (int k = 0; k < train.size(); k++) {
+                gradients.set(train.get(k), grads.get(k));
+            }
             org.tensorflow.op.math.Sqrt<TFloat32> norm = opt.withName("global_norm").math.sqrt(globalSquaredNorm(opt, grads));
             gradientNorm = norm;
             // Every update waits for the global norm, hence for every gradient: no weight changes under a
@@ -150,8 +175,14 @@ public final class ClassifierGraph implements AutoCloseable {
             Operand<TFloat32> b1 = opt.constant((float) s.beta1());
             Operand<TFloat32> b2 = opt.constant((float) s.beta2());
             Operand<TFloat32> eps = opt.constant((float) s.epsilon());
-            Operand<TFloat32> decayRate = opt.math.mul(learningRate, opt.constant((float) s.weightDecay()));
-            for (int i = 0; i < handles.size(); i++) {
+            java.util.Map<Double, Operand<TFloat32>> scaledRates = new java.util.HashMap<>();
+            java.util.Map<Double, Operand<TFloat32>> decayRates = new java.util.HashMap<>();
+            for (int k = 0; k < train.size(); k++) {
+                int i = train.get(k);
+                Operand<TFloat32> rate = scaledRates.computeIfAbsent(rates.get(k),
+                        share -> share == 1.0 ? learningRate : opt.math.mul(learningRate, opt.constant(share.floatValue())));
+                Operand<TFloat32> decayRate = decayRates.computeIfAbsent(rates.get(k),
+                        share -> opt.math.mul(rate, opt.constant((float) s.weightDecay())));
                 Shape shape = shapes.get(i);
                 VarHandleOp m = slot(opt, "m_" + i, names.get(i) + "/adam_m", shape);
                 VarHandleOp v = slot(opt, "v_" + i, names.get(i) + "/adam_v", shape);
@@ -166,7 +197,7 @@ public final class ClassifierGraph implements AutoCloseable {
                     before.add(afterGradients.assignSubVariableOp(handles.get(i), afterGradients.math.mul(decayRate, value)));
                 }
                 updates.add(opt.withControlDependencies(before).train.resourceApplyAdam(handles.get(i), m, v,
-                        beta1Power, beta2Power, learningRate, b1, b2, eps, clipped.get(i)));
+                        beta1Power, beta2Power, rate, b1, b2, eps, clipped.get(k)));
             }
             trainStep = tf.withControlDependencies(updates).withName("finetune_train_step").noOp();
 
@@ -325,8 +356,24 @@ public final class ClassifierGraph implements AutoCloseable {
         return hiddenSize;
     }
 
+    /** Parameters that train (the frozen ones excluded). */
     public long trainableParameters() {
-        return encoderVariables.stream().mapToLong(EncoderVariable::size).sum() + (long) hiddenSize * numLabels + numLabels;
+        long n = (long) hiddenSize * numLabels + numLabels;
+        for (int i = 0; i < encoderVariables.size(); i++) {
+            if (plan.trainable(i)) {
+                n += encoderVariables.get(i).size();
+            }
+        }
+        return n;
+    }
+
+    /** How many variables train, the head's two included. */
+    public int trainableVariables() {
+        return trainableCount;
+    }
+
+    public LayerPlan layerPlan() {
+        return plan;
     }
 
     @Override
