@@ -107,6 +107,14 @@ public class FineTuneConfig {
         return optimizer.equals("adam") ? 0 : weightDecay;
     }
 
+    /** A copy (lists copied too), for variations such as tuning trials. */
+    public FineTuneConfig copy() {
+        FineTuneConfig c = dev.finetune.engine.Json.MAPPER.convertValue(
+                dev.finetune.engine.Json.MAPPER.valueToTree(this), FineTuneConfig.class);
+        c.pluginVersion = pluginVersion;
+        return c;
+    }
+
     /** Every invalid value, one sentence each; empty when the configuration can run. */
     public List<String> problems() {
         List<String> p = new ArrayList<>();

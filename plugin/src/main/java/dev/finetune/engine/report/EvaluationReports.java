@@ -38,7 +38,12 @@ public final class EvaluationReports {
                 history = Json.MAPPER.readTree(historyFile.toFile());
             }
             write(directory.resolve(JSON), Json.MAPPER.writeValueAsString(EvaluationJson.of(e, gates)));
-            write(directory.resolve(HTML), Html.page(e, gates, history));
+            JsonNode leaderboard = null;
+            Path leaderboardFile = e.modelDirectory().resolve(dev.finetune.engine.tuning.Tuner.LEADERBOARD);
+            if (Files.isRegularFile(leaderboardFile)) {
+                leaderboard = Json.MAPPER.readTree(leaderboardFile.toFile());
+            }
+            write(directory.resolve(HTML), Html.page(e, gates, history, leaderboard));
             write(directory.resolve(JUNIT), junit(e, gates));
             write(directory.resolve(MARKDOWN), markdown(e, gates));
         } catch (IOException ex) {

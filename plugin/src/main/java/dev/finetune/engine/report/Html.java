@@ -47,6 +47,10 @@ final class Html {
     }
 
     static String page(Evaluation e, List<QualityGates.Result> gates, JsonNode history) {
+        return page(e, gates, history, null);
+    }
+
+    static String page(Evaluation e, List<QualityGates.Result> gates, JsonNode history, JsonNode leaderboard) {
         Metrics.Summary m = e.metrics();
         StringBuilder b = new StringBuilder("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">");
         b.append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Evaluation: ")
@@ -93,6 +97,19 @@ final class Html {
         b.append("<h2>Confusion matrix</h2>").append(Svg.confusionMatrix(e.labels(), m.confusion()));
         if (history != null) {
             b.append("<h2>Training</h2><div class=\"charts\">").append(trainingCharts(history)).append("</div>");
+        }
+        if (leaderboard != null) {
+            b.append("<h2>Hyperparameter search</h2><p>").append(escape(leaderboard.path("strategy").asText())).append(" search, ")
+                    .append(leaderboard.path("trials").size()).append(" trials of ").append(leaderboard.path("combinations").asLong())
+                    .append(" combinations, ranked by ").append(escape(leaderboard.path("metric").asText())).append(".</p>");
+            b.append("<table><tr><th>rank</th><th>trial</th><th class=\"text\">values</th><th>validation loss</th><th>validation accuracy</th><th>seconds</th></tr>");
+            for (JsonNode t : leaderboard.path("trials")) {
+                b.append("<tr><td>").append(t.path("rank").asInt()).append("</td><td>").append(t.path("trial").asInt())
+                        .append("</td><td class=\"text\">").append(escape(t.path("values").toString())).append("</td><td>")
+                        .append(f(t.path("validationLoss").asDouble())).append("</td><td>").append(f(t.path("validationAccuracy").asDouble()))
+                        .append("</td><td>").append(String.format(Locale.ROOT, "%.1f", t.path("seconds").asDouble())).append("</td></tr>");
+            }
+            b.append("</table>");
         }
         b.append("<h2>Most confident mistakes</h2>");
         if (e.worstErrors().isEmpty()) {
