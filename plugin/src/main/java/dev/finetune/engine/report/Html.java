@@ -105,7 +105,7 @@ final class Html {
             b.append("<table><tr><th>rank</th><th>trial</th><th class=\"text\">values</th><th>validation loss</th><th>validation accuracy</th><th>seconds</th></tr>");
             for (JsonNode t : leaderboard.path("trials")) {
                 b.append("<tr><td>").append(t.path("rank").asInt()).append("</td><td>").append(t.path("trial").asInt())
-                        .append("</td><td class=\"text\">").append(escape(t.path("values").toString())).append("</td><td>")
+                        .append("</td><td class=\"text\">").append(escape(values(t.path("values")))).append("</td><td>")
                         .append(f(t.path("validationLoss").asDouble())).append("</td><td>").append(f(t.path("validationAccuracy").asDouble()))
                         .append("</td><td>").append(String.format(Locale.ROOT, "%.1f", t.path("seconds").asDouble())).append("</td></tr>");
             }
@@ -154,6 +154,13 @@ final class Html {
                 new Svg.Series("validation", epoch, valLoss, true)), 520, 240));
         charts.add(Svg.lineChart("Validation accuracy per epoch", "epoch", List.of(new Svg.Series("accuracy", epoch, valAcc, true)), 520, 240));
         return String.join("", charts);
+    }
+
+    /** {"learningRate":0.003,"epochs":6} as "learningRate 0.003, epochs 6". */
+    private static String values(JsonNode values) {
+        List<String> parts = new ArrayList<>();
+        values.fields().forEachRemaining(e -> parts.add(e.getKey() + " " + e.getValue().asText()));
+        return String.join(", ", parts);
     }
 
     private static void card(StringBuilder b, String name, Double value) {
