@@ -67,6 +67,20 @@ public final class ClassifierSession implements AutoCloseable {
 
     /** One optimizer step (1-based {@code step} for Adam's bias correction); returns loss and gradient norm. */
     public StepResult train(Batch batch, float learningRate, long step, double beta1, double beta2) {
+        return step(batch, learningRate, step, beta1, beta2, null).result();
+    }
+
+    /** One optimizer step run with TensorFlow's full trace: where the time goes (for profiling, not training). */
+    org.tensorflow.proto.RunMetadata traceStep(Batch batch, float learningRate, long step, double beta1, double beta2) {
+        return step(batch, learningRate, step, beta1, beta2,
+                org.tensorflow.proto.RunOptions.newBuilder().setTraceLevel(org.tensorflow.proto.RunOptions.TraceLevel.FULL_TRACE).build())
+                .metadata();
+    }
+
+    private record Traced(StepResult result, org.tensorflow.proto.RunMetadata metadata) {
+    }
+
+    private Traced step(Batch batch, float learningRate, long step, double beta1, double beta2, org.tensorflow.proto.RunOptions options) {
         List<Tensor> feeds = new ArrayList<>();
         try {
             Session.Runner r = feed(session.runner(), batch, feeds, true);
@@ -75,8 +89,12 @@ public final class ClassifierSession implements AutoCloseable {
             TFloat32 p2 = track(feeds, TFloat32.scalarOf((float) Math.pow(beta2, step)));
             r.feed(model.learningRate, lr).feed(model.beta1Power, p1).feed(model.beta2Power, p2)
                     .fetch(model.loss).fetch(model.gradientNorm).addTarget(model.trainStep);
-            try (Result out = r.run()) {
-                return new StepResult(((TFloat32) out.get(0)).getFloat(), ((TFloat32) out.get(1)).getFloat());
+            if (options != null) {
+                r.setOptions(options);
+            }
+            try (Result out = options == null ? r.run() : r.runAndFetchMetadata()) {
+                StepResult result = new StepResult(((TFloat32) out.get(0)).getFloat(), ((TFloat32) out.get(1)).getFloat());
+                return new Traced(result, out.getMetadata().orElse(null));
             }
         } finally {
             feeds.forEach(Tensor::close);
