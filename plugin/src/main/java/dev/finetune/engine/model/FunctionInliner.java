@@ -186,8 +186,8 @@ public final class FunctionInliner {
         }
         NodeDef.Builder noOp = NodeDef.newBuilder().setName(call.getName()).setOp("NoOp");
         for (NodeDef n : f.getNodeDefList()) {
+            // Colocation hints (_class) are dropped for the whole graph later, by GraphDefs.dropColocation.
             NodeDef.Builder b = n.toBuilder().setName(prefix + n.getName()).clearInput().setDevice("");
-            b.removeAttr("_class");
             for (Map.Entry<String, AttrValue> a : n.getAttrMap().entrySet()) {
                 if (!a.getValue().getPlaceholder().isEmpty()) {
                     throw new ModelException("Function '" + signature.getName() + "' is polymorphic (attribute '"

@@ -106,10 +106,10 @@ public final class Trainer {
                     }
                 }
             }
-            Validation v = state.stoppedEarly ? null : validate(validation);
-            if (v == null) {
-                v = new Validation(Double.NaN, Double.NaN, 0);
-            } else {
+            // An epoch cut short by early stopping was validated at the step it stopped.
+            Validation v = new Validation(Double.NaN, Double.NaN, 0);
+            if (!state.stoppedEarly) {
+                v = validate(validation);
                 best.observe(state, epoch + 1, v);
             }
             double seconds = (System.nanoTime() - started) / 1e9;
