@@ -37,6 +37,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.commons.io.FileUtils;
 
 /**
  * The whole {@code train} job, free of Maven: read and split the data, tokenize, load and prepare the encoder,
@@ -153,9 +154,14 @@ public final class FineTuneEngine {
         }
         ClassifierGraph.Settings head = new ClassifierGraph.Settings(c.pooling, c.dropout, c.seed, c.beta1, c.beta2, c.epsilon,
                 c.effectiveWeightDecay(), c.maxGradNorm, c.trainLayersCount(), c.layerwiseLrDecay);
+        TrainingHistory history;
+        Batch sampleBatch;
+        float[][] expected;
+        Path exported = work.resolve("export");
         try (ClassifierGraph graph = new ClassifierGraph(encoder, labels.size(), head);
-             ClassifierSession session = new ClassifierSession(graph, c.intraOpThreads, c.interOpThreads, c.device)) {
-            log.info("Device: " + Devices.describe(c.device) + ", TensorFlow " + org.tensorflow.TensorFlow.version() + ".");
+             ClassifierSession session = new ClassifierSession(graph, c.sessionSettings())) {
+            log.info("Device: " + Devices.describe(c.device) + ", " + c.sessionSettings().describe() + ", TensorFlow "
+                    + org.tensorflow.TensorFlow.version() + ".");
             log.info(String.format("Model: %s (%s), %d encoder variables, %,d trainable parameters, hidden size %d%s.",
                     modelDir, encoder.inlinedLevels() > 0 ? "TF2 functions inlined" : "TF1 graph",
                     graph.encoderVariables().size(), graph.trainableParameters(), graph.hiddenSize(),
@@ -166,41 +172,50 @@ public final class FineTuneEngine {
             }
             Trainer.Settings loop = new Trainer.Settings(c.epochs, c.batchSize, c.learningRate, c.warmupRatio, c.schedule,
                     c.beta1, c.beta2, c.seed, c.logEverySteps, c.resume, digest, c.bestModelMetric, c.earlyStoppingPatience,
-                    c.evaluateEverySteps, c.exportBestModel);
-            TrainingHistory history = new Trainer(session, loop, new CheckpointStore(work), tokenizer.padId, log)
+                    c.evaluateEverySteps, c.exportBestModel, c.bucketByLength);
+            history = new Trainer(session, loop, new CheckpointStore(work), tokenizer.padId, log)
                     .train(train, validation);
             List<EncodedExample> sample = (validation.isEmpty() ? train : validation).subList(0,
                     Math.min(8, (validation.isEmpty() ? train : validation).size()));
-            Batch sampleBatch = Batches.of(sample, sample.size(), tokenizer.padId).get(0);
-            float[][] expected = session.predict(sampleBatch);
-            AtomicDirectory.write(c.outputDirectory, dir -> {
-                Path model = dir.resolve("saved_model");
-                ModelExporter.export(graph, session, model);
-                Files.createDirectories(model.resolve("assets"));
-                Files.copy(vocabFile, model.resolve("assets").resolve("vocab.txt"));
-                Files.copy(vocabFile, dir.resolve("vocab.txt"));
-                Map<String, Object> labelJson = new LinkedHashMap<>();
-                labelJson.put("labels", labels.names());
-                labelJson.put("doLowerCase", lowerCase);
-                labelJson.put("maxSequenceLength", c.maxSequenceLength);
-                Json.write(dir.resolve("labels.json"), labelJson);
-                Json.write(model.resolve("assets").resolve("labels.json"), labelJson);
-                Json.write(dir.resolve("finetune-config.json"), c);
-                Json.write(dir.resolve("training-history.json"), history);
-                float[][] reloaded = ModelExporter.verifyByReloading(model, sampleBatch, expected, encoder.signature().segmentIds() != null);
-                Map<String, Object> check = new LinkedHashMap<>();
-                check.put("rows", sampleBatch.rows());
-                check.put("length", sampleBatch.length());
-                check.put("input_ids", sampleBatch.inputIds());
-                check.put("input_mask", sampleBatch.inputMask());
-                check.put("segment_ids", sampleBatch.segmentIds());
-                check.put("probabilities", reloaded);
-                Json.write(dir.resolve("reload-check.json"), check);
-                Files.writeString(dir.resolve(DIGEST_FILE), digest + "\n");
-            });
-            log.info("Fine-tuned model written to " + c.outputDirectory + " (reloaded and checked).");
-            return new TrainingResult(c.outputDirectory, labels.names(), history);
+            sampleBatch = Batches.of(sample, sample.size(), tokenizer.padId).get(0);
+            expected = session.predict(sampleBatch);
+            AtomicDirectory.deleteQuietly(exported);
+            try {
+                ModelExporter.export(graph, session, exported);
+            } catch (IOException e) {
+                throw new FineTuneException("Cannot export the fine-tuned model to " + exported + ": " + e.getMessage(), e);
+            }
         }
+        // The training session (weights, optimizer slots, gradients) is closed before the export is reloaded for
+        // the check, so the two never take memory at the same time.
+        AtomicDirectory.write(c.outputDirectory, dir -> {
+            Path model = dir.resolve("saved_model");
+            FileUtils.moveDirectory(exported.toFile(), model.toFile());
+            Files.createDirectories(model.resolve("assets"));
+            Files.copy(vocabFile, model.resolve("assets").resolve("vocab.txt"));
+            Files.copy(vocabFile, dir.resolve("vocab.txt"));
+            Map<String, Object> labelJson = new LinkedHashMap<>();
+            labelJson.put("labels", labels.names());
+            labelJson.put("doLowerCase", lowerCase);
+            labelJson.put("maxSequenceLength", c.maxSequenceLength);
+            Json.write(dir.resolve("labels.json"), labelJson);
+            Json.write(model.resolve("assets").resolve("labels.json"), labelJson);
+            Json.write(dir.resolve("finetune-config.json"), c);
+            Json.write(dir.resolve("training-history.json"), history);
+            float[][] reloaded = ModelExporter.verifyByReloading(model, sampleBatch, expected, encoder.signature().segmentIds() != null,
+                    c.sessionSettings().effectivePrecision().equals("bfloat16") ? 3e-2 : 1e-4);
+            Map<String, Object> check = new LinkedHashMap<>();
+            check.put("rows", sampleBatch.rows());
+            check.put("length", sampleBatch.length());
+            check.put("input_ids", sampleBatch.inputIds());
+            check.put("input_mask", sampleBatch.inputMask());
+            check.put("segment_ids", sampleBatch.segmentIds());
+            check.put("probabilities", reloaded);
+            Json.write(dir.resolve("reload-check.json"), check);
+            Files.writeString(dir.resolve(DIGEST_FILE), digest + "\n");
+        });
+        log.info("Fine-tuned model written to " + c.outputDirectory + " (reloaded and checked).");
+        return new TrainingResult(c.outputDirectory, labels.names(), history);
     }
 
     static List<EncodedExample> encode(BertTokenizer tokenizer, List<LabeledText> rows, int[] labels, int maxLength) {

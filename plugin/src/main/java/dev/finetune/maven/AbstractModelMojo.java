@@ -1,6 +1,9 @@
 package dev.finetune.maven;
 
+import dev.finetune.engine.inference.FineTunedModel;
+import dev.finetune.engine.training.SessionSettings;
 import java.io.File;
+import org.apache.maven.plugin.MojoExecutionException;
 import org.apache.maven.plugins.annotations.Parameter;
 
 /** Goals that use a fine-tuned model rather than make one. */
@@ -8,4 +11,23 @@ abstract class AbstractModelMojo extends AbstractFineTuneMojo {
     /** The fine-tuned model: the output folder of {@code train} (of this build or an earlier one). */
     @Parameter(property = "finetune.modelDirectory", defaultValue = "${project.build.directory}/finetune")
     File modelDirectory;
+
+    /**
+     * Numeric precision of inference: {@code auto} (bfloat16 on CPUs that multiply bfloat16 natively, AVX512-BF16 or
+     * AMX; float32 elsewhere), {@code float32} (exactly what a consumer of the exported model computes) or
+     * {@code bfloat16}.
+     */
+    @Parameter(property = "finetune.precision", defaultValue = "auto")
+    String precision;
+
+    /** Loads the model with the session settings of this goal. */
+    FineTunedModel loadModel() throws MojoExecutionException {
+        String problem = SessionSettings.precisionProblem(precision);
+        if (problem != null) {
+            throw new MojoExecutionException(problem);
+        }
+        FineTunedModel model = FineTunedModel.load(modelDirectory.toPath(), new SessionSettings("auto", 0, 0, precision, false));
+        getLog().info("Inference in " + model.precision() + ".");
+        return model;
+    }
 }

@@ -83,7 +83,7 @@ public class EvaluateMojo extends AbstractModelMojo {
         required(testFile, "testFile", "the labelled test data (CSV, TSV or JSONL)");
         QualityGates gates = new QualityGates(minimumAccuracy, minimumMacroF1, classLimits(), maximumLoss);
         DataReader reader = new DataReader(textColumn, blankToNull(textPairColumn), labelColumn);
-        try (FineTunedModel model = FineTunedModel.load(modelDirectory.toPath())) {
+        try (FineTunedModel model = loadModel()) {
             Evaluation e = Evaluator.evaluate(model, reader, testFile.toPath(), TextFormat.of(dataFormat, testFile.toPath()),
                     batchSize, progress());
             List<QualityGates.Result> results = gates.check(e);

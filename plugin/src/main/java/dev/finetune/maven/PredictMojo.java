@@ -32,7 +32,7 @@ public class PredictMojo extends AbstractModelMojo {
     @Override
     void run() throws MojoExecutionException {
         required(inputFile, "inputFile", "the texts to classify (CSV, TSV or JSONL)");
-        try (FineTunedModel model = FineTunedModel.load(modelDirectory.toPath())) {
+        try (FineTunedModel model = loadModel()) {
             long rows = Predictor.predict(model, DataReader.unlabelled(textColumn, blankToNull(textPairColumn), labelColumn),
                     inputFile.toPath(), TextFormat.of(dataFormat, inputFile.toPath()), predictionsFile.toPath(), batchSize, progress());
             getLog().info(String.format("Predicted %,d rows of %s into %s.", rows, inputFile, predictionsFile));

@@ -190,6 +190,25 @@ public class TrainMojo extends AbstractFineTuneMojo {
     @Parameter(property = "finetune.interOpThreads", defaultValue = "0")
     int interOpThreads;
 
+    /**
+     * Batch examples of similar length together: each epoch's shuffle is sorted by length within windows of 50
+     * batches, and the batches are shuffled again, so padding to each batch's longest text wastes little.
+     */
+    @Parameter(property = "finetune.bucketByLength", defaultValue = "true")
+    boolean bucketByLength;
+
+    /**
+     * Numeric precision of training: {@code auto} (bfloat16 mixed precision on CPUs that multiply bfloat16 natively,
+     * AVX512-BF16 or AMX; float32 elsewhere), {@code float32}, or {@code bfloat16} (TensorFlow's oneDNN auto mixed
+     * precision: matmuls in bfloat16, weights, optimizer and loss in float32).
+     */
+    @Parameter(property = "finetune.precision", defaultValue = "auto")
+    String precision;
+
+    /** Compile the training graph with XLA's JIT (measured slower on CPU; for GPUs). */
+    @Parameter(property = "finetune.xla", defaultValue = "false")
+    boolean xla;
+
     /** Where the fine-tuned model and its files go; replaced whole at the end of a successful run. */
     @Parameter(property = "finetune.outputDirectory", defaultValue = "${project.build.directory}/finetune")
     File outputDirectory;
@@ -273,6 +292,9 @@ public class TrainMojo extends AbstractFineTuneMojo {
         c.device = device;
         c.intraOpThreads = intraOpThreads;
         c.interOpThreads = interOpThreads;
+        c.precision = precision;
+        c.bucketByLength = bucketByLength;
+        c.xla = xla;
         c.outputDirectory = outputDirectory.toPath();
         c.workDirectory = workDirectory.toPath();
         return c;

@@ -42,6 +42,23 @@ class FineTuneEngineTest {
         assertEquals(steps.size(), history.get("steps").size());
     }
 
+    /**
+     * bfloat16 mixed precision (TensorFlow's oneDNN rewrite of the training graph) still learns, keeps its weights
+     * in float32, and exports a float32 model that predicts what the bfloat16 session did to within its precision.
+     */
+    @org.junit.jupiter.api.Test
+    void trainsInBfloat16MixedPrecision(@TempDir Path tmp) throws IOException {
+        FineTuneConfig c = TestFiles.tinyConfig("tiny-bert-tf2", tmp);
+        c.precision = "bfloat16";
+        TrainingResult result = FineTuneEngine.train(c, m -> System.out.println("bfloat16: " + m));
+        List<TrainingHistory.Step> steps = result.history().steps;
+        assertTrue(steps.get(steps.size() - 1).loss() < steps.get(0).loss() / 2, "loss " + steps.get(0).loss() + " → "
+                + steps.get(steps.size() - 1).loss());
+        assertTrue(result.lastEpoch().validationAccuracy() > 0.9, "accuracy " + result.lastEpoch().validationAccuracy());
+        JsonNode check = Json.MAPPER.readTree(c.outputDirectory.resolve("reload-check.json").toFile());
+        assertTrue(check.get("probabilities").size() > 0);
+    }
+
     /** The head can also read the [CLS] vector or the masked mean of the sequence output. */
     @ParameterizedTest
     @ValueSource(strings = {"cls", "mean"})

@@ -36,6 +36,8 @@ public final class TestFiles {
         c.maxSequenceLength = 32;
         c.validationSplit = 0.2;
         c.logEverySteps = 5;
+        // float32 everywhere: "auto" would pick bfloat16 on some CI machines and float32 on others.
+        c.precision = "float32";
         return c;
     }
 

@@ -72,10 +72,16 @@ public class FineTuneConfig {
     /** Export the weights of the best validation instead of the last; always so when early stopping is on. */
     public boolean exportBestModel = false;
     public boolean resume = false;
+    /** Batch examples of similar length together (sorted within windows of 50 batches), so padding wastes little. */
+    public boolean bucketByLength = true;
     /** auto (GPU when visible, else CPU), cpu, or gpu:N. */
     public String device = "auto";
     public int intraOpThreads = 0;
     public int interOpThreads = 0;
+    /** auto (bfloat16 mixed precision on CPUs with native bfloat16, else float32), float32 or bfloat16. */
+    public String precision = "auto";
+    /** Compile the graph with XLA's JIT. */
+    public boolean xla = false;
 
     /** Retrain even when the up-to-date check finds nothing changed. */
     public boolean force = false;
@@ -85,6 +91,11 @@ public class FineTuneConfig {
     // --- output
     public Path outputDirectory;
     public Path workDirectory;
+
+    /** The TensorFlow session's settings. */
+    public dev.finetune.engine.training.SessionSettings sessionSettings() {
+        return new dev.finetune.engine.training.SessionSettings(device, intraOpThreads, interOpThreads, precision, xla);
+    }
 
     /** trainLayers as a number: -1 for all, 0 for the head only, N for the top N layers; MIN_VALUE when invalid. */
     public int trainLayersCount() {
@@ -189,6 +200,10 @@ public class FineTuneConfig {
         }
         if (intraOpThreads < 0 || interOpThreads < 0) {
             p.add("intraOpThreads and interOpThreads must be 0 (TensorFlow decides) or positive.");
+        }
+        String precisionProblem = dev.finetune.engine.training.SessionSettings.precisionProblem(precision);
+        if (precisionProblem != null) {
+            p.add(precisionProblem);
         }
         String deviceProblem = dev.finetune.engine.training.Devices.problem(device);
         if (deviceProblem != null) {

@@ -46,15 +46,11 @@ public final class Evaluator {
             log.warn(testFile + " has labels the model does not know, left out of the metrics: " + unknown
                     + "; the model knows " + model.labels() + ".");
         }
-        float[][] probs = new float[known.size()][];
-        for (int from = 0; from < known.size(); from += batchSize) {
-            List<EncodedExample> batch = new ArrayList<>();
-            for (int i = from; i < Math.min(known.size(), from + batchSize); i++) {
-                batch.add(EncodedExample.of(model.tokenizer(), known.get(i), truth.get(i), model.maxSequenceLength()));
-            }
-            float[][] p = model.predict(Batches.pad(batch, model.tokenizer().padId));
-            System.arraycopy(p, 0, probs, from, p.length);
+        List<EncodedExample> encoded = new ArrayList<>(known.size());
+        for (int i = 0; i < known.size(); i++) {
+            encoded.add(EncodedExample.of(model.tokenizer(), known.get(i), truth.get(i), model.maxSequenceLength()));
         }
+        float[][] probs = Batches.predictInLengthOrder(encoded, batchSize, model.tokenizer().padId, model::predict);
         int[] y = truth.stream().mapToInt(Integer::intValue).toArray();
         Metrics.Summary summary = Metrics.compute(model.labels(), y, probs);
         List<Evaluation.Mistake> mistakes = new ArrayList<>();

@@ -8,6 +8,7 @@ import dev.finetune.engine.tokenizer.BertTokenizer;
 import dev.finetune.engine.tokenizer.Vocabulary;
 import dev.finetune.engine.training.Batch;
 import dev.finetune.engine.training.ClassifierSession;
+import dev.finetune.engine.training.SessionSettings;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,9 +34,11 @@ public final class FineTunedModel implements AutoCloseable {
     private final int maxSequenceLength;
     private final SavedModelBundle bundle;
     private final SignatureDef signature;
+    private final String precision;
 
     private FineTunedModel(Path directory, List<String> labels, BertTokenizer tokenizer, int maxSequenceLength,
-                           SavedModelBundle bundle) {
+                           SavedModelBundle bundle, String precision) {
+        this.precision = precision;
         this.directory = directory;
         this.labels = labels;
         this.tokenizer = tokenizer;
@@ -44,7 +47,13 @@ public final class FineTunedModel implements AutoCloseable {
         this.signature = bundle.metaGraphDef().getSignatureDefOrThrow(ModelExporter.SIGNATURE);
     }
 
+    /** Loads in float32: exactly what any consumer of the exported SavedModel computes. */
     public static FineTunedModel load(Path directory) {
+        return load(directory, SessionSettings.defaults("auto"));
+    }
+
+    /** Loads with the given session settings (precision, threads, device). */
+    public static FineTunedModel load(Path directory, SessionSettings settings) {
         Path labelsFile = directory.resolve("labels.json");
         Path model = directory.resolve("saved_model");
         if (!Files.isRegularFile(labelsFile) || !Files.isRegularFile(model.resolve("saved_model.pb"))) {
@@ -61,8 +70,14 @@ public final class FineTunedModel implements AutoCloseable {
         meta.get("labels").forEach(l -> labels.add(l.asText()));
         BertTokenizer tokenizer = new BertTokenizer(Vocabulary.read(directory.resolve("vocab.txt")),
                 meta.path("doLowerCase").asBoolean(true));
-        SavedModelBundle bundle = SavedModelBundle.load(model.toString(), "serve");
-        return new FineTunedModel(directory, List.copyOf(labels), tokenizer, meta.path("maxSequenceLength").asInt(128), bundle);
+        SavedModelBundle bundle = SavedModelBundle.loader(model.toString()).withTags("serve").withConfigProto(settings.config()).load();
+        return new FineTunedModel(directory, List.copyOf(labels), tokenizer, meta.path("maxSequenceLength").asInt(128), bundle,
+                settings.effectivePrecision());
+    }
+
+    /** float32 or bfloat16: the precision its session computes in. */
+    public String precision() {
+        return precision;
     }
 
     /** Class probabilities for each row of {@code batch}. */

@@ -26,6 +26,9 @@ import java.util.Locale;
  * output is written to a temporary file and moved into place when complete.
  */
 public final class Predictor {
+    /** Batches read ahead and sorted by length before predicting: enough to pad little, few enough to stream. */
+    static final int WINDOW_BATCHES = 32;
+
     private Predictor() {
     }
 
@@ -41,18 +44,18 @@ public final class Predictor {
             try (RecordStream in = reader.open(input, format);
                  Writer out = new BufferedWriter(Files.newBufferedWriter(partial, StandardCharsets.UTF_8))) {
                 out.write(header(model.labels()));
-                List<EncodedExample> pending = new ArrayList<>(batchSize);
+                // Rows are read a window at a time and predicted in batches of similar length; output keeps input order.
+                int window = batchSize * WINDOW_BATCHES;
+                List<EncodedExample> pending = new ArrayList<>(window);
                 long started = System.nanoTime();
                 for (LabeledText t = in.next(); t != null; t = in.next()) {
                     pending.add(EncodedExample.of(model.tokenizer(), t, -1, model.maxSequenceLength()));
-                    if (pending.size() == batchSize) {
-                        rows += flush(model, pending, out);
-                        if (rows % (batchSize * 50L) == 0) {
-                            log.info(String.format("predicted %,d rows (%.1f rows/s)", rows, rows / ((System.nanoTime() - started) / 1e9)));
-                        }
+                    if (pending.size() == window) {
+                        rows += flush(model, pending, batchSize, out);
+                        log.info(String.format("predicted %,d rows (%.1f rows/s)", rows, rows / ((System.nanoTime() - started) / 1e9)));
                     }
                 }
-                rows += flush(model, pending, out);
+                rows += flush(model, pending, batchSize, out);
             }
             Files.move(partial, output, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             partial = null;
@@ -76,11 +79,11 @@ public final class Predictor {
         return b.append('\n').toString();
     }
 
-    private static int flush(FineTunedModel model, List<EncodedExample> pending, Writer out) throws IOException {
+    private static int flush(FineTunedModel model, List<EncodedExample> pending, int batchSize, Writer out) throws IOException {
         if (pending.isEmpty()) {
             return 0;
         }
-        float[][] probs = model.predict(Batches.pad(pending, model.tokenizer().padId));
+        float[][] probs = Batches.predictInLengthOrder(pending, batchSize, model.tokenizer().padId, model::predict);
         for (int i = 0; i < pending.size(); i++) {
             int best = Metrics.argmax(probs[i]);
             StringBuilder b = new StringBuilder();

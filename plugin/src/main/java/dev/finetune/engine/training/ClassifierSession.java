@@ -10,7 +10,6 @@ import org.tensorflow.Tensor;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Op;
-import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TString;
@@ -24,20 +23,13 @@ public final class ClassifierSession implements AutoCloseable {
     private final Session session;
 
     public ClassifierSession(ClassifierGraph model, int intraOpThreads, int interOpThreads) {
-        this(model, intraOpThreads, interOpThreads, "auto");
+        this(model, new SessionSettings("auto", intraOpThreads, interOpThreads, "float32", false));
     }
 
-    /** A session on {@code device} ({@link Devices}); ops without a kernel there fall back to the CPU. */
-    public ClassifierSession(ClassifierGraph model, int intraOpThreads, int interOpThreads, String device) {
+    /** A session as {@code settings} say; ops without a kernel on the chosen device fall back to the CPU. */
+    public ClassifierSession(ClassifierGraph model, SessionSettings settings) {
         this.model = model;
-        ConfigProto.Builder config = Devices.configure(ConfigProto.newBuilder().setAllowSoftPlacement(true), device);
-        if (intraOpThreads > 0) {
-            config.setIntraOpParallelismThreads(intraOpThreads);
-        }
-        if (interOpThreads > 0) {
-            config.setInterOpParallelismThreads(interOpThreads);
-        }
-        session = new Session(model.graph(), config.build());
+        session = new Session(model.graph(), settings.config());
     }
 
     /** Loads the encoder's pretrained weights through the model's own saver, and starts head and slots fresh. */

@@ -14,7 +14,8 @@ public final class Trainer {
     /** Loop settings; the graph holds the rest. */
     public record Settings(int epochs, int batchSize, double learningRate, double warmupRatio, String schedule,
                            double beta1, double beta2, long seed, int logEverySteps, boolean resume, String fingerprint,
-                           String bestModelMetric, int earlyStoppingPatience, int evaluateEverySteps, boolean exportBestModel) {
+                           String bestModelMetric, int earlyStoppingPatience, int evaluateEverySteps, boolean exportBestModel,
+                           boolean bucketByLength) {
     }
 
     private final ClassifierSession session;
@@ -65,7 +66,9 @@ public final class Trainer {
         LearningRateSchedule schedule = LearningRateSchedule.of(s.learningRate(), total, s.warmupRatio(), s.schedule());
         for (int epoch = state.epochsDone; epoch < s.epochs() && !state.stoppedEarly; epoch++) {
             long started = System.nanoTime();
-            List<Batch> batches = Batches.of(Batches.shuffled(train, s.seed(), epoch), s.batchSize(), padId);
+            List<Batch> batches = s.bucketByLength()
+                    ? Batches.bucketed(train, s.seed(), epoch, s.batchSize(), padId)
+                    : Batches.of(Batches.shuffled(train, s.seed(), epoch), s.batchSize(), padId);
             double lossSum = 0;
             long examplesSeen = 0;
             long timed = 0;
@@ -89,7 +92,8 @@ public final class Trainer {
                 state.globalStep++;
                 lossSum += r.loss() * batch.rows();
                 examplesSeen += batch.rows();
-                state.history.steps.add(new TrainingHistory.Step(state.globalStep, epoch + 1, r.loss(), lr, r.gradientNorm(), dt / 1e9));
+                state.history.steps.add(new TrainingHistory.Step(state.globalStep, epoch + 1, r.loss(), lr, r.gradientNorm(), dt / 1e9,
+                        batch.rows(), batch.rows() * batch.length()));
                 boolean lastOfEpoch = b == batches.size() - 1;
                 if (state.globalStep % s.logEverySteps() == 0 || lastOfEpoch) {
                     double perSecond = timedNanos > 0 ? timed / (timedNanos / 1e9) : examplesSeen / ((System.nanoTime() - started) / 1e9);
@@ -135,7 +139,7 @@ public final class Trainer {
         }
         double loss = 0;
         int correct = 0;
-        for (Batch b : Batches.of(validation, s.batchSize(), padId)) {
+        for (Batch b : Batches.of(Batches.byLength(validation), s.batchSize(), padId)) {
             ClassifierSession.Evaluation e = session.evaluate(b, true);
             for (int i = 0; i < b.rows(); i++) {
                 loss += e.losses()[i];

@@ -13,8 +13,9 @@ public class TrainingHistory {
     public long exportedStep;
     public boolean stoppedEarly;
 
-    /** {@code seconds} is the wall time of the step's {@code Session.run}. */
-    public record Step(long step, int epoch, double loss, double learningRate, double gradientNorm, double seconds) {
+    /** {@code seconds} is the wall time of the step's {@code Session.run}; {@code examples} the batch's rows, {@code tokens} its padded size. */
+    public record Step(long step, int epoch, double loss, double learningRate, double gradientNorm, double seconds, int examples,
+                       int tokens) {
     }
 
     /** One validation pass; {@code best} marks a new best of the chosen metric. */

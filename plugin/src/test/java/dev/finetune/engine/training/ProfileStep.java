@@ -24,10 +24,21 @@ public final class ProfileStep {
         Path model = ModelLocator.locate(Path.of(args[0]), Files.createTempDirectory("finetune-profile"));
         int rows = args.length > 1 ? Integer.parseInt(args[1]) : 16;
         int length = args.length > 2 ? Integer.parseInt(args[2]) : 64;
+        // -Dprecision=float32|bfloat16|auto -Dxla=true -DintraOp=N -DinterOp=N -Dsteps=N: the session levers to compare.
+        SessionSettings settings = new SessionSettings("cpu", Integer.getInteger("intraOp", 0), Integer.getInteger("interOp", 0),
+                System.getProperty("precision", "float32"), Boolean.getBoolean("xla"));
+        int steps = Integer.getInteger("steps", 3);
         EncoderGraph enc = EncoderGraph.prepare(SavedModelFile.read(model), SignatureNames.auto());
-        try (ClassifierGraph g = new ClassifierGraph(enc, 2, new ClassifierGraph.Settings("pooled", 0.1, 1, 0.9, 0.999, 1e-6, 0.01, 1.0));
-             ClassifierSession s = new ClassifierSession(g, 0, 0)) {
+        // -DweightDecay=D -DmaxGradNorm=N: the update's extra work, to see what it costs in time and memory.
+        double weightDecay = Double.parseDouble(System.getProperty("weightDecay", "0.01"));
+        double maxGradNorm = Double.parseDouble(System.getProperty("maxGradNorm", "1.0"));
+        try (ClassifierGraph g = new ClassifierGraph(enc, 2,
+                new ClassifierGraph.Settings("pooled", 0.1, 1, 0.9, 0.999, 1e-6, weightDecay, maxGradNorm));
+             ClassifierSession s = new ClassifierSession(g, settings)) {
+            System.out.println("session: " + settings.describe());
+            System.out.println("resident after building the graph and session: " + residentMiB() + " MiB");
             s.initializeFromPretrained();
+            System.out.println("resident after restoring the pretrained weights: " + residentMiB() + " MiB");
             Random r = new Random(1);
             int[] ids = new int[rows * length];
             int[] ones = new int[rows * length];
@@ -36,13 +47,20 @@ public final class ProfileStep {
                 ones[i] = 1;
             }
             Batch batch = new Batch(rows, length, ids, ones, new int[ids.length], new int[rows]);
-            for (int step = 1; step <= 3; step++) {
+            double[] times = new double[steps];
+            for (int step = 1; step <= steps; step++) {
                 long t0 = System.nanoTime();
-                s.train(batch, 1e-5f, step, 0.9, 0.999);
-                System.out.printf("step %d: %.3f s%n", step, (System.nanoTime() - t0) / 1e9);
+                var result = s.train(batch, 1e-5f, step, 0.9, 0.999);
+                times[step - 1] = (System.nanoTime() - t0) / 1e9;
+                System.out.printf("step %d: %.3f s  loss %.4f  resident %d MiB%n", step, times[step - 1], result.loss(), residentMiB());
+            }
+            if (steps > 2) {
+                double[] warm = java.util.Arrays.copyOfRange(times, 1, steps);
+                java.util.Arrays.sort(warm);
+                System.out.printf("median after the first step: %.3f s%n", warm[warm.length / 2]);
             }
             long t0 = System.nanoTime();
-            RunMetadata meta = s.traceStep(batch, 1e-5f, 4, 0.9, 0.999);
+            RunMetadata meta = s.traceStep(batch, 1e-5f, steps + 1, 0.9, 0.999);
             System.out.printf("traced step: %.3f s%n", (System.nanoTime() - t0) / 1e9);
             Map<String, long[]> byOp = new HashMap<>();
             long total = 0;
@@ -61,5 +79,15 @@ public final class ProfileStep {
             byOp.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0])).limit(25).forEach(e ->
                     System.out.printf("%-36s %8.1f ms %5.1f%%  %6d ops%n", e.getKey(), e.getValue()[0] / 1e3, 100.0 * e.getValue()[0] / sum, e.getValue()[1]));
         }
+    }
+
+    /** This process's resident memory (Linux), to see which phase takes it. */
+    static long residentMiB() throws java.io.IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("\\D", "")) / 1024;
+            }
+        }
+        return -1;
     }
 }
