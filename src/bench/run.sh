@@ -19,7 +19,7 @@ mkdir -p "$bench"
 train_rows=${TRAIN_ROWS:-1000}
 test_rows=${TEST_ROWS:-1000}
 epochs=2   # as examples/bert-fine-foods/pom.xml
-[ -x /usr/bin/time ] || { echo "GNU time is missing: sudo apt-get install -y time" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "GNU time is missing: apt-get install -y time (as root, or with sudo)" >&2; exit 1; }
 
 python=${BENCH_PYTHON:-}
 if [ -z "$python" ]; then
