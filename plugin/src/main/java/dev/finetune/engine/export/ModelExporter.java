@@ -1,6 +1,7 @@
 package dev.finetune.engine.export;
 
 import dev.finetune.engine.FineTuneException;
+import dev.finetune.engine.model.GeluRewrite;
 import dev.finetune.engine.model.GraphDefs;
 import dev.finetune.engine.training.Batch;
 import dev.finetune.engine.training.ClassifierGraph;
@@ -53,7 +54,8 @@ public final class ModelExporter {
         if (encoderSignature.sequenceOutput() != null) {
             roots.add(encoderSignature.sequenceOutput());
         }
-        GraphDef pruned = GraphDefs.prune(graph.toGraphDef(), roots);
+        // The exported graph computes each GELU directly: the training detour only matters for gradients.
+        GraphDef pruned = GraphDefs.prune(GeluRewrite.forInference(graph.toGraphDef()), roots);
 
         SignatureDef.Builder sig = SignatureDef.newBuilder().setMethodName("tensorflow/serving/predict");
         var enc = model.encoder().signature();

@@ -8,7 +8,8 @@ import org.tensorflow.proto.SaverDef;
 
 /**
  * A SavedModel encoder made ready to train: function calls inlined, embedding look-ups made differentiable,
- * pruned to the encoder's path and the model's own restore op. Import {@link #graph()} into a fresh
+ * tanh GELUs made cheap to train through ({@link GeluRewrite}), pruned to the encoder's path and the model's own
+ * restore op. Import {@link #graph()} into a fresh
  * {@code Graph}, run {@link #restoreOp()} with {@link #restoreFilenameTensor()} fed {@link #variablesPrefix()},
  * and the pretrained weights are loaded.
  */
@@ -51,7 +52,7 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
         roots.add(filename);
         UnsafeOps.check(inlined.graph(), running(inlined, roots), List.of(restore, filename, inlined.resolve(saver.getSaveTensorName())),
                 allowedUnsafeOps, model.directory());
-        graph = GraphDefs.dropColocation(GraphDefs.prune(graph, roots));
+        graph = GeluRewrite.forTraining(GraphDefs.dropColocation(GraphDefs.prune(graph, roots)));
         return new EncoderGraph(graph, signature, restore, filename, prefix, inlined.rounds());
     }
 
