@@ -35,7 +35,8 @@ public final class ProfileStep {
         try (ClassifierGraph g = new ClassifierGraph(enc, 2,
                 new ClassifierGraph.Settings("pooled", 0.1, 1, 0.9, 0.999, 1e-6, weightDecay, maxGradNorm));
              ClassifierSession s = new ClassifierSession(g, settings)) {
-            System.out.println("session: " + settings.describe());
+            System.out.println("session: " + settings.describe() + "; tanh GELUs taking the training detour: "
+                    + dev.finetune.engine.model.GeluRewrite.count(enc.graph()));
             System.out.println("resident after building the graph and session: " + residentMiB() + " MiB");
             s.initializeFromPretrained();
             System.out.println("resident after restoring the pretrained weights: " + residentMiB() + " MiB");
