@@ -25,6 +25,7 @@ import dev.finetune.engine.training.ClassifierSession;
 import dev.finetune.engine.training.Devices;
 import dev.finetune.engine.training.EncodedExample;
 import dev.finetune.engine.training.ProgressListener;
+import dev.finetune.engine.training.SessionSettings;
 import dev.finetune.engine.training.Trainer;
 import dev.finetune.engine.training.TrainingHistory;
 import java.io.IOException;
@@ -158,9 +159,10 @@ public final class FineTuneEngine {
         Batch sampleBatch;
         float[][] expected;
         Path exported = work.resolve("export");
+        SessionSettings settings = c.sessionSettings().resolved();
         try (ClassifierGraph graph = new ClassifierGraph(encoder, labels.size(), head);
-             ClassifierSession session = new ClassifierSession(graph, c.sessionSettings())) {
-            log.info("Device: " + Devices.describe(c.device) + ", " + c.sessionSettings().describe() + ", TensorFlow "
+             ClassifierSession session = new ClassifierSession(graph, settings)) {
+            log.info("Device: " + Devices.describe(c.device) + ", " + settings.describe() + ", TensorFlow "
                     + org.tensorflow.TensorFlow.version() + ".");
             log.info(String.format("Model: %s (%s), %d encoder variables, %,d trainable parameters, hidden size %d%s.",
                     modelDir, encoder.inlinedLevels() > 0 ? "TF2 functions inlined" : "TF1 graph",
@@ -203,7 +205,7 @@ public final class FineTuneEngine {
             Json.write(dir.resolve("finetune-config.json"), c);
             Json.write(dir.resolve("training-history.json"), history);
             float[][] reloaded = ModelExporter.verifyByReloading(model, sampleBatch, expected, encoder.signature().segmentIds() != null,
-                    c.sessionSettings().effectivePrecision().equals("bfloat16") ? 3e-2 : 1e-4);
+                    settings.precision().equals("bfloat16") ? 3e-2 : 1e-4);
             Map<String, Object> check = new LinkedHashMap<>();
             check.put("rows", sampleBatch.rows());
             check.put("length", sampleBatch.length());

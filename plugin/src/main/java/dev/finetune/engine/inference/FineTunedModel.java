@@ -70,9 +70,10 @@ public final class FineTunedModel implements AutoCloseable {
         meta.get("labels").forEach(l -> labels.add(l.asText()));
         BertTokenizer tokenizer = new BertTokenizer(Vocabulary.read(directory.resolve("vocab.txt")),
                 meta.path("doLowerCase").asBoolean(true));
-        SavedModelBundle bundle = SavedModelBundle.loader(model.toString()).withTags("serve").withConfigProto(settings.config()).load();
+        SessionSettings session = settings.resolved();
+        SavedModelBundle bundle = SavedModelBundle.loader(model.toString()).withTags("serve").withConfigProto(session.config()).load();
         return new FineTunedModel(directory, List.copyOf(labels), tokenizer, meta.path("maxSequenceLength").asInt(128), bundle,
-                settings.effectivePrecision());
+                session.precision());
     }
 
     /** float32 or bfloat16: the precision its session computes in. */

@@ -98,20 +98,20 @@ public final class GeluRewrite {
      */
     private static Match match(Map<String, NodeDef> nodes, Map<String, List<NodeDef>> consumers, NodeDef tanh) {
         NodeDef scaled = input(nodes, tanh, 0);
-        String[] inner = scalarTimes(nodes, scaled, C);
-        NodeDef sum = inner == null ? null : nodes.get(GraphDefs.nodeName(inner[0]));
+        String inner = scalarTimes(nodes, scaled, C);
+        NodeDef sum = inner == null ? null : nodes.get(GraphDefs.nodeName(inner));
         if (sum == null || !isAdd(sum) || sum.getInputCount() != 2) {
             return null;
         }
         for (int side = 0; side < 2; side++) {
             String x = sum.getInput(side);
-            String[] cube = scalarTimes(nodes, nodes.get(GraphDefs.nodeName(sum.getInput(1 - side))), A);
-            NodeDef pow = cube == null ? null : nodes.get(GraphDefs.nodeName(cube[0]));
+            String cube = scalarTimes(nodes, nodes.get(GraphDefs.nodeName(sum.getInput(1 - side))), A);
+            NodeDef pow = cube == null ? null : nodes.get(GraphDefs.nodeName(cube));
             if (pow == null || !pow.getOp().equals("Pow") || !same(pow.getInput(0), x) || !isScalar(nodes, pow.getInput(1), 3)) {
                 continue;
             }
             NodeDef onePlus = only(consumers, tanh);
-            if (onePlus == null || !isAdd(onePlus) || otherInput(nodes, onePlus, tanh.getName(), 1) == null) {
+            if (onePlus == null || !isAdd(onePlus) || !addsScalar(nodes, onePlus, tanh.getName(), 1)) {
                 return null;
             }
             NodeDef next = only(consumers, onePlus);
@@ -119,19 +119,19 @@ public final class GeluRewrite {
                 return null;
             }
             // x * (0.5 * (1 + tanh))
-            String[] half = scalarTimes(nodes, next, 0.5);
-            if (half != null && same(half[0], onePlus.getName())) {
+            String half = scalarTimes(nodes, next, 0.5);
+            if (half != null && same(half, onePlus.getName())) {
                 NodeDef product = only(consumers, next);
-                if (product != null && product.getOp().equals("Mul") && otherInputRef(product, next.getName()) != null
-                        && same(otherInputRef(product, next.getName()), x)) {
+                String other = product == null || !product.getOp().equals("Mul") ? null : otherInputRef(product, next.getName());
+                if (other != null && same(other, x)) {
                     return new Match(x, tanh, onePlus, product);
                 }
                 return null;
             }
             // (0.5 * x) * (1 + tanh)
             String halfX = otherInputRef(next, onePlus.getName());
-            String[] halfOfX = halfX == null ? null : scalarTimes(nodes, nodes.get(GraphDefs.nodeName(halfX)), 0.5);
-            if (halfOfX != null && same(halfOfX[0], x)) {
+            String halfOfX = halfX == null ? null : scalarTimes(nodes, nodes.get(GraphDefs.nodeName(halfX)), 0.5);
+            if (halfOfX != null && same(halfOfX, x)) {
                 return new Match(x, tanh, onePlus, next);
             }
             return null;
@@ -198,23 +198,23 @@ public final class GeluRewrite {
         return n.getOp().equals("Add") || n.getOp().equals("AddV2");
     }
 
-    /** For {@code n = k * other} (either order) with scalar constant k ≈ {@code k}: {other}; else null. */
-    private static String[] scalarTimes(Map<String, NodeDef> nodes, NodeDef n, double k) {
+    /** For {@code n = k * other} (either order) with scalar constant k ≈ {@code k}: other; else null. */
+    private static String scalarTimes(Map<String, NodeDef> nodes, NodeDef n, double k) {
         if (n == null || !n.getOp().equals("Mul") || n.getInputCount() != 2) {
             return null;
         }
         for (int side = 0; side < 2; side++) {
             if (isScalar(nodes, n.getInput(side), k)) {
-                return new String[] {n.getInput(1 - side)};
+                return n.getInput(1 - side);
             }
         }
         return null;
     }
 
-    /** For {@code n = other + k} (either order) with scalar constant k: the other input; else null. */
-    private static String otherInput(Map<String, NodeDef> nodes, NodeDef n, String known, double k) {
+    /** Whether {@code n = known + k} (either order) with scalar constant k. */
+    private static boolean addsScalar(Map<String, NodeDef> nodes, NodeDef n, String known, double k) {
         String other = otherInputRef(n, known);
-        return other != null && isScalar(nodes, other, k) ? other : null;
+        return other != null && isScalar(nodes, other, k);
     }
 
     /** The input of a two-input node that is not {@code known}, or null. */

@@ -43,9 +43,7 @@ public final class Batches {
         int window = batchSize * BUCKET_WINDOW;
         List<Batch> out = new ArrayList<>();
         for (int from = 0; from < order.size(); from += window) {
-            List<EncodedExample> chunk = new ArrayList<>(order.subList(from, Math.min(order.size(), from + window)));
-            chunk.sort(Comparator.comparingInt(e -> e.ids().length));
-            out.addAll(of(chunk, batchSize, padId));
+            out.addAll(of(byLength(order.subList(from, Math.min(order.size(), from + window))), batchSize, padId));
         }
         Collections.shuffle(out, new Random(seed * 1_000_003L + epoch + 7_919L));
         return out;

@@ -41,6 +41,14 @@ public record SessionSettings(String device, int intraOpThreads, int interOpThre
         return precision;
     }
 
+    /**
+     * These settings with {@code auto} precision decided: callers that ask for the precision, the config and the log
+     * line resolve once, since deciding probes the CPU flags and TensorFlow's GPUs.
+     */
+    public SessionSettings resolved() {
+        return new SessionSettings(device, intraOpThreads, interOpThreads, effectivePrecision(), xla);
+    }
+
     /** The session's ConfigProto. */
     public ConfigProto config() {
         ConfigProto.Builder config = Devices.configure(ConfigProto.newBuilder().setAllowSoftPlacement(true), device);

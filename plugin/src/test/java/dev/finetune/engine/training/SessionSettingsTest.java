@@ -32,6 +32,9 @@ class SessionSettingsTest {
     void autoFollowsTheCpu() {
         String expected = SessionSettings.cpuHasNativeBfloat16() ? "bfloat16" : "float32";
         assertEquals(expected, new SessionSettings("cpu", 0, 0, "auto", false).effectivePrecision());
+        SessionSettings resolved = new SessionSettings("cpu", 2, 1, "auto", true).resolved();
+        assertEquals(new SessionSettings("cpu", 2, 1, expected, true), resolved);
+        assertEquals(resolved.config(), new SessionSettings("cpu", 2, 1, "auto", true).config());
     }
 
     @Test
