@@ -13,10 +13,11 @@ import dev.finetune.engine.model.EncoderGraph;
 import dev.finetune.engine.model.ModelException;
 import dev.finetune.engine.model.ModelInfo;
 import dev.finetune.engine.model.ModelLocator;
+import dev.finetune.engine.model.Pooling;
 import dev.finetune.engine.model.SavedModelFile;
 import dev.finetune.engine.model.SignatureNames;
 import dev.finetune.engine.model.SignatureResolver;
-import dev.finetune.engine.tokenizer.BertTokenizer;
+import dev.finetune.engine.tokenizer.TextTokenizer;
 import dev.finetune.engine.training.Batch;
 import dev.finetune.engine.training.Batches;
 import dev.finetune.engine.training.CheckpointStore;
@@ -60,7 +61,7 @@ public final class FineTuneEngine {
             ModelInfo info = null;
             if (c.model != null) {
                 try {
-                    info = ModelInfo.inspect(ModelLocator.locate(c.model, work.resolve("model-cache")), c.vocabulary, c.doLowerCase);
+                    info = ModelInfo.inspect(ModelLocator.locate(c.model, work.resolve("model-cache")), c.tokenizerOverride(), c.doLowerCase);
                     problems.addAll(info.problems(c.maxSequenceLength));
                     SignatureResolver.resolve(info.savedModel(), signatureNames(c));
                 } catch (FineTuneException e) {
@@ -138,9 +139,9 @@ public final class FineTuneEngine {
 
         SavedModelFile savedModel = info.savedModel();
         Path modelDir = savedModel.directory();
-        Path vocabFile = info.vocabularyFile();
+        Path tokenizerFile = info.tokenizerFile().file();
         boolean lowerCase = info.lowerCase();
-        BertTokenizer tokenizer = new BertTokenizer(info.vocabulary(), lowerCase);
+        TextTokenizer tokenizer = info.tokenizer();
         List<EncodedExample> train = encode(tokenizer, trainRows, trainLabels, c.maxSequenceLength);
         List<EncodedExample> validation = encode(tokenizer, validationRows, validationLabels, c.maxSequenceLength);
         long truncated = train.stream().filter(EncodedExample::truncated).count();
@@ -153,7 +154,8 @@ public final class FineTuneEngine {
             throw new ModelException("textPairColumn is set, but the model in " + modelDir + " has no segment-ids input to tell "
                     + "the two texts apart; name it with <segmentIds>.");
         }
-        ClassifierGraph.Settings head = new ClassifierGraph.Settings(c.pooling, c.dropout, c.seed, c.beta1, c.beta2, c.epsilon,
+        String pooling = Pooling.resolve(c.pooling, encoder);
+        ClassifierGraph.Settings head = new ClassifierGraph.Settings(pooling, c.dropout, c.seed, c.beta1, c.beta2, c.epsilon,
                 c.effectiveWeightDecay(), c.maxGradNorm, c.trainLayersCount(), c.layerwiseLrDecay);
         TrainingHistory history;
         Batch sampleBatch;
@@ -164,10 +166,11 @@ public final class FineTuneEngine {
              ClassifierSession session = new ClassifierSession(graph, settings)) {
             log.info("Device: " + Devices.describe(c.device) + ", " + settings.describe() + ", TensorFlow "
                     + org.tensorflow.TensorFlow.version() + ".");
-            log.info(String.format("Model: %s (%s), %d encoder variables, %,d trainable parameters, hidden size %d%s.",
+            log.info(String.format("Model: %s (%s), %d encoder variables, %,d trainable parameters, hidden size %d, pooling %s%s.",
                     modelDir, encoder.inlinedLevels() > 0 ? "TF2 functions inlined" : "TF1 graph",
                     graph.encoderVariables().size(), graph.trainableParameters(), graph.hiddenSize(),
-                    lowerCase ? ", lower-cased input" : ""));
+                    pooling + (c.pooling.equals("auto") ? " (auto)" : ""), lowerCase ? ", lower-cased input" : ""));
+            log.info("Tokenizer: " + tokenizer.describe() + " from " + tokenizerFile + ".");
             if (c.trainLayersCount() >= 0) {
                 log.info("Training " + (graph.trainableVariables() - 2) + " of " + graph.encoderVariables().size()
                         + " encoder variables (trainLayers " + c.trainLayers + "), and the head.");
@@ -175,11 +178,11 @@ public final class FineTuneEngine {
             Trainer.Settings loop = new Trainer.Settings(c.epochs, c.batchSize, c.learningRate, c.warmupRatio, c.schedule,
                     c.beta1, c.beta2, c.seed, c.logEverySteps, c.resume, digest, c.bestModelMetric, c.earlyStoppingPatience,
                     c.evaluateEverySteps, c.exportBestModel, c.bucketByLength);
-            history = new Trainer(session, loop, new CheckpointStore(work), tokenizer.padId, log)
+            history = new Trainer(session, loop, new CheckpointStore(work), tokenizer.padId(), log)
                     .train(train, validation);
             List<EncodedExample> sample = (validation.isEmpty() ? train : validation).subList(0,
                     Math.min(8, (validation.isEmpty() ? train : validation).size()));
-            sampleBatch = Batches.of(sample, sample.size(), tokenizer.padId).get(0);
+            sampleBatch = Batches.of(sample, sample.size(), tokenizer.padId()).get(0);
             expected = session.predict(sampleBatch);
             AtomicDirectory.deleteQuietly(exported);
             try {
@@ -194,10 +197,12 @@ public final class FineTuneEngine {
             Path model = dir.resolve("saved_model");
             FileUtils.moveDirectory(exported.toFile(), model.toFile());
             Files.createDirectories(model.resolve("assets"));
-            Files.copy(vocabFile, model.resolve("assets").resolve("vocab.txt"));
-            Files.copy(vocabFile, dir.resolve("vocab.txt"));
+            String tokenizerName = tokenizerFile.getFileName().toString();
+            Files.copy(tokenizerFile, model.resolve("assets").resolve(tokenizerName));
+            Files.copy(tokenizerFile, dir.resolve(tokenizerName));
             Map<String, Object> labelJson = new LinkedHashMap<>();
             labelJson.put("labels", labels.names());
+            labelJson.put("tokenizer", tokenizerName);
             labelJson.put("doLowerCase", lowerCase);
             labelJson.put("maxSequenceLength", c.maxSequenceLength);
             Json.write(dir.resolve("labels.json"), labelJson);
@@ -220,7 +225,7 @@ public final class FineTuneEngine {
         return new TrainingResult(c.outputDirectory, labels.names(), history);
     }
 
-    static List<EncodedExample> encode(BertTokenizer tokenizer, List<LabeledText> rows, int[] labels, int maxLength) {
+    static List<EncodedExample> encode(TextTokenizer tokenizer, List<LabeledText> rows, int[] labels, int maxLength) {
         List<EncodedExample> out = new ArrayList<>(rows.size());
         for (int i = 0; i < rows.size(); i++) {
             out.add(EncodedExample.of(tokenizer, rows.get(i), labels[i], maxLength));
@@ -242,8 +247,15 @@ public final class FineTuneEngine {
                 ((com.fasterxml.jackson.databind.node.ObjectNode) settings).remove(ignored);
             }
             sha.update(Json.MAPPER.writeValueAsBytes(settings));
-            for (Path p : new Path[] {c.trainFile, c.validationFile, c.vocabulary, modelDir.resolve("saved_model.pb"),
-                    modelDir.resolve("variables").resolve("variables.index"), modelDir.resolve("assets").resolve("vocab.txt")}) {
+            List<Path> files = new ArrayList<>(java.util.Arrays.asList(c.trainFile, c.validationFile, c.vocabulary, c.tokenizer,
+                    modelDir.resolve("saved_model.pb"), modelDir.resolve("variables").resolve("variables.index")));
+            // The assets hold the tokenizer (vocab.txt, tokenizer.json or a SentencePiece model) and its settings.
+            if (Files.isDirectory(modelDir.resolve("assets"))) {
+                try (var assets = Files.list(modelDir.resolve("assets"))) {
+                    assets.sorted().forEach(files::add);
+                }
+            }
+            for (Path p : files) {
                 if (p != null && Files.isRegularFile(p)) {
                     sha.update(Files.readAllBytes(p));
                 }

@@ -56,11 +56,21 @@ public class TrainMojo extends AbstractFineTuneMojo {
     @Parameter(property = "finetune.validationSplit", defaultValue = "0.1")
     double validationSplit;
 
-    /** The WordPiece vocabulary; by default the model's own {@code assets/vocab.txt}. */
+    /**
+     * The tokenizer: a Hugging Face {@code tokenizer.json} (WordPiece, BPE, byte-level BPE or Unigram), a SentencePiece
+     * {@code .model}, or a WordPiece {@code vocab.txt}. By default the model's own, from its {@code assets/}, in that order.
+     */
+    @Parameter(property = "finetune.tokenizer")
+    File tokenizer;
+
+    /** A WordPiece vocabulary (the older way to name a {@code vocab.txt} tokenizer). */
     @Parameter(property = "finetune.vocabulary")
     File vocabulary;
 
-    /** Lower-case and strip accents before WordPiece; by default from the model's {@code model.json}, else true. */
+    /**
+     * Lower-case (and for WordPiece strip accents) before tokenizing; WordPiece: by default from the model's
+     * {@code model.json}, else true; SentencePiece: false unless set; a {@code tokenizer.json} decides itself.
+     */
     @Parameter(property = "finetune.doLowerCase")
     Boolean doLowerCase;
 
@@ -88,8 +98,12 @@ public class TrainMojo extends AbstractFineTuneMojo {
     @Parameter(property = "finetune.sequenceOutput")
     String sequenceOutput;
 
-    /** What the head reads: {@code pooled} (the model's pooled output), {@code cls} (first token) or {@code mean} (masked mean). */
-    @Parameter(property = "finetune.pooling", defaultValue = "pooled")
+    /**
+     * What the head reads: {@code pooled} (the model's pooled output), {@code cls} (first token), {@code mean} (masked
+     * mean) or {@code last} (the last real token, for causal decoders); {@code auto}: pooled when the model has a pooled
+     * output, else last for a causal model, else cls.
+     */
+    @Parameter(property = "finetune.pooling", defaultValue = "auto")
     String pooling;
 
     /**
@@ -257,6 +271,7 @@ public class TrainMojo extends AbstractFineTuneMojo {
         c.labels = labels == null ? new ArrayList<>() : labels;
         c.validationSplit = validationSplit;
         c.vocabulary = vocabulary == null ? null : vocabulary.toPath();
+        c.tokenizer = tokenizer == null ? null : tokenizer.toPath();
         c.doLowerCase = doLowerCase;
         c.maxSequenceLength = maxSequenceLength;
         c.inputIds = blankToNull(inputIds);

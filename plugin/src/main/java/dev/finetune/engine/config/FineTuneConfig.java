@@ -27,6 +27,9 @@ public class FineTuneConfig {
     // --- model
     /** The SavedModel directory, or a .zip/.jar holding one (coordinates are resolved by the Mojo). */
     public Path model;
+    /** The tokenizer: a tokenizer.json, a SentencePiece .model or a WordPiece vocab.txt; null: from the model's assets. */
+    public Path tokenizer;
+    /** A WordPiece vocab.txt (the older name for {@link #tokenizer}). */
     public Path vocabulary;
     /** Lower-case and strip accents; null means: from the model's model.json, else true. */
     public Boolean doLowerCase;
@@ -36,8 +39,11 @@ public class FineTuneConfig {
     public String segmentIds;
     public String pooledOutput;
     public String sequenceOutput;
-    /** pooled (the model's pooled output), cls (first token of the sequence output) or mean (masked mean). */
-    public String pooling = "pooled";
+    /**
+     * auto, pooled (the model's pooled output), cls (first token of the sequence output), mean (masked mean) or last
+     * (the last real token); auto: pooled when the model has it, else last for a causal model, else cls.
+     */
+    public String pooling = "auto";
     /** Op types that touch files, the network or run code which the user accepts in this model knowingly. */
     public List<String> allowUnsafeOps = new ArrayList<>();
 
@@ -91,6 +97,11 @@ public class FineTuneConfig {
     // --- output
     public Path outputDirectory;
     public Path workDirectory;
+
+    /** The tokenizer file the user named, if any. */
+    public Path tokenizerOverride() {
+        return tokenizer != null ? tokenizer : vocabulary;
+    }
 
     /** The TensorFlow session's settings. */
     public dev.finetune.engine.training.SessionSettings sessionSettings() {
@@ -147,8 +158,8 @@ public class FineTuneConfig {
         if (!List.of("adamw", "adam").contains(optimizer)) {
             p.add("optimizer '" + optimizer + "' is unknown: use adamw or adam.");
         }
-        if (!List.of("pooled", "cls", "mean").contains(pooling)) {
-            p.add("pooling '" + pooling + "' is unknown: use pooled, cls or mean.");
+        if (!dev.finetune.engine.model.Pooling.CHOICES.contains(pooling)) {
+            p.add("pooling '" + pooling + "' is unknown: use auto, pooled, cls, mean or last.");
         }
         if (trainLayersCount() == Integer.MIN_VALUE) {
             p.add("trainLayers '" + trainLayers + "' is unknown: use all, head, or a number of top encoder layers.");

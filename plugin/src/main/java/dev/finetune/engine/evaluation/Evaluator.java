@@ -50,7 +50,7 @@ public final class Evaluator {
         for (int i = 0; i < known.size(); i++) {
             encoded.add(EncodedExample.of(model.tokenizer(), known.get(i), truth.get(i), model.maxSequenceLength()));
         }
-        float[][] probs = Batches.predictInLengthOrder(encoded, batchSize, model.tokenizer().padId, model::predict);
+        float[][] probs = Batches.predictInLengthOrder(encoded, batchSize, model.tokenizer().padId(), model::predict);
         int[] y = truth.stream().mapToInt(Integer::intValue).toArray();
         Metrics.Summary summary = Metrics.compute(model.labels(), y, probs);
         List<Evaluation.Mistake> mistakes = new ArrayList<>();

@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.finetune.engine.FineTuneException;
 import dev.finetune.engine.Json;
 import dev.finetune.engine.export.ModelExporter;
-import dev.finetune.engine.tokenizer.BertTokenizer;
-import dev.finetune.engine.tokenizer.Vocabulary;
+import dev.finetune.engine.tokenizer.TextTokenizer;
+import dev.finetune.engine.tokenizer.TokenizerFile;
 import dev.finetune.engine.training.Batch;
 import dev.finetune.engine.training.ClassifierSession;
 import dev.finetune.engine.training.SessionSettings;
@@ -30,13 +30,13 @@ import org.tensorflow.types.TInt32;
 public final class FineTunedModel implements AutoCloseable {
     private final Path directory;
     private final List<String> labels;
-    private final BertTokenizer tokenizer;
+    private final TextTokenizer tokenizer;
     private final int maxSequenceLength;
     private final SavedModelBundle bundle;
     private final SignatureDef signature;
     private final String precision;
 
-    private FineTunedModel(Path directory, List<String> labels, BertTokenizer tokenizer, int maxSequenceLength,
+    private FineTunedModel(Path directory, List<String> labels, TextTokenizer tokenizer, int maxSequenceLength,
                            SavedModelBundle bundle, String precision) {
         this.precision = precision;
         this.directory = directory;
@@ -68,8 +68,9 @@ public final class FineTunedModel implements AutoCloseable {
         }
         List<String> labels = new ArrayList<>();
         meta.get("labels").forEach(l -> labels.add(l.asText()));
-        BertTokenizer tokenizer = new BertTokenizer(Vocabulary.read(directory.resolve("vocab.txt")),
-                meta.path("doLowerCase").asBoolean(true));
+        // Models written before other tokenizers existed name none: theirs is vocab.txt.
+        TextTokenizer tokenizer = TokenizerFile.of(directory.resolve(meta.path("tokenizer").asText("vocab.txt")))
+                .open(meta.path("doLowerCase").asBoolean(true));
         SessionSettings session = settings.resolved();
         SavedModelBundle bundle = SavedModelBundle.loader(model.toString()).withTags("serve").withConfigProto(session.config()).load();
         return new FineTunedModel(directory, List.copyOf(labels), tokenizer, meta.path("maxSequenceLength").asInt(128), bundle,
@@ -118,7 +119,7 @@ public final class FineTunedModel implements AutoCloseable {
         return labels;
     }
 
-    public BertTokenizer tokenizer() {
+    public TextTokenizer tokenizer() {
         return tokenizer;
     }
 
@@ -129,5 +130,6 @@ public final class FineTunedModel implements AutoCloseable {
     @Override
     public void close() {
         bundle.close();
+        tokenizer.close();
     }
 }

@@ -83,7 +83,7 @@ public final class Predictor {
         if (pending.isEmpty()) {
             return 0;
         }
-        float[][] probs = Batches.predictInLengthOrder(pending, batchSize, model.tokenizer().padId, model::predict);
+        float[][] probs = Batches.predictInLengthOrder(pending, batchSize, model.tokenizer().padId(), model::predict);
         for (int i = 0; i < pending.size(); i++) {
             int best = Metrics.argmax(probs[i]);
             StringBuilder b = new StringBuilder();

@@ -53,7 +53,12 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
         UnsafeOps.check(inlined.graph(), running(inlined, roots), List.of(restore, filename, inlined.resolve(saver.getSaveTensorName())),
                 allowedUnsafeOps, model.directory());
         graph = GeluRewrite.forTraining(GraphDefs.dropColocation(GraphDefs.prune(graph, roots)));
-        return new EncoderGraph(graph, signature, restore, filename, prefix, inlined.rounds());
+        // int64 ids and bool masks are fed as int32 like every other model's, through a cast into the model.
+        GraphDef.Builder int32 = graph.toBuilder();
+        var renamed = GraphDefs.feedAsInt32(int32, java.util.Arrays.asList(signature.inputIds(), signature.inputMask(),
+                signature.segmentIds()));
+        signature = signature.map(t -> renamed.getOrDefault(t, t));
+        return new EncoderGraph(int32.build(), signature, restore, filename, prefix, inlined.rounds());
     }
 
     /** What runs when {@code roots} are fetched: their ancestors, and the whole body of every call among them. */

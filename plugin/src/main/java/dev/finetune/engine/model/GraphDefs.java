@@ -49,6 +49,52 @@ public final class GraphDefs {
         return seen;
     }
 
+    /**
+     * Ops whose output carries no gradient to their inputs: shape queries, comparisons, index arithmetic. What a
+     * tensor reaches only through them is not on a differentiable path.
+     */
+    private static final Set<String> NO_GRADIENT = Set.of("Shape", "ShapeN", "Size", "Rank", "StopGradient",
+            "ZerosLike", "OnesLike", "Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual", "LogicalAnd",
+            "LogicalOr", "LogicalNot", "ArgMax", "ArgMin", "Floor", "Ceil", "Round", "Sign", "IsFinite", "IsNan", "IsInf",
+            "Assert", "BroadcastGradientArgs", "Range", "RandomUniform", "RandomStandardNormal", "TruncatedNormal");
+    private static final Set<DataType> FLOATS = Set.of(DataType.DT_FLOAT, DataType.DT_HALF, DataType.DT_BFLOAT16,
+            DataType.DT_DOUBLE);
+
+    /**
+     * The nodes from which a gradient can flow to {@code output}: its ancestors through data edges, not through the
+     * inputs of {@link #NO_GRADIENT} ops nor of casts to a non-float type.
+     */
+    public static Set<String> differentiableAncestors(GraphDef graph, String output) {
+        Map<String, NodeDef> nodes = byName(graph);
+        Set<String> seen = new HashSet<>();
+        Deque<String> todo = new ArrayDeque<>();
+        todo.add(nodeName(output));
+        while (!todo.isEmpty()) {
+            String name = todo.pop();
+            NodeDef node = nodes.get(name);
+            if (node == null || !seen.add(name) || NO_GRADIENT.contains(node.getOp())) {
+                continue;
+            }
+            if (node.getOp().equals("Cast") && !FLOATS.contains(node.getAttrOrThrow("DstT").getType())) {
+                continue;
+            }
+            node.getInputList().stream().filter(in -> !in.startsWith("^")).forEach(in -> todo.push(nodeName(in)));
+        }
+        return seen;
+    }
+
+    /** The output named {@code tensor} ("op:index" or "op") of {@code graph}. */
+    public static org.tensorflow.Output<?> output(org.tensorflow.Graph graph, String tensor) {
+        int colon = tensor.lastIndexOf(':');
+        String op = colon < 0 ? tensor : tensor.substring(0, colon);
+        int index = colon < 0 ? 0 : Integer.parseInt(tensor.substring(colon + 1));
+        org.tensorflow.GraphOperation operation = graph.operation(op);
+        if (operation == null) {
+            throw new ModelException("The graph has no operation '" + op + "'.");
+        }
+        return operation.output(index);
+    }
+
     /** Keeps only the nodes that {@code roots} depend on, in their original order. */
     public static GraphDef prune(GraphDef graph, Collection<String> roots) {
         Set<String> keep = ancestors(graph, roots);
@@ -93,6 +139,34 @@ public final class GraphDefs {
             out.addNode(gather.build());
         }
         return out.build();
+    }
+
+    /**
+     * Makes every input among {@code inputs} that is a placeholder of another type (int64 ids, a bool or float mask)
+     * an int32 placeholder followed by a cast to the type the model expects, under the original name, so the model's
+     * ops see what they always saw and every input is fed the same way. Returns each rewritten input's new name.
+     */
+    public static Map<String, String> feedAsInt32(GraphDef.Builder graph, Collection<String> inputs) {
+        Map<String, String> renamed = new HashMap<>();
+        for (int i = 0; i < graph.getNodeCount(); i++) {
+            NodeDef n = graph.getNode(i);
+            String tensor = n.getName() + ":0";
+            if (!inputs.contains(tensor) || !n.getOp().equals("Placeholder")) {
+                continue;
+            }
+            AttrValue dtype = n.getAttrOrThrow("dtype");
+            if (dtype.getType() == DataType.DT_INT32) {
+                continue;
+            }
+            String fed = n.getName() + "/finetune_int32";
+            AttrValue int32 = AttrValue.newBuilder().setType(DataType.DT_INT32).build();
+            graph.setNode(i, NodeDef.newBuilder().setName(n.getName()).setOp("Cast").addInput(fed)
+                    .putAttr("SrcT", int32).putAttr("DstT", dtype)
+                    .putAttr("Truncate", AttrValue.newBuilder().setB(false).build()).build());
+            graph.addNode(n.toBuilder().setName(fed).putAttr("dtype", int32).build());
+            renamed.put(tensor, fed + ":0");
+        }
+        return renamed;
     }
 
     /** Drops colocation hints, which name nodes that pruning or inlining may have removed. */

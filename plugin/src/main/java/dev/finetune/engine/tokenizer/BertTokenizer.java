@@ -10,12 +10,13 @@ import java.util.regex.Pattern;
  * longest-match-first sub-words ({@code ##} continuations), {@code [UNK]} for a word that cannot be split or is
  * longer than 100 characters. Special tokens written in the text ({@code [SEP]}) stay whole, as in Hugging Face.
  */
-public final class BertTokenizer {
+public final class BertTokenizer implements TextTokenizer {
     private static final int MAX_CHARS_PER_WORD = 100;
     private static final Pattern SPECIAL = Pattern.compile("\\[(?:PAD|UNK|CLS|SEP|MASK)\\]");
 
     private final Vocabulary vocab;
     private final BasicTokenizer basic;
+    private final boolean lowerCase;
     public final int padId;
     public final int unkId;
     public final int clsId;
@@ -24,6 +25,7 @@ public final class BertTokenizer {
     public BertTokenizer(Vocabulary vocab, boolean lowerCase) {
         this.vocab = vocab;
         this.basic = new BasicTokenizer(lowerCase);
+        this.lowerCase = lowerCase;
         padId = vocab.id("[PAD]");
         unkId = vocab.id("[UNK]");
         clsId = vocab.id("[CLS]");
@@ -83,6 +85,7 @@ public final class BertTokenizer {
      * {@code [CLS] a [SEP]} or {@code [CLS] a [SEP] b [SEP]}, truncated to {@code maxLength} by taking tokens from
      * the longer text first (BERT's rule), with segment ids 0 for the first text and 1 for the second.
      */
+    @Override
     public Encoding encode(String text, String pair, int maxLength) {
         List<Integer> a = tokenIds(text);
         List<Integer> b = pair == null ? List.of() : tokenIds(pair);
@@ -117,7 +120,18 @@ public final class BertTokenizer {
         return new Encoding(ids, segments, a.size() + b.size() > lenA + lenB);
     }
 
-    /** The ids and segment ids of one example, unpadded; {@code truncated} says whether tokens were dropped. */
-    public record Encoding(int[] ids, int[] segmentIds, boolean truncated) {
+    @Override
+    public int padId() {
+        return padId;
+    }
+
+    @Override
+    public int vocabularySize() {
+        return vocab.size();
+    }
+
+    @Override
+    public String describe() {
+        return "WordPiece (vocab.txt, " + vocab.size() + " tokens" + (lowerCase ? ", lower-cased" : ", cased") + ")";
     }
 }

@@ -88,7 +88,7 @@ public final class ClassifierGraph implements AutoCloseable {
             if (encoderOutput == null) {
                 throw new ModelException("pooling '" + s.pooling() + "' needs the model's "
                         + (s.pooling().equals("pooled") ? "pooled" : "sequence") + " output, which it does not have; "
-                        + "use pooling " + (s.pooling().equals("pooled") ? "cls or mean" : "pooled") + ".");
+                        + "use pooling " + (s.pooling().equals("pooled") ? "cls, mean or last" : "pooled") + ".");
             }
             encoderVariables = EncoderVariables.find(encoder.graph(), encoderOutput);
             Operand<TFloat32> features = tf.withName(FEATURES).identity(
@@ -131,7 +131,7 @@ public final class ClassifierGraph implements AutoCloseable {
                 handles.add(graph.operationOrThrow(v.handleOp()).output(0));
                 names.add(v.key());
                 shapes.add(Shape.of(v.shape()));
-                if (plan.trainable(i)) {
+                if (plan.trainable(i) && v.differentiable()) {
                     List<Output<?>> r = new ArrayList<>();
                     v.reads().forEach(t -> r.add(output(t)));
                     reads.add(r);
@@ -219,14 +219,7 @@ public final class ClassifierGraph implements AutoCloseable {
 
     /** The output named {@code tensor} ("op:index" or "op") of {@code graph}. */
     public static Output<?> output(Graph graph, String tensor) {
-        int colon = tensor.lastIndexOf(':');
-        String op = colon < 0 ? tensor : tensor.substring(0, colon);
-        int index = colon < 0 ? 0 : Integer.parseInt(tensor.substring(colon + 1));
-        GraphOperation operation = graph.operation(op);
-        if (operation == null) {
-            throw new ModelException("The graph has no operation '" + op + "'.");
-        }
-        return operation.output(index);
+        return dev.finetune.engine.model.GraphDefs.output(graph, tensor);
     }
 
     @SuppressWarnings("unchecked")
@@ -236,6 +229,8 @@ public final class ClassifierGraph implements AutoCloseable {
                 return out;
             case "cls":
                 return tf.withName("finetune_cls").stridedSlice(out, Indices.all(), Indices.at(0), Indices.all());
+            case "last":
+                return lastToken(tf, out);
             default:
                 Operand<TFloat32> mask = tf.expandDims(tf.dtypes.cast(inputMask, TFloat32.class), tf.constant(-1));
                 Operand<TFloat32> summed = tf.sum(tf.math.mul(out, mask), tf.constant(1));
@@ -243,6 +238,19 @@ public final class ClassifierGraph implements AutoCloseable {
                 Operand<TFloat32> mean = tf.withName("finetune_mean_pool").math.div(summed, count);
                 return tf.ensureShape(mean, Shape.of(-1, out.shape().get(2)));
         }
+    }
+
+    /**
+     * The hidden state of each row's last real token: the highest position whose mask is 1, so it is found whichever
+     * side the padding is on. A one-hot mask picks it, which keeps the gradient a plain product.
+     */
+    private Operand<TFloat32> lastToken(Ops tf, Output<TFloat32> out) {
+        Operand<TInt32> length = tf.squeeze(tf.slice(tf.shape(inputMask), tf.constant(new int[] {1}), tf.constant(new int[] {1})));
+        Operand<TInt32> positions = tf.range(tf.constant(0), length, tf.constant(1));
+        Operand<TInt32> last = tf.max(tf.math.mul(inputMask, positions), tf.constant(1));
+        Operand<TFloat32> pick = tf.oneHot(last, length, tf.constant(1f), tf.constant(0f));
+        Operand<TFloat32> picked = tf.sum(tf.math.mul(out, tf.expandDims(pick, tf.constant(-1))), tf.constant(1));
+        return tf.ensureShape(tf.withName("finetune_last_token").identity(picked), Shape.of(-1, out.shape().get(2)));
     }
 
     private static Operand<TFloat32> dropout(Ops tf, Operand<TFloat32> x, double rate, long seed) {
@@ -360,7 +368,7 @@ public final class ClassifierGraph implements AutoCloseable {
     public long trainableParameters() {
         long n = (long) hiddenSize * numLabels + numLabels;
         for (int i = 0; i < encoderVariables.size(); i++) {
-            if (plan.trainable(i)) {
+            if (plan.trainable(i) && encoderVariables.get(i).differentiable()) {
                 n += encoderVariables.get(i).size();
             }
         }

@@ -14,9 +14,13 @@ import org.tensorflow.proto.NodeDef;
 import org.tensorflow.proto.TensorShapeProto;
 
 /**
- * Finds the trainable variables of an encoder graph: every float resource variable read on the path to the
- * encoder's output. Variables are resource handles ({@code VarHandleOp}), not {@code VariableV2}, which is why
- * TF Java's own optimizers do not see them. Two handle ops with one shared name are one variable.
+ * Finds the variables of an encoder graph: every float resource variable read on the path to the encoder's output.
+ * Variables are resource handles ({@code VarHandleOp}), not {@code VariableV2}, which is why TF Java's own optimizers
+ * do not see them. Two handle ops with one shared name are one variable.
+ *
+ * <p>Only reads on a differentiable path to the output are kept for the gradient: Keras 3's {@code Embedding} reads
+ * its table once more for its shape, and a gradient asked of that read fails ("unreachable from the output"). A
+ * variable whose every read is of that kind is still saved and exported, but does not train.
  */
 public final class EncoderVariables {
     private EncoderVariables() {
@@ -25,6 +29,7 @@ public final class EncoderVariables {
     public static List<EncoderVariable> find(GraphDef graph, String outputTensor) {
         Map<String, NodeDef> nodes = GraphDefs.byName(graph);
         Set<String> onPath = GraphDefs.ancestors(graph, List.of(outputTensor));
+        Set<String> differentiable = GraphDefs.differentiableAncestors(graph, outputTensor);
         Map<String, String> handles = new LinkedHashMap<>();
         Map<String, List<String>> reads = new LinkedHashMap<>();
         for (NodeDef n : graph.getNodeList()) {
@@ -35,7 +40,10 @@ public final class EncoderVariables {
             NodeDef handle = traceHandle(nodes, n);
             String key = sharedName(handle);
             handles.putIfAbsent(key, handle.getName());
-            reads.computeIfAbsent(key, k -> new ArrayList<>()).add(n.getName() + ":0");
+            List<String> keyReads = reads.computeIfAbsent(key, k -> new ArrayList<>());
+            if (differentiable.contains(n.getName())) {
+                keyReads.add(n.getName() + ":0");
+            }
         }
         List<EncoderVariable> out = new ArrayList<>();
         handles.forEach((key, handle) -> out.add(new EncoderVariable(key, handle, reads.get(key), shape(nodes.get(handle)))));

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finetune.engine.TestFiles;
 import dev.finetune.engine.tokenizer.BertTokenizer;
+import dev.finetune.engine.tokenizer.TextTokenizer;
 import dev.finetune.engine.tokenizer.Vocabulary;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -125,7 +126,7 @@ class DataFuzzTest {
             }
             String text = s.toString();
             int max = 3 + r.nextInt(40);
-            BertTokenizer.Encoding e = tokenizer.encode(text, r.nextBoolean() ? null : text, max);
+            TextTokenizer.Encoding e = tokenizer.encode(text, r.nextBoolean() ? null : text, max);
             assertTrue(e.ids().length <= max && e.ids()[0] == tokenizer.clsId && e.ids()[e.ids().length - 1] == tokenizer.sepId,
                     "case " + i);
             for (int id : e.ids()) {

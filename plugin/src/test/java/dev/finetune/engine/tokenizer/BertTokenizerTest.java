@@ -37,7 +37,7 @@ class BertTokenizerTest {
 
     @Test
     void pairGetsSegmentsAndTruncatesTheLongerTextFirst() {
-        BertTokenizer.Encoding e = tokenizer.encode("good good good good good good", "bad", 8);
+        TextTokenizer.Encoding e = tokenizer.encode("good good good good good good", "bad", 8);
         assertEquals(8, e.ids().length);
         assertTrue(e.truncated());
         int bad = tokenizer.tokenIds("bad").get(0);

@@ -1,0 +1,87 @@
+package dev.finetune.engine.tokenizer;
+
+import dev.finetune.engine.FineTuneException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.Stream;
+
+/**
+ * The file a model's tokenizer is read from, and its kind: a Hugging Face {@code tokenizer.json}, a SentencePiece
+ * {@code .model}, or a WordPiece {@code vocab.txt}. Found among a SavedModel's {@code assets/} in that order (the
+ * first describes the most: normalisation, special tokens and the pair template), or named by the user.
+ */
+public record TokenizerFile(Path file, Kind kind) {
+
+    public enum Kind {
+        /** Hugging Face's format: WordPiece, BPE (also byte-level) or Unigram, with its own special tokens. */
+        TOKENIZER_JSON,
+        /** A SentencePiece Unigram model. */
+        SENTENCEPIECE,
+        /** BERT's WordPiece vocabulary, one token a line. */
+        WORDPIECE
+    }
+
+    /** The kind of {@code file}, by its name: {@code *.json}, {@code *.model}, else a WordPiece vocabulary. */
+    public static TokenizerFile of(Path file) {
+        String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+        Kind kind = name.endsWith(".json") ? Kind.TOKENIZER_JSON : name.endsWith(".model") ? Kind.SENTENCEPIECE : Kind.WORDPIECE;
+        return new TokenizerFile(file, kind);
+    }
+
+    /** The tokenizer among {@code assets}; an error that lists what the folder has when there is none. */
+    public static TokenizerFile find(Path assets, Object model) {
+        Path json = assets.resolve("tokenizer.json");
+        if (Files.isRegularFile(json)) {
+            return new TokenizerFile(json, Kind.TOKENIZER_JSON);
+        }
+        List<Path> files = list(assets);
+        for (Path f : files) {
+            if (f.getFileName().toString().endsWith(".model")) {
+                return new TokenizerFile(f, Kind.SENTENCEPIECE);
+            }
+        }
+        Path vocab = assets.resolve("vocab.txt");
+        if (Files.isRegularFile(vocab)) {
+            return new TokenizerFile(vocab, Kind.WORDPIECE);
+        }
+        throw new FineTuneException("No tokenizer: the model in " + model + " has none of assets/tokenizer.json, "
+                + "assets/*.model (SentencePiece) or assets/vocab.txt (WordPiece)"
+                + (files.isEmpty() ? "" : "; its assets are " + files.stream().map(p -> p.getFileName().toString()).toList())
+                + ". Name one with <tokenizer>.");
+    }
+
+    private static List<Path> list(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(Files::isRegularFile).sorted().toList();
+        } catch (IOException e) {
+            throw new FineTuneException("Cannot list " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Whether lower-casing is decided by {@code doLowerCase} (WordPiece); the other kinds carry their own normaliser. */
+    public boolean lowerCaseApplies() {
+        return kind == Kind.WORDPIECE;
+    }
+
+    /**
+     * Opens the tokenizer. {@code lowerCase} lower-cases (and, for WordPiece, strips accents) before tokenizing; a
+     * {@code tokenizer.json} ignores it, as it says itself whether it lower-cases.
+     */
+    public TextTokenizer open(boolean lowerCase) {
+        if (!Files.isRegularFile(file)) {
+            throw new FineTuneException("Tokenizer " + file + " does not exist.");
+        }
+        return switch (kind) {
+            case TOKENIZER_JSON -> TokenizerJson.read(file);
+            case SENTENCEPIECE -> TokenizerJson.of(SentencePieceModel.read(file).toTokenizerJson(lowerCase),
+                    "SentencePiece " + file.getFileName(), file);
+            case WORDPIECE -> new BertTokenizer(Vocabulary.read(file), lowerCase);
+        };
+    }
+}
