@@ -17,7 +17,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /** End to end on each kind of SavedModel: the loss falls by half and validation beats the majority class. */
 class FineTuneEngineTest {
     @ParameterizedTest
-    @ValueSource(strings = {"tiny-bert-tf1", "tiny-bert-tf2", "tiny-bert-keras"})
+    @ValueSource(strings = {"tiny-bert-tf1", "tiny-bert-tf2", "tiny-bert-keras", "families/bert-keras", "families/roberta-keras",
+        "families/gpt-keras", "families/albert-keras", "families/distilbert-keras", "families/bert-garden"})
     void trainsEveryKindOfSavedModel(String model, @TempDir Path tmp) throws IOException {
         FineTuneConfig c = TestFiles.tinyConfig(model, tmp);
         TrainingResult result = FineTuneEngine.train(c, m -> System.out.println(model + ": " + m));
@@ -30,12 +31,13 @@ class FineTuneEngineTest {
                 model + ": validation accuracy " + result.lastEpoch().validationAccuracy() + " does not beat the majority class (0.5)");
 
         Path out = c.outputDirectory;
+        JsonNode labels = Json.MAPPER.readTree(out.resolve("labels.json").toFile());
+        String tokenizer = labels.get("tokenizer").asText();
         for (String f : List.of("saved_model/saved_model.pb", "saved_model/variables/variables.index",
-                "saved_model/assets/vocab.txt", "labels.json", "vocab.txt", "finetune-config.json",
+                "saved_model/assets/" + tokenizer, "labels.json", tokenizer, "finetune-config.json",
                 "training-history.json", "reload-check.json")) {
             assertTrue(Files.isRegularFile(out.resolve(f)), "missing " + f);
         }
-        JsonNode labels = Json.MAPPER.readTree(out.resolve("labels.json").toFile());
         assertEquals("[\"negative\",\"positive\"]", labels.get("labels").toString());
         JsonNode history = Json.MAPPER.readTree(out.resolve("training-history.json").toFile());
         assertEquals(c.epochs, history.get("epochs").size());

@@ -53,6 +53,10 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
         UnsafeOps.check(inlined.graph(), running(inlined, roots), List.of(restore, filename, inlined.resolve(saver.getSaveTensorName())),
                 allowedUnsafeOps, model.directory());
         graph = GeluRewrite.forTraining(GraphDefs.dropColocation(GraphDefs.prune(graph, roots)));
+        ObjectGraphRestore.Completed complete = ObjectGraphRestore.complete(graph, model.metaGraph(), restore, filename, prefix,
+                model.directory());
+        graph = complete.graph();
+        restore = complete.restoreOp();
         // int64 ids and bool masks are fed as int32 like every other model's, through a cast into the model.
         GraphDef.Builder int32 = graph.toBuilder();
         var renamed = GraphDefs.feedAsInt32(int32, java.util.Arrays.asList(signature.inputIds(), signature.inputMask(),

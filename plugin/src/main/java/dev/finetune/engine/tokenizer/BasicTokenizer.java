@@ -76,9 +76,10 @@ final class BasicTokenizer {
         if (cp == '\t' || cp == '\n' || cp == '\r') {
             return false;
         }
+        // Code points this JDK's Unicode tables call unassigned are kept: Hugging Face's tables are newer, and what
+        // they add (the emoji of Unicode 14 and 15, say) is what real text holds; truly unassigned ones never occur.
         int t = Character.getType(cp);
-        return t == Character.CONTROL || t == Character.FORMAT || t == Character.PRIVATE_USE
-                || t == Character.SURROGATE || t == Character.UNASSIGNED;
+        return t == Character.CONTROL || t == Character.FORMAT || t == Character.PRIVATE_USE || t == Character.SURROGATE;
     }
 
     static boolean isPunctuation(int cp) {
