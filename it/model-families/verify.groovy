@@ -10,6 +10,7 @@ def expected = [
     'bert-keras'      : [tokenizer: 'vocab.txt',      kind: 'WordPiece (vocab.txt',               pooling: 'pooled (auto)', segments: true],
     'roberta-keras'   : [tokenizer: 'tokenizer.json', kind: 'byte-level BPE (tokenizer.json',     pooling: 'cls (auto)',    segments: false],
     'gpt-keras'       : [tokenizer: 'tokenizer.json', kind: 'byte-level BPE (tokenizer.json',     pooling: 'last (auto)',   segments: false],
+    'gpt-ids-only'    : [tokenizer: 'tokenizer.json', kind: 'byte-level BPE (tokenizer.json',     pooling: 'last (auto)',   segments: false],
     'albert-keras'    : [tokenizer: 'spiece.model',   kind: 'Unigram (SentencePiece spiece.model', pooling: 'pooled (auto)', segments: true],
     'distilbert-keras': [tokenizer: 'tokenizer.json', kind: 'WordPiece (tokenizer.json',          pooling: 'cls (auto)',    segments: false],
     'bert-garden'     : [tokenizer: 'vocab.txt',      kind: 'WordPiece (vocab.txt',               pooling: 'pooled (auto)', segments: true],
@@ -35,6 +36,9 @@ expected.each { family, e ->
     assert new File(out, 'predictions.csv').readLines().size() == testRows + 1 : "$family: predictions.csv rows"
     assert log.contains("pooling ${e.pooling}") : "$family: the log does not say pooling ${e.pooling}"
     assert log.contains("Tokenizer: ${e.kind}") : "$family: the log does not name the tokenizer ${e.kind}"
+    if (family == 'gpt-ids-only') {
+        assert log.contains('The model takes no attention mask') : "$family: the log does not say the model takes no mask"
+    }
 
     def check = json.parse(new File(out, 'reload-check.json'))
     def shape = Shape.of(check.rows as long, check.length as long)

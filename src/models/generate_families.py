@@ -10,6 +10,7 @@ The models use stock Keras 3 layers only (Embedding, MultiHeadAttention, LayerNo
 and keras.ops in a functional model), exported the way users export them. It writes, under families/ (see
 families/README.md for the inputs, outputs and tokenizer of each):
   bert-keras/ roberta-keras/ gpt-keras/ albert-keras/ distilbert-keras/   keras Model.export(format="tf_saved_model")
+  gpt-ids-only/  the GPT-style decoder taking token ids alone (no attention-mask input)
   bert-garden/   tf.saved_model.save of a tf.Module holding a Keras encoder (TF-Model-Garden style); its signature
                  flattens the encoder_outputs list to encoder_outputs_0/_1 (TensorFlow refuses a list there)
   reference-outputs.json   fixed inputs of each model and every output of its serving_default signature,
@@ -52,7 +53,7 @@ HIDDEN, LAYERS, HEADS, INTERMEDIATE, MAX_POS, TYPES = 32, 2, 2, 64, 64, 2
 SEED = 20261124
 DROPOUT = 0.1
 BERT_NAMES = ["input_word_ids", "input_mask", "input_type_ids"]
-FAMILIES = ["bert-keras", "roberta-keras", "gpt-keras", "albert-keras", "distilbert-keras", "bert-garden"]
+FAMILIES = ["bert-keras", "roberta-keras", "gpt-keras", "gpt-ids-only", "albert-keras", "distilbert-keras", "bert-garden"]
 
 
 # ---------------------------------------------------------------------------------------------- texts
@@ -236,16 +237,19 @@ def distilbert_model(vocab):
     return keras.Model([ids, mask], {"last_hidden_state": outs[-1]}, name="distilbert")
 
 
-def gpt_model(vocab):
+def gpt_model(vocab, mask_input=True):
+    """A GPT-2-style decoder; without mask_input it takes token ids alone (the causal mask keeps padding at the end
+    out of every real token's view, so a caller that pads on the right needs none)."""
     keras.utils.set_random_seed(SEED)
-    ids, mask = ids_input("input_ids"), ids_input("attention_mask")
+    ids = ids_input("input_ids")
+    mask = ids_input("attention_mask") if mask_input else None
     x = layers.Embedding(vocab, HIDDEN, name="token_embeddings")(ids)
     x = x + layers.Embedding(MAX_POS, HIDDEN, name="position_embeddings")(count_positions(ids))
     x = layers.Dropout(DROPOUT, name="embeddings_dropout")(x)
     for i in range(LAYERS):
-        x = pre_ln_block(make_block(f"layer_{i}_", 1e-5), x, padding_mask(mask))
+        x = pre_ln_block(make_block(f"layer_{i}_", 1e-5), x, padding_mask(mask) if mask_input else None)
     x = layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)
-    return keras.Model([ids, mask], {"last_hidden_state": x}, name="gpt")
+    return keras.Model([ids, mask] if mask_input else [ids], {"last_hidden_state": x}, name="gpt")
 
 
 GARDEN_SPEC = [{n: tf.TensorSpec([None, None], tf.int32, name=n) for n in BERT_NAMES}]
@@ -307,6 +311,8 @@ def build_all(texts, work):
                                       "roberta-keras", {"tokenizer.json": os.path.join(work, "roberta.json")}),
         "gpt-keras": keras_export(gpt_model(gpt_tok.get_vocab_size()), "gpt-keras",
                                   {"tokenizer.json": os.path.join(work, "gpt.json")}),
+        "gpt-ids-only": keras_export(gpt_model(gpt_tok.get_vocab_size(), mask_input=False), "gpt-ids-only",
+                                     {"tokenizer.json": os.path.join(work, "gpt.json")}),
         "albert-keras": keras_export(bert_model(sp_vocab, emb_dim=16, shared=True), "albert-keras",
                                      {"spiece.model": spiece}),
         "distilbert-keras": keras_export(distilbert_model(cased_tok.get_vocab_size()), "distilbert-keras",
@@ -345,7 +351,8 @@ def reference_inputs(name):
         cls, sep, pad = sp.piece_to_id("[CLS]"), sp.piece_to_id("[SEP]"), sp.pad_id()
     else:
         content = [tok.encode(t, add_special_tokens=False).ids for t in ROW_TEXTS]
-        specials = {"roberta-keras": ("<s>", "</s>", "<pad>"), "gpt-keras": (None, None, "<|endoftext|>")}
+        specials = {"roberta-keras": ("<s>", "</s>", "<pad>"), "gpt-keras": (None, None, "<|endoftext|>"),
+                    "gpt-ids-only": (None, None, "<|endoftext|>")}
         cls, sep, pad = (tok.token_to_id(s) if s else None for s in specials.get(name, ("[CLS]", "[SEP]", "[PAD]")))
     lengths = [5, 3]
     rows = []
@@ -405,7 +412,7 @@ def check(dirs):
         print(f"{name}: changing token 3 moves {seq}[0, 0] by {moved:.3g}; "
               f"changing padded token 5 moves [0, :5] by {leak:.3g}")
         assert leak == 0.0, name
-        assert (moved == 0.0) == (name == "gpt-keras"), name
+        assert (moved == 0.0) == name.startswith("gpt-"), name
 
 
 def main():

@@ -171,6 +171,10 @@ public final class FineTuneEngine {
                     graph.encoderVariables().size(), graph.trainableParameters(), graph.hiddenSize(),
                     pooling + (c.pooling.equals("auto") ? " (auto)" : ""), lowerCase ? ", lower-cased input" : ""));
             log.info("Tokenizer: " + tokenizer.describe() + " from " + tokenizerFile + ".");
+            if (encoder.signature().inputMask() == null) {
+                log.info("The model takes no attention mask: batches are padded at the end" + (pooling.equals("last")
+                        ? ", which a causal model never looks ahead to." : ", and the model sees the padding (length buckets keep it short)."));
+            }
             if (c.trainLayersCount() >= 0) {
                 log.info("Training " + (graph.trainableVariables() - 2) + " of " + graph.encoderVariables().size()
                         + " encoder variables (trainLayers " + c.trainLayers + "), and the head.");

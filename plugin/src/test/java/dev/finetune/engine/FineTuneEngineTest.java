@@ -18,7 +18,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 class FineTuneEngineTest {
     @ParameterizedTest
     @ValueSource(strings = {"tiny-bert-tf1", "tiny-bert-tf2", "tiny-bert-keras", "families/bert-keras", "families/roberta-keras",
-        "families/gpt-keras", "families/albert-keras", "families/distilbert-keras", "families/bert-garden"})
+        "families/gpt-keras", "families/gpt-ids-only", "families/albert-keras", "families/distilbert-keras",
+        "families/bert-garden"})
     void trainsEveryKindOfSavedModel(String model, @TempDir Path tmp) throws IOException {
         FineTuneConfig c = TestFiles.tinyConfig(model, tmp);
         TrainingResult result = FineTuneEngine.train(c, m -> System.out.println(model + ": " + m));

@@ -60,7 +60,10 @@ public final class ModelExporter {
         SignatureDef.Builder sig = SignatureDef.newBuilder().setMethodName("tensorflow/serving/predict");
         var enc = model.encoder().signature();
         sig.putInputs("input_ids", info(graph, enc.inputIds()));
-        sig.putInputs("input_mask", info(graph, enc.inputMask()));
+        // A model that takes no mask gets the plugin's own only where pooling reads it (last, mean).
+        if (enc.inputMask() != null || pruned.getNodeList().stream().anyMatch(n -> n.getName().equals(ClassifierGraph.INPUT_MASK))) {
+            sig.putInputs("input_mask", info(graph, model.inputMaskTensor()));
+        }
         if (enc.segmentIds() != null) {
             sig.putInputs("segment_ids", info(graph, enc.segmentIds()));
         }
@@ -114,7 +117,9 @@ public final class ModelExporter {
                 var runner = bundle.session().runner();
                 Map<String, int[]> inputs = new java.util.LinkedHashMap<>();
                 inputs.put("input_ids", sample.inputIds());
-                inputs.put("input_mask", sample.inputMask());
+                if (sig.containsInputs("input_mask")) {
+                    inputs.put("input_mask", sample.inputMask());
+                }
                 if (hasSegments) {
                     inputs.put("segment_ids", sample.segmentIds());
                 }

@@ -2,7 +2,8 @@ package dev.finetune.engine.model;
 
 /**
  * Where an encoder's inputs and outputs are, as tensor names of the (inlined) graph.
- * {@code segmentIds}, {@code pooledOutput} and {@code sequenceOutput} may be null when the model lacks them.
+ * {@code inputMask}, {@code segmentIds}, {@code pooledOutput} and {@code sequenceOutput} may be null when the model
+ * lacks them.
  */
 public record EncoderSignature(String inputIds, String inputMask, String segmentIds,
                                String pooledOutput, String sequenceOutput) {

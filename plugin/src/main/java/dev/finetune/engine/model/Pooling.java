@@ -54,8 +54,10 @@ public final class Pooling {
                     Session.Runner runner = session.runner();
                     feeds.add(TInt32.tensorOf(shape, DataBuffers.of(new int[] {1, 2, 3, 1, 4, 5}, true, false)));
                     runner.feed(output(graph, sig.inputIds()), feeds.get(feeds.size() - 1));
-                    feeds.add(TInt32.tensorOf(shape, DataBuffers.of(new int[] {1, 1, 1, 1, 1, 1}, true, false)));
-                    runner.feed(output(graph, sig.inputMask()), feeds.get(feeds.size() - 1));
+                    if (sig.inputMask() != null) {
+                        feeds.add(TInt32.tensorOf(shape, DataBuffers.of(new int[] {1, 1, 1, 1, 1, 1}, true, false)));
+                        runner.feed(output(graph, sig.inputMask()), feeds.get(feeds.size() - 1));
+                    }
                     if (sig.segmentIds() != null) {
                         feeds.add(TInt32.tensorOf(shape, DataBuffers.of(new int[6], true, false)));
                         runner.feed(output(graph, sig.segmentIds()), feeds.get(feeds.size() - 1));

@@ -43,7 +43,8 @@ public final class SignatureResolver {
         Lookup in = new Lookup(model, inputs, json, nodes);
         Lookup out = new Lookup(model, outputs, json, nodes);
         String ids = in.find("token ids", names.inputIds(), INPUT_IDS, "inputIds", true);
-        String mask = in.find("attention mask", names.inputMask(), INPUT_MASK, "inputMask", true);
+        // A causal decoder may take token ids alone: the plugin then keeps its own mask for pooling.
+        String mask = in.find("attention mask", names.inputMask(), INPUT_MASK, "inputMask", false);
         String segments = in.find("segment ids", names.segmentIds(), SEGMENT_IDS, "segmentIds", false);
         String pooled = out.find("pooled output", names.pooledOutput(), POOLED, "pooledOutput", false);
         String sequence = out.find("sequence output", names.sequenceOutput(), SEQUENCE, "sequenceOutput", false);

@@ -30,6 +30,8 @@ public final class ClassifierGraph implements AutoCloseable {
     public static final String LOGITS = "finetune_logits";
     /** What the head reads (pooled output, [CLS] vector or mean): exported as the model's own pooled output. */
     public static final String FEATURES = "finetune_features";
+    /** The plugin's own mask input, for models that take none. */
+    public static final String INPUT_MASK = "finetune_input_mask";
 
     private final Graph graph;
     private final EncoderGraph encoder;
@@ -82,7 +84,9 @@ public final class ClassifierGraph implements AutoCloseable {
             Ops tf = Ops.create(graph);
             EncoderSignature sig = encoder.signature();
             inputIds = (Output<TInt32>) output(sig.inputIds());
-            inputMask = (Output<TInt32>) output(sig.inputMask());
+            // A model without a mask input still needs one for pooling, and the export a uniform signature.
+            inputMask = sig.inputMask() != null ? (Output<TInt32>) output(sig.inputMask())
+                    : tf.withName(INPUT_MASK).placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1))).output();
             segmentIds = sig.segmentIds() == null ? null : (Output<TInt32>) output(sig.segmentIds());
             String encoderOutput = s.pooling().equals("pooled") ? sig.pooledOutput() : sig.sequenceOutput();
             if (encoderOutput == null) {
@@ -342,6 +346,11 @@ public final class ClassifierGraph implements AutoCloseable {
     /** The saver over the encoder and head weights, without optimizer slots: what an exported model restores. */
     public VariableSaver exportSaver() {
         return exportSaver;
+    }
+
+    /** The tensor fed the attention mask: the model's own input, or the plugin's when the model has none. */
+    public String inputMaskTensor() {
+        return inputMask.op().name() + ":" + inputMask.index();
     }
 
     public Graph graph() {

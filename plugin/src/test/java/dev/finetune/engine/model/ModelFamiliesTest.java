@@ -22,11 +22,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  * TensorFlow computed for the same inputs, and gets the pooling its architecture calls for.
  */
 class ModelFamiliesTest {
-    static final List<String> FAMILIES = List.of("bert-keras", "roberta-keras", "gpt-keras", "albert-keras",
-            "distilbert-keras", "bert-garden");
-
     @ParameterizedTest
-    @ValueSource(strings = {"bert-keras", "roberta-keras", "gpt-keras", "albert-keras", "distilbert-keras", "bert-garden"})
+    @ValueSource(strings = {"bert-keras", "roberta-keras", "gpt-keras", "gpt-ids-only", "albert-keras", "distilbert-keras",
+        "bert-garden"})
     void outputsMatchPythonTensorFlow(String family) throws IOException {
         JsonNode ref = Json.MAPPER.readTree(TestFiles.model("families").resolve("reference-outputs.json").toFile())
                 .get("models").get(family);
@@ -63,17 +61,30 @@ class ModelFamiliesTest {
 
     /** auto pooling: the pooled output where there is one, the last real token of a causal decoder, else [CLS]. */
     @ParameterizedTest
-    @ValueSource(strings = {"bert-keras", "roberta-keras", "gpt-keras", "albert-keras", "distilbert-keras", "bert-garden"})
+    @ValueSource(strings = {"bert-keras", "roberta-keras", "gpt-keras", "gpt-ids-only", "albert-keras", "distilbert-keras",
+        "bert-garden"})
     void autoPoolingFitsTheArchitecture(String family) {
         EncoderGraph enc = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("families").resolve(family)), SignatureNames.auto());
         String expected = switch (family) {
-            case "gpt-keras" -> "last";
+            case "gpt-keras", "gpt-ids-only" -> "last";
             case "roberta-keras", "distilbert-keras" -> "cls";
             default -> "pooled";
         };
         assertEquals(expected, Pooling.resolve("auto", enc), family);
         if (enc.signature().sequenceOutput() != null) {
-            assertEquals(family.equals("gpt-keras"), Pooling.isCausal(enc), family + " causal");
+            assertEquals(family.startsWith("gpt-"), Pooling.isCausal(enc), family + " causal");
+        }
+    }
+
+    /** A decoder that takes token ids alone still trains and exports with the plugin's own mask for its pooling. */
+    @org.junit.jupiter.api.Test
+    void aModelWithoutMaskGetsThePluginsOwn() {
+        EncoderGraph enc = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("families").resolve("gpt-ids-only")),
+                SignatureNames.auto());
+        assertEquals(null, enc.signature().inputMask());
+        var settings = new ClassifierGraph.Settings("last", 0.0, 7, 0.9, 0.999, 1e-6, 0.01, 1.0);
+        try (ClassifierGraph g = new ClassifierGraph(enc, 2, settings)) {
+            assertEquals(ClassifierGraph.INPUT_MASK + ":0", g.inputMaskTensor());
         }
     }
 
@@ -93,7 +104,10 @@ class ModelFamiliesTest {
         JsonNode segments = first(inputs, "input_type_ids", "segment_ids");
         int rows = ids.size();
         int len = ids.get(0).size();
-        return new Batch(rows, len, EncoderGraphTest.flat(ids), EncoderGraphTest.flat(mask),
+        int[] ones = new int[rows * len];
+        java.util.Arrays.fill(ones, 1);
+        // A model without a mask input is given none; the batch's mask then only feeds the plugin's own pooling.
+        return new Batch(rows, len, EncoderGraphTest.flat(ids), mask == null ? ones : EncoderGraphTest.flat(mask),
                 segments == null ? new int[rows * len] : EncoderGraphTest.flat(segments), new int[rows]);
     }
 
