@@ -95,6 +95,26 @@ public final class GraphDefs {
         return operation.output(index);
     }
 
+    /** The {@code VarHandleOp} behind a resource reference, through {@code Identity} ops; null when it comes from elsewhere. */
+    public static NodeDef variableHandle(Map<String, NodeDef> nodes, String ref) {
+        NodeDef n = nodes.get(nodeName(ref));
+        while (n != null && n.getOp().equals("Identity")) {
+            n = nodes.get(nodeName(n.getInput(0)));
+        }
+        return n != null && n.getOp().equals("VarHandleOp") ? n : null;
+    }
+
+    /**
+     * The name TensorFlow keys a resource variable by: its container and shared name (its node name when it has no
+     * shared name). Two handle ops with the same key are one variable.
+     */
+    public static String variableKey(NodeDef handle) {
+        String shared = handle.getAttrOrDefault("shared_name", AttrValue.getDefaultInstance()).getS().toStringUtf8();
+        String container = handle.getAttrOrDefault("container", AttrValue.getDefaultInstance()).getS().toStringUtf8();
+        String name = shared.isEmpty() ? handle.getName() : shared;
+        return container.isEmpty() ? name : container + "/" + name;
+    }
+
     /** Keeps only the nodes that {@code roots} depend on, in their original order. */
     public static GraphDef prune(GraphDef graph, Collection<String> roots) {
         Set<String> keep = ancestors(graph, roots);

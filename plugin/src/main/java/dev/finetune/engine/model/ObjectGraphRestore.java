@@ -49,15 +49,15 @@ final class ObjectGraphRestore {
         for (String name : GraphDefs.ancestors(graph, List.of(restoreOp))) {
             NodeDef n = nodes.get(name);
             if (n != null && n.getOp().equals("AssignVariableOp")) {
-                NodeDef handle = handle(nodes, n.getInput(0));
+                NodeDef handle = GraphDefs.variableHandle(nodes, n.getInput(0));
                 if (handle != null) {
-                    restored.add(sharedName(handle));
+                    restored.add(GraphDefs.variableKey(handle));
                 }
             }
         }
         List<NodeDef> empty = new ArrayList<>();
         for (NodeDef n : graph.getNodeList()) {
-            if (n.getOp().equals("VarHandleOp") && !restored.contains(sharedName(n))) {
+            if (n.getOp().equals("VarHandleOp") && !restored.contains(GraphDefs.variableKey(n))) {
                 empty.add(n);
             }
         }
@@ -70,9 +70,9 @@ final class ObjectGraphRestore {
         TensorProto.Builder slices = stringTensor(empty.size());
         AttrValue.ListValue.Builder dtypes = AttrValue.ListValue.newBuilder();
         for (NodeDef h : empty) {
-            String key = keys.get(sharedName(h));
+            String key = keys.get(GraphDefs.variableKey(h));
             if (key == null) {
-                throw new ModelException("The model in " + where + " reads variable '" + sharedName(h) + "', which neither its "
+                throw new ModelException("The model in " + where + " reads variable '" + GraphDefs.variableKey(h) + "', which neither its "
                         + "saver nor its object graph restores: its weights cannot be loaded outside Python.");
             }
             names.addStringVal(ByteString.copyFromUtf8(key));
@@ -127,19 +127,6 @@ final class ObjectGraphRestore {
             throw new ModelException("The checkpoint at " + variablesPrefix + " has no readable object graph ("
                     + e.getMessage() + "), so the variables its saver leaves out cannot be restored.", e);
         }
-    }
-
-    private static NodeDef handle(Map<String, NodeDef> nodes, String ref) {
-        NodeDef n = nodes.get(GraphDefs.nodeName(ref));
-        while (n != null && n.getOp().equals("Identity")) {
-            n = nodes.get(GraphDefs.nodeName(n.getInput(0)));
-        }
-        return n != null && n.getOp().equals("VarHandleOp") ? n : null;
-    }
-
-    private static String sharedName(NodeDef handle) {
-        String shared = handle.getAttrOrDefault("shared_name", AttrValue.getDefaultInstance()).getS().toStringUtf8();
-        return shared.isEmpty() ? handle.getName() : shared;
     }
 
     private static TensorProto.Builder stringTensor(int size) {

@@ -7,7 +7,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.tensorflow.proto.AttrValue;
 import org.tensorflow.proto.DataType;
 import org.tensorflow.proto.GraphDef;
 import org.tensorflow.proto.NodeDef;
@@ -38,7 +37,7 @@ public final class EncoderVariables {
                 continue;
             }
             NodeDef handle = traceHandle(nodes, n);
-            String key = sharedName(handle);
+            String key = GraphDefs.variableKey(handle);
             handles.putIfAbsent(key, handle.getName());
             List<String> keyReads = reads.computeIfAbsent(key, k -> new ArrayList<>());
             if (differentiable.contains(n.getName())) {
@@ -55,22 +54,13 @@ public final class EncoderVariables {
     }
 
     private static NodeDef traceHandle(Map<String, NodeDef> nodes, NodeDef read) {
-        NodeDef n = nodes.get(GraphDefs.nodeName(read.getInput(0)));
-        while (n != null && n.getOp().equals("Identity")) {
-            n = nodes.get(GraphDefs.nodeName(n.getInput(0)));
-        }
-        if (n == null || !n.getOp().equals("VarHandleOp")) {
+        NodeDef handle = GraphDefs.variableHandle(nodes, read.getInput(0));
+        if (handle == null) {
+            NodeDef source = nodes.get(GraphDefs.nodeName(read.getInput(0)));
             throw new ModelException("Variable read '" + read.getName() + "' does not come from a VarHandleOp"
-                    + (n == null ? "" : " but from a " + n.getOp()) + "; this model's variables cannot be trained.");
+                    + (source == null ? "" : " but from a " + source.getOp()) + "; this model's variables cannot be trained.");
         }
-        return n;
-    }
-
-    static String sharedName(NodeDef handle) {
-        String shared = handle.getAttrOrDefault("shared_name", AttrValue.getDefaultInstance()).getS().toStringUtf8();
-        String container = handle.getAttrOrDefault("container", AttrValue.getDefaultInstance()).getS().toStringUtf8();
-        String name = shared.isEmpty() ? handle.getName() : shared;
-        return container.isEmpty() ? name : container + "/" + name;
+        return handle;
     }
 
     private static long[] shape(NodeDef handle) {
