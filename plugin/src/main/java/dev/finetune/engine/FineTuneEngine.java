@@ -214,7 +214,7 @@ public final class FineTuneEngine {
             Json.write(dir.resolve("finetune-config.json"), c);
             Json.write(dir.resolve("training-history.json"), history);
             float[][] reloaded = ModelExporter.verifyByReloading(model, sampleBatch, expected, encoder.signature().segmentIds() != null,
-                    settings.precision().equals("bfloat16") ? 3e-2 : 1e-4);
+                    settings.precision().equals("bfloat16") ? 3e-2 : 1e-4, c.allowUnsafeOps);
             Map<String, Object> check = new LinkedHashMap<>();
             check.put("rows", sampleBatch.rows());
             check.put("length", sampleBatch.length());

@@ -3,6 +3,7 @@ package dev.finetune.maven;
 import dev.finetune.engine.inference.FineTunedModel;
 import dev.finetune.engine.training.SessionSettings;
 import java.io.File;
+import java.util.List;
 import org.apache.maven.plugin.MojoExecutionException;
 import org.apache.maven.plugins.annotations.Parameter;
 
@@ -20,13 +21,24 @@ abstract class AbstractModelMojo extends AbstractFineTuneMojo {
     @Parameter(property = "finetune.precision", defaultValue = "auto")
     String precision;
 
-    /** Loads the model with the session settings of this goal. */
+    /**
+     * Op types that touch the file system or the network, or run code, that you accept in this model knowingly, as for
+     * {@code train}. Before TensorFlow loads the model, what loading and predicting run is scanned; by default a model
+     * holding such ops is refused with the list of them. Its own variable restore is always allowed.
+     * {@code <allowUnsafeOps><allowUnsafeOp>ReadFile</allowUnsafeOp></allowUnsafeOps>} or
+     * {@code -Dfinetune.allowUnsafeOps=ReadFile,WriteFile}.
+     */
+    @Parameter(property = "finetune.allowUnsafeOps")
+    List<String> allowUnsafeOps;
+
+    /** Loads the model with the session settings of this goal, once checked and scanned. */
     FineTunedModel loadModel() throws MojoExecutionException {
         String problem = SessionSettings.precisionProblem(precision);
         if (problem != null) {
             throw new MojoExecutionException(problem);
         }
-        FineTunedModel model = FineTunedModel.load(modelDirectory.toPath(), new SessionSettings("auto", 0, 0, precision, false));
+        FineTunedModel model = FineTunedModel.load(modelDirectory.toPath(), new SessionSettings("auto", 0, 0, precision, false),
+                allowUnsafeOps == null ? List.of() : allowUnsafeOps);
         getLog().info("Inference in " + model.precision() + ".");
         return model;
     }

@@ -3,6 +3,8 @@ package dev.finetune.engine.export;
 import dev.finetune.engine.FineTuneException;
 import dev.finetune.engine.model.GeluRewrite;
 import dev.finetune.engine.model.GraphDefs;
+import dev.finetune.engine.model.SavedModelFile;
+import dev.finetune.engine.model.UnsafeOps;
 import dev.finetune.engine.training.Batch;
 import dev.finetune.engine.training.ClassifierGraph;
 import dev.finetune.engine.training.ClassifierSession;
@@ -88,6 +90,14 @@ public final class ModelExporter {
         session.saveWeights(directory.resolve("variables").resolve("variables"));
     }
 
+    /** The tensors of {@code signature}, inputs and outputs: what a caller of it feeds and fetches. */
+    public static List<String> signatureTensors(SignatureDef signature) {
+        List<String> out = new ArrayList<>();
+        signature.getInputsMap().values().forEach(t -> out.add(t.getName()));
+        signature.getOutputsMap().values().forEach(t -> out.add(t.getName()));
+        return out;
+    }
+
     private static TensorInfo info(Graph graph, String tensor) {
         var output = ClassifierGraph.output(graph, tensor);
         TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
@@ -107,8 +117,14 @@ public final class ModelExporter {
      * Loads the exported model back with TensorFlow's own SavedModel loader and checks that it predicts what the
      * training session predicts for {@code sample}, within {@code tolerance}; returns the reloaded probabilities.
      * The reloaded model computes in float32; a session that trained in bfloat16 predicts to about 1e-2.
+     * {@code allowUnsafeOps}: as for the base model ({@link UnsafeOps}).
      */
-    public static float[][] verifyByReloading(Path directory, Batch sample, float[][] expected, boolean hasSegments, double tolerance) {
+    public static float[][] verifyByReloading(Path directory, Batch sample, float[][] expected, boolean hasSegments, double tolerance,
+                                              List<String> allowUnsafeOps) {
+        // Scanned like any model before TensorFlow's loader runs its restore and init ops: the export carries whatever
+        // the base model ran (with the ops the user accepted) and nothing else.
+        SavedModelFile file = SavedModelFile.read(directory);
+        UnsafeOps.checkBeforeLoading(file, signatureTensors(file.metaGraph().getSignatureDefOrThrow(SIGNATURE)), allowUnsafeOps);
         try (SavedModelBundle bundle = SavedModelBundle.load(directory.toString(), "serve")) {
             SignatureDef sig = bundle.metaGraphDef().getSignatureDefOrThrow(SIGNATURE);
             Shape shape = Shape.of(sample.rows(), sample.length());

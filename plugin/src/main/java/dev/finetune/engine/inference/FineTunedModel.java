@@ -4,8 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.finetune.engine.FineTuneException;
 import dev.finetune.engine.Json;
 import dev.finetune.engine.export.ModelExporter;
+import dev.finetune.engine.model.ModelInfo;
+import dev.finetune.engine.model.SavedModelFile;
+import dev.finetune.engine.model.UnsafeOps;
 import dev.finetune.engine.tokenizer.TextTokenizer;
-import dev.finetune.engine.tokenizer.TokenizerFile;
 import dev.finetune.engine.training.Batch;
 import dev.finetune.engine.training.ClassifierSession;
 import dev.finetune.engine.training.SessionSettings;
@@ -25,7 +27,8 @@ import org.tensorflow.types.TInt32;
 
 /**
  * A model written by {@code train} ({@code target/finetune/}): the SavedModel, its labels and the tokenizer it
- * was trained with, ready to predict. Loaded with TensorFlow's own SavedModel loader, as any consumer would.
+ * was trained with, ready to predict. Loaded with TensorFlow's own SavedModel loader, as any consumer would, once
+ * the folder has been checked and the model scanned (it may come from anywhere, e.g. by Maven coordinates).
  */
 public final class FineTunedModel implements AutoCloseable {
     private final Path directory;
@@ -47,13 +50,27 @@ public final class FineTunedModel implements AutoCloseable {
         this.signature = bundle.metaGraphDef().getSignatureDefOrThrow(ModelExporter.SIGNATURE);
     }
 
+    /** The inputs prediction feeds, where the signature has them. */
+    private static final List<String> INPUTS = List.of("input_ids", "input_mask", "segment_ids");
+
     /** Loads in float32: exactly what any consumer of the exported SavedModel computes. */
     public static FineTunedModel load(Path directory) {
         return load(directory, SessionSettings.defaults("auto"));
     }
 
-    /** Loads with the given session settings (precision, threads, device). */
+    /** Loads with the given session settings (precision, threads, device), accepting no unsafe op. */
     public static FineTunedModel load(Path directory, SessionSettings settings) {
+        return load(directory, settings, List.of());
+    }
+
+    /**
+     * Loads with the given session settings, after two checks made before TensorFlow runs anything. First the folder:
+     * its labels against the width of the model's output, its tokenizer against the model's embedding table, the
+     * serving signature's inputs and outputs; every problem is listed together. Then what TensorFlow's loader and
+     * predicting will run is scanned for ops that touch files or the network or run code ({@link UnsafeOps}), as
+     * {@code train} scans its base model; {@code allowUnsafeOps} names the op types accepted knowingly.
+     */
+    public static FineTunedModel load(Path directory, SessionSettings settings, List<String> allowUnsafeOps) {
         Path labelsFile = directory.resolve("labels.json");
         Path model = directory.resolve("saved_model");
         if (!Files.isRegularFile(labelsFile) || !Files.isRegularFile(model.resolve("saved_model.pb"))) {
@@ -66,15 +83,69 @@ public final class FineTunedModel implements AutoCloseable {
         } catch (IOException e) {
             throw new FineTuneException("Cannot read " + labelsFile + ": " + e.getMessage(), e);
         }
+        SavedModelFile file = SavedModelFile.read(model);
+        List<String> problems = new ArrayList<>();
         List<String> labels = new ArrayList<>();
-        meta.get("labels").forEach(l -> labels.add(l.asText()));
-        // Models written before other tokenizers existed name none: theirs is vocab.txt.
-        TextTokenizer tokenizer = TokenizerFile.of(directory.resolve(meta.path("tokenizer").asText("vocab.txt")))
-                .open(meta.path("doLowerCase").asBoolean(true));
-        SessionSettings session = settings.resolved();
-        SavedModelBundle bundle = SavedModelBundle.loader(model.toString()).withTags("serve").withConfigProto(session.config()).load();
-        return new FineTunedModel(directory, List.copyOf(labels), tokenizer, meta.path("maxSequenceLength").asInt(128), bundle,
-                session.precision());
+        meta.path("labels").forEach(l -> labels.add(l.asText()));
+        if (labels.isEmpty()) {
+            problems.add(labelsFile + " lists no labels: it needs \"labels\", the class names in index order.");
+        }
+        int maxSequenceLength = meta.path("maxSequenceLength").asInt(128);
+        ModelInfo info = null;
+        try {
+            // Models written before other tokenizers existed name none: theirs is vocab.txt.
+            info = ModelInfo.inspect(file, directory.resolve(meta.path("tokenizer").asText("vocab.txt")),
+                    meta.path("doLowerCase").asBoolean(true));
+            problems.addAll(info.problems(maxSequenceLength));
+        } catch (FineTuneException e) {
+            problems.add(e.getMessage());
+        }
+        problems.addAll(signatureProblems(file, labelsFile, labels.size()));
+        try {
+            if (!problems.isEmpty()) {
+                throw new FineTuneException("The fine-tuned model in " + directory + " cannot run:\n  - " + String.join("\n  - ", problems));
+            }
+            // The loader runs the restore and init ops, so the scan comes before it.
+            UnsafeOps.checkBeforeLoading(file, ModelExporter.signatureTensors(file.metaGraph().getSignatureDefOrThrow(ModelExporter.SIGNATURE)),
+                    allowUnsafeOps);
+            SessionSettings session = settings.resolved();
+            SavedModelBundle bundle = SavedModelBundle.loader(model.toString()).withTags("serve").withConfigProto(session.config()).load();
+            return new FineTunedModel(directory, List.copyOf(labels), info.tokenizer(), maxSequenceLength, bundle, session.precision());
+        } catch (RuntimeException e) {
+            if (info != null) {
+                info.tokenizer().close();
+            }
+            throw e;
+        }
+    }
+
+    /** What prediction needs of the serving signature: the ids input, only inputs it feeds, and one probability per label. */
+    private static List<String> signatureProblems(SavedModelFile file, Path labelsFile, int labels) {
+        SignatureDef sig = file.metaGraph().getSignatureDefMap().get(ModelExporter.SIGNATURE);
+        String where = "The signature '" + ModelExporter.SIGNATURE + "' of the model in " + file.directory();
+        if (sig == null) {
+            return List.of("The model in " + file.directory() + " has no signature '" + ModelExporter.SIGNATURE + "' (it has "
+                    + file.metaGraph().getSignatureDefMap().keySet() + "): it was not written by finetune:train.");
+        }
+        List<String> p = new ArrayList<>();
+        if (!sig.containsInputs("input_ids")) {
+            p.add(where + " has no input 'input_ids' (it has " + sig.getInputsMap().keySet() + ").");
+        }
+        List<String> unfed = sig.getInputsMap().keySet().stream().filter(k -> !INPUTS.contains(k)).sorted().toList();
+        if (!unfed.isEmpty()) {
+            p.add(where + " takes inputs " + unfed + " that are never fed: only " + INPUTS + " are.");
+        }
+        if (!sig.containsOutputs("probabilities")) {
+            p.add(where + " has no output 'probabilities' (it has " + sig.getOutputsMap().keySet() + ").");
+        } else {
+            var shape = sig.getOutputsOrThrow("probabilities").getTensorShape();
+            long width = shape.getDimCount() == 2 ? shape.getDim(1).getSize() : -1;
+            if (labels > 0 && width > 0 && width != labels) {
+                p.add(labelsFile + " lists " + labels + " labels, but the model's output 'probabilities' has " + width
+                        + " classes: the labels belong to another model.");
+            }
+        }
+        return p;
     }
 
     /** float32 or bfloat16: the precision its session computes in. */

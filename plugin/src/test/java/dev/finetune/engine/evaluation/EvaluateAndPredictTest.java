@@ -20,9 +20,11 @@ import dev.finetune.engine.training.ProgressListener;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.apache.commons.io.FileUtils;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -123,6 +125,28 @@ class EvaluateAndPredictTest {
         try (var files = Files.list(out.getParent())) {
             assertEquals(1, files.count(), "no temporary file may be left behind");
         }
+    }
+
+    @Test
+    void aTokenizerOrLabelsOfAnotherModelAreListedBeforeTensorFlowRuns() throws IOException {
+        Path copy = root.resolve("mismatched");
+        FileUtils.copyDirectory(modelDir.toFile(), copy.toFile());
+        StringBuilder extra = new StringBuilder();
+        for (int i = 0; i < 300; i++) {
+            extra.append("extra").append(i).append('\n');
+        }
+        Files.writeString(copy.resolve("vocab.txt"), extra, StandardOpenOption.APPEND);
+        FineTuneException e = assertThrows(FineTuneException.class, () -> FineTunedModel.load(copy));
+        String vocabulary = "Tokenizer " + copy.resolve("vocab.txt") + " has 511 tokens, but the model's largest embedding table '";
+        assertTrue(e.getMessage().startsWith("The fine-tuned model in " + copy + " cannot run:\n  - " + vocabulary)
+                && e.getMessage().endsWith("' has only 211 rows: the tokenizer belongs to another model."), e.getMessage());
+
+        Files.writeString(copy.resolve("labels.json"), Files.readString(copy.resolve("labels.json")).replace("\"positive\"",
+                "\"positive\",\"neutral\""));
+        e = assertThrows(FineTuneException.class, () -> FineTunedModel.load(copy));
+        assertTrue(e.getMessage().contains("\n  - " + vocabulary) && e.getMessage().contains("\n  - " + copy.resolve("labels.json")
+                + " lists 3 labels, but the model's output 'probabilities' has 2 classes: the labels belong to another model."),
+                e.getMessage());
     }
 
     @Test

@@ -90,6 +90,53 @@ class UntrustedModelTest {
         assertTrue(Files.notExists(Path.of("/tmp/owned")));
     }
 
+    /** A node writing /tmp/owned, as nodes of the graph or of a function ({@code output:0} references). */
+    private static List<NodeDef> writeFile(String name, boolean inFunction) {
+        String ref = inFunction ? ":output:0" : "";
+        return List.of(stringConst(name + "_where", "/tmp/owned"), stringConst(name + "_what", "x"),
+                NodeDef.newBuilder().setName(name).setOp("WriteFile").addInput(name + "_where" + ref).addInput(name + "_what" + ref).build());
+    }
+
+    @Test
+    void whatTheLoaderRunsIsScannedTheRestoreAndInitOpsToo() throws IOException {
+        SavedModelFile clean = SavedModelFile.read(TestFiles.model("tiny-bert-tf2"));
+        List<String> served = dev.finetune.engine.export.ModelExporter.signatureTensors(
+                clean.metaGraph().getSignatureDefOrThrow("serving_default"));
+        UnsafeOps.checkBeforeLoading(clean, served, List.of());
+
+        // The init op runs at load, whether or not anything is fetched afterwards.
+        String initOp = clean.metaGraph().getSignatureDefOrThrow("__saved_model_init_op").getOutputsOrThrow("__saved_model_init_op").getName();
+        Path init = tampered("tiny-bert-tf2", mg -> {
+            var g = mg.getGraphDef().toBuilder().addAllNode(writeFile("at_init", false));
+            for (int i = 0; i < g.getNodeCount(); i++) {
+                if (g.getNode(i).getName().equals(initOp)) {
+                    g.setNode(i, g.getNode(i).toBuilder().addInput("^at_init"));
+                }
+            }
+            return mg.toBuilder().setGraphDef(g).build();
+        });
+        ModelException e = assertThrows(ModelException.class, () -> UnsafeOps.checkBeforeLoading(SavedModelFile.read(init), List.of(), List.of()));
+        assertTrue(e.getMessage().contains("WriteFile (file system) at node 'at_init'."), e.getMessage());
+        // train imports the graph itself and never runs the init op.
+        EncoderGraph.prepare(SavedModelFile.read(init), SignatureNames.auto());
+
+        // The model's own restore is allowed for its checkpoint ops only: a WriteFile inside the restore function is not.
+        Path restore = tampered("tiny-bert-tf2", mg -> {
+            var lib = mg.getGraphDef().getLibrary().toBuilder();
+            for (int i = 0; i < lib.getFunctionCount(); i++) {
+                if (lib.getFunction(i).getSignature().getName().contains("traced_restore")) {
+                    lib.setFunction(i, lib.getFunction(i).toBuilder().addAllNodeDef(writeFile("in_restore", true)));
+                }
+            }
+            return mg.toBuilder().setGraphDef(mg.getGraphDef().toBuilder().setLibrary(lib)).build();
+        });
+        e = assertThrows(ModelException.class, () -> UnsafeOps.checkBeforeLoading(SavedModelFile.read(restore), List.of(), List.of()));
+        assertTrue(e.getMessage().contains("WriteFile (file system) at node '") && e.getMessage().contains("/in_restore'"), e.getMessage());
+        e = assertThrows(ModelException.class, () -> EncoderGraph.prepare(SavedModelFile.read(restore), SignatureNames.auto()));
+        assertTrue(e.getMessage().contains("/in_restore'"), e.getMessage());
+        assertTrue(Files.notExists(Path.of("/tmp/owned")));
+    }
+
     @Test
     void theTestModelsOwnSaversAreAllowed() {
         for (String m : List.of("tiny-bert-tf1", "tiny-bert-tf2", "tiny-bert-keras")) {
