@@ -78,7 +78,11 @@ public final class FineTuneEngine {
             if (!problems.isEmpty()) {
                 throw invalid(problems);
             }
-            return train(c, info, work, log);
+            try {
+                return train(c, info, work, log);
+            } finally {
+                info.tokenizer().close();
+            }
         }
     }
 

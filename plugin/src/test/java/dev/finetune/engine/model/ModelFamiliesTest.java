@@ -76,6 +76,29 @@ class ModelFamiliesTest {
         }
     }
 
+    /** last pooling reads the last position whose mask is 1, whichever side a row is padded on. */
+    @org.junit.jupiter.api.Test
+    void lastPoolingFindsTheLastRealTokenOnEitherSide() {
+        EncoderGraph enc = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("families").resolve("gpt-keras")),
+                SignatureNames.auto());
+        // Row 0 padded at the end (last real token at 2), row 1 at the start (last real token at 4).
+        int[] ids = {5, 6, 7, 0, 0, 0, 0, 5, 6, 7};
+        int[] mask = {1, 1, 1, 0, 0, 0, 0, 1, 1, 1};
+        Batch batch = new Batch(2, 5, ids, mask, new int[10], new int[2]);
+        var settings = new ClassifierGraph.Settings("last", 0.0, 7, 0.9, 0.999, 1e-6, 0.01, 1.0);
+        try (ClassifierGraph g = new ClassifierGraph(enc, 2, settings);
+             ClassifierSession s = new ClassifierSession(g, 0, 0)) {
+            s.initializeFromPretrained();
+            float[] features = s.encoderOutput(batch, ClassifierGraph.FEATURES + ":0");
+            float[] sequence = s.encoderOutput(batch, enc.signature().sequenceOutput());
+            int hidden = g.hiddenSize();
+            for (int h = 0; h < hidden; h++) {
+                assertEquals(sequence[(0 * 5 + 2) * hidden + h], features[h], 0, "row 0, unit " + h);
+                assertEquals(sequence[(1 * 5 + 4) * hidden + h], features[hidden + h], 0, "row 1, unit " + h);
+            }
+        }
+    }
+
     /** A decoder that takes token ids alone still trains and exports with the plugin's own mask for its pooling. */
     @org.junit.jupiter.api.Test
     void aModelWithoutMaskGetsThePluginsOwn() {
