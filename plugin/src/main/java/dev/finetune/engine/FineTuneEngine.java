@@ -62,7 +62,7 @@ public final class FineTuneEngine {
             if (c.model != null) {
                 try {
                     info = ModelInfo.inspect(ModelLocator.locate(c.model, work.resolve("model-cache")), c.tokenizerOverride(), c.doLowerCase);
-                    problems.addAll(info.problems(c.maxSequenceLength));
+                    problems.addAll(info.problems(c.maxSequenceLength(info.maxPositions())));
                     SignatureResolver.resolve(info.savedModel(), signatureNames(c));
                 } catch (FineTuneException e) {
                     problems.add(e.getMessage());
@@ -116,7 +116,20 @@ public final class FineTuneEngine {
         return new FineTuneException("The fine-tuning configuration is invalid:\n  - " + String.join("\n  - ", problems));
     }
 
-    private static TrainingResult train(FineTuneConfig c, ModelInfo info, Path work, ProgressListener log) {
+    private static TrainingResult train(FineTuneConfig given, ModelInfo info, Path work, ProgressListener log) {
+        int maxLength = given.maxSequenceLength(info.maxPositions());
+        FineTuneConfig c = given;
+        if (given.maxSequenceLengthIsAuto()) {
+            log.info("maxSequenceLength auto: " + maxLength + " (" + (info.maxPositions() == null
+                    ? "the model does not say how many positions it supports" : info.maxPositionsSource()) + ").");
+            // The resolved number is what the digest and finetune-config.json record: auto and the same number are one run.
+            c = given.copy();
+            c.maxSequenceLength = String.valueOf(maxLength);
+        }
+        return train(c, info, work, log, maxLength);
+    }
+
+    private static TrainingResult train(FineTuneConfig c, ModelInfo info, Path work, ProgressListener log, int maxLength) {
         String digest = fingerprint(c, info.savedModel().directory());
         TrainingResult existing = upToDate(c, digest);
         if (existing != null) {
@@ -124,7 +137,7 @@ public final class FineTuneEngine {
                     + "unchanged, digest " + digest.substring(0, 12) + "); not training. -Dfinetune.force=true retrains.");
             return existing;
         }
-        DataReader reader = new DataReader(c.textColumn, c.textPairColumn, c.labelColumn);
+        DataReader reader = new DataReader(c.textColumn, c.textPairColumn, c.labelColumn).withDialect(c.delimiter, c.encoding);
         List<LabeledText> trainRows = reader.read(c.trainFile, TextFormat.of(c.dataFormat, c.trainFile));
         List<LabeledText> validationRows;
         Path validationSource = c.validationFile != null ? c.validationFile : c.trainFile;
@@ -146,11 +159,11 @@ public final class FineTuneEngine {
         Path tokenizerFile = info.tokenizerFile().file();
         boolean lowerCase = info.lowerCase();
         TextTokenizer tokenizer = info.tokenizer();
-        List<EncodedExample> train = encode(tokenizer, trainRows, trainLabels, c.maxSequenceLength);
-        List<EncodedExample> validation = encode(tokenizer, validationRows, validationLabels, c.maxSequenceLength);
+        List<EncodedExample> train = encode(tokenizer, trainRows, trainLabels, maxLength);
+        List<EncodedExample> validation = encode(tokenizer, validationRows, validationLabels, maxLength);
         long truncated = train.stream().filter(EncodedExample::truncated).count();
         if (truncated > 0) {
-            log.info(truncated + " training examples are longer than maxSequenceLength " + c.maxSequenceLength + " tokens and were truncated.");
+            log.info(truncated + " training examples are longer than maxSequenceLength " + maxLength + " tokens and were truncated.");
         }
 
         EncoderGraph encoder = EncoderGraph.prepare(savedModel, signatureNames(c), c.allowUnsafeOps);
@@ -212,7 +225,7 @@ public final class FineTuneEngine {
             labelJson.put("labels", labels.names());
             labelJson.put("tokenizer", tokenizerName);
             labelJson.put("doLowerCase", lowerCase);
-            labelJson.put("maxSequenceLength", c.maxSequenceLength);
+            labelJson.put("maxSequenceLength", maxLength);
             Json.write(dir.resolve("labels.json"), labelJson);
             Json.write(model.resolve("assets").resolve("labels.json"), labelJson);
             Json.write(dir.resolve("finetune-config.json"), c);

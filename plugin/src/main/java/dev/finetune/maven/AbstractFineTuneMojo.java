@@ -1,6 +1,7 @@
 package dev.finetune.maven;
 
 import dev.finetune.engine.FineTuneException;
+import dev.finetune.engine.data.DataReader;
 import dev.finetune.engine.training.ProgressListener;
 import java.io.File;
 import org.apache.maven.plugin.AbstractMojo;
@@ -13,6 +14,22 @@ abstract class AbstractFineTuneMojo extends AbstractMojo {
     /** {@code auto} (by extension), {@code csv}, {@code tsv} or {@code jsonl}. */
     @Parameter(property = "finetune.dataFormat", defaultValue = "auto")
     String dataFormat;
+
+    /**
+     * The delimiter of CSV and TSV files: {@code auto} (CSV: of {@code ,} {@code ;} tab {@code |}, the one that splits
+     * the header line into the most fields consistently with the next few lines; TSV: tab), {@code tab}, or one
+     * character such as {@code ;} for a spreadsheet exported in a French or German locale. {@code <delimiter>;</delimiter>}
+     */
+    @Parameter(property = "finetune.delimiter", defaultValue = "auto")
+    String delimiter;
+
+    /**
+     * The charset data files are read in, strictly: a byte it does not define stops the build with the file and line.
+     * By default the project's {@code project.build.sourceEncoding}, else UTF-8; {@code windows-1252} for a spreadsheet
+     * saved as CSV on Windows. {@code <encoding>windows-1252</encoding>}
+     */
+    @Parameter(property = "finetune.encoding", defaultValue = "${project.build.sourceEncoding}")
+    String encoding;
 
     /** The column (or JSON field) holding the text. */
     @Parameter(property = "finetune.textColumn", defaultValue = "text")
@@ -77,6 +94,13 @@ abstract class AbstractFineTuneMojo extends AbstractMojo {
             throw new MojoExecutionException(name + " is not set: name " + what + " in the plugin configuration or with -Dfinetune."
                     + name + "=...");
         }
+    }
+
+    /** A reader of the configured columns, delimiter and encoding. */
+    DataReader dataReader(boolean labelled) {
+        DataReader columns = labelled ? new DataReader(textColumn, blankToNull(textPairColumn), labelColumn)
+                : DataReader.unlabelled(textColumn, blankToNull(textPairColumn), labelColumn);
+        return columns.withDialect(delimiter, encoding);
     }
 
     static String blankToNull(String s) {

@@ -82,7 +82,7 @@ public class EvaluateMojo extends AbstractModelMojo {
         }
         required(testFile, "testFile", "the labelled test data (CSV, TSV or JSONL)");
         QualityGates gates = new QualityGates(minimumAccuracy, minimumMacroF1, classLimits(), maximumLoss);
-        DataReader reader = new DataReader(textColumn, blankToNull(textPairColumn), labelColumn);
+        DataReader reader = dataReader(true);
         try (FineTunedModel model = loadModel()) {
             Evaluation e = Evaluator.evaluate(model, reader, testFile.toPath(), TextFormat.of(dataFormat, testFile.toPath()),
                     batchSize, progress());

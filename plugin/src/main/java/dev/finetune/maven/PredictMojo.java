@@ -1,6 +1,5 @@
 package dev.finetune.maven;
 
-import dev.finetune.engine.data.DataReader;
 import dev.finetune.engine.data.TextFormat;
 import dev.finetune.engine.inference.FineTunedModel;
 import dev.finetune.engine.inference.Predictor;
@@ -33,7 +32,7 @@ public class PredictMojo extends AbstractModelMojo {
     void run() throws MojoExecutionException {
         required(inputFile, "inputFile", "the texts to classify (CSV, TSV or JSONL)");
         try (FineTunedModel model = loadModel()) {
-            long rows = Predictor.predict(model, DataReader.unlabelled(textColumn, blankToNull(textPairColumn), labelColumn),
+            long rows = Predictor.predict(model, dataReader(false),
                     inputFile.toPath(), TextFormat.of(dataFormat, inputFile.toPath()), predictionsFile.toPath(), batchSize, progress());
             getLog().info(String.format("Predicted %,d rows of %s into %s.", rows, inputFile, predictionsFile));
         }

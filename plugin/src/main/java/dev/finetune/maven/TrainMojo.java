@@ -74,9 +74,13 @@ public class TrainMojo extends AbstractFineTuneMojo {
     @Parameter(property = "finetune.doLowerCase")
     Boolean doLowerCase;
 
-    /** Longest token sequence fed to the encoder, [CLS] and [SEP] included; longer texts are truncated. */
-    @Parameter(property = "finetune.maxSequenceLength", defaultValue = "128")
-    int maxSequenceLength;
+    /**
+     * Longest token sequence fed to the encoder, [CLS] and [SEP] included; longer texts are truncated. {@code auto}: the
+     * smaller of 128 and the positions the model supports (the log names the value chosen); a number larger than the
+     * model supports is an error.
+     */
+    @Parameter(property = "finetune.maxSequenceLength", defaultValue = "auto")
+    String maxSequenceLength;
 
     /** Signature key or tensor name of the token-id input; found automatically when unset. */
     @Parameter(property = "finetune.inputIds")
@@ -265,6 +269,8 @@ public class TrainMojo extends AbstractFineTuneMojo {
         c.trainFile = trainFile == null ? null : trainFile.toPath();
         c.validationFile = validationFile == null ? null : validationFile.toPath();
         c.dataFormat = dataFormat;
+        c.delimiter = delimiter == null || delimiter.isEmpty() ? c.delimiter : delimiter;
+        c.encoding = encoding == null || encoding.isBlank() ? c.encoding : encoding;
         c.textColumn = textColumn;
         c.textPairColumn = blankToNull(textPairColumn);
         c.labelColumn = labelColumn;
@@ -273,7 +279,7 @@ public class TrainMojo extends AbstractFineTuneMojo {
         c.vocabulary = vocabulary == null ? null : vocabulary.toPath();
         c.tokenizer = tokenizer == null ? null : tokenizer.toPath();
         c.doLowerCase = doLowerCase;
-        c.maxSequenceLength = maxSequenceLength;
+        c.maxSequenceLength = maxSequenceLength == null || maxSequenceLength.isBlank() ? c.maxSequenceLength : maxSequenceLength;
         c.inputIds = blankToNull(inputIds);
         c.inputMask = blankToNull(inputMask);
         c.segmentIds = blankToNull(segmentIds);

@@ -24,7 +24,7 @@ class FaultsTest {
         c.learningRate = -1;
         c.batchSize = 0;
         c.optimizer = "sgd-with-magic";
-        c.maxSequenceLength = 512;
+        c.maxSequenceLength = "512";
         c.device = "tpu:0";
         c.trainFile = tmp.resolve("never-read.csv");
         FineTuneException e = assertThrows(FineTuneException.class, () -> FineTuneEngine.train(c, ProgressListener.SILENT));

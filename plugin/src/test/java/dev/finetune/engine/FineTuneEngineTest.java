@@ -62,6 +62,27 @@ class FineTuneEngineTest {
         assertTrue(check.get("probabilities").size() > 0);
     }
 
+    /**
+     * The default maxSequenceLength, auto, fits a model whose position table has 64 rows (128 would be refused), says
+     * what it chose, and records the number where evaluate and predict read it.
+     */
+    @org.junit.jupiter.api.Test
+    void maxSequenceLengthAutoFitsAShortPositionTable(@TempDir Path tmp) throws IOException {
+        FineTuneConfig c = TestFiles.tinyConfig("families/gpt-keras", tmp);
+        c.maxSequenceLength = new FineTuneConfig().maxSequenceLength;
+        c.epochs = 1;
+        List<String> log = new java.util.ArrayList<>();
+        FineTuneEngine.train(c, log::add);
+        assertTrue(log.stream().anyMatch(m -> m.startsWith("maxSequenceLength auto: 64 (its position table '") && m.endsWith("' has 64 rows).")),
+                log.toString());
+        assertEquals(64, Json.MAPPER.readTree(c.outputDirectory.resolve("labels.json").toFile()).get("maxSequenceLength").asInt());
+        assertEquals(64, Json.MAPPER.readTree(c.outputDirectory.resolve("finetune-config.json").toFile()).get("maxSequenceLength").asInt());
+        c.maxSequenceLength = "64";
+        List<String> again = new java.util.ArrayList<>();
+        FineTuneEngine.train(c, again::add);
+        assertTrue(again.stream().anyMatch(m -> m.contains("is up to date")), "auto and the number it chose are the same run: " + again);
+    }
+
     /** The head can also read the [CLS] vector or the masked mean of the sequence output. */
     @ParameterizedTest
     @ValueSource(strings = {"cls", "mean"})

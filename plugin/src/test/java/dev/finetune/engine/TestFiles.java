@@ -33,7 +33,7 @@ public final class TestFiles {
         c.epochs = 10;
         c.batchSize = 16;
         c.learningRate = 3e-3;
-        c.maxSequenceLength = 32;
+        c.maxSequenceLength = "32";
         c.validationSplit = 0.2;
         c.logEverySteps = 5;
         // float32 everywhere: "auto" would pick bfloat16 on some CI machines and float32 on others.

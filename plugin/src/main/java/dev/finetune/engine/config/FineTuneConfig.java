@@ -1,6 +1,12 @@
 package dev.finetune.engine.config;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.databind.SerializerProvider;
+import com.fasterxml.jackson.databind.annotation.JsonSerialize;
+import com.fasterxml.jackson.databind.ser.std.StdSerializer;
+import dev.finetune.engine.data.DataReader;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,6 +23,13 @@ public class FineTuneConfig {
     public Path validationFile;
     /** csv, tsv, jsonl, or auto (from the file extension). */
     public String dataFormat = "auto";
+    /**
+     * The CSV/TSV delimiter: auto (CSV: detected from the header among , ; tab |, see {@link DataReader}; TSV: tab),
+     * tab, or one character such as ;.
+     */
+    public String delimiter = "auto";
+    /** The charset data files are decoded in, strictly (UTF-8, windows-1252, ISO-8859-15, ...). */
+    public String encoding = "UTF-8";
     public String textColumn = "text";
     public String textPairColumn;
     public String labelColumn = "label";
@@ -33,7 +46,12 @@ public class FineTuneConfig {
     public Path vocabulary;
     /** Lower-case and strip accents; null means: from the model's model.json, else true. */
     public Boolean doLowerCase;
-    public int maxSequenceLength = 128;
+    /**
+     * Tokens per example, special tokens included: a number, or auto, the smaller of {@value #DEFAULT_MAX_SEQUENCE_LENGTH}
+     * and the positions the model supports; see {@link #maxSequenceLength(Integer)}. Written as a number when it is one.
+     */
+    @JsonSerialize(using = NumberOrText.class)
+    public String maxSequenceLength = "auto";
     public String inputIds;
     public String inputMask;
     public String segmentIds;
@@ -98,6 +116,46 @@ public class FineTuneConfig {
     public Path outputDirectory;
     public Path workDirectory;
 
+    /** What auto maxSequenceLength is on a model that does not say how many positions it supports, and at most. */
+    public static final int DEFAULT_MAX_SEQUENCE_LENGTH = 128;
+
+    /** Whether maxSequenceLength is left to the model. */
+    public boolean maxSequenceLengthIsAuto() {
+        return maxSequenceLength == null || maxSequenceLength.strip().equalsIgnoreCase("auto");
+    }
+
+    /**
+     * The one place maxSequenceLength is resolved: a number stays as it is (checked against the model separately), auto
+     * becomes the smaller of {@value #DEFAULT_MAX_SEQUENCE_LENGTH} and {@code modelPositions} (null: the model does not
+     * say, so {@value #DEFAULT_MAX_SEQUENCE_LENGTH}). -1 when the value is neither auto nor a number.
+     */
+    public int maxSequenceLength(Integer modelPositions) {
+        if (maxSequenceLengthIsAuto()) {
+            return modelPositions == null ? DEFAULT_MAX_SEQUENCE_LENGTH : Math.min(DEFAULT_MAX_SEQUENCE_LENGTH, modelPositions);
+        }
+        try {
+            return Integer.parseInt(maxSequenceLength.strip());
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** Writes a setting that is a number or a word (such as auto) as a JSON number when it is one. */
+    static final class NumberOrText extends StdSerializer<String> {
+        NumberOrText() {
+            super(String.class);
+        }
+
+        @Override
+        public void serialize(String value, JsonGenerator gen, SerializerProvider provider) throws IOException {
+            if (value.strip().matches("-?\\d{1,9}")) {
+                gen.writeNumber(Integer.parseInt(value.strip()));
+            } else {
+                gen.writeString(value);
+            }
+        }
+    }
+
     /** The tokenizer file the user named, if any. */
     public Path tokenizerOverride() {
         return tokenizer != null ? tokenizer : vocabulary;
@@ -152,8 +210,18 @@ public class FineTuneConfig {
         if (validationFile == null && !(validationSplit > 0 && validationSplit < 1)) {
             p.add("validationSplit must be between 0 and 1 (exclusive), not " + validationSplit + ".");
         }
-        if (maxSequenceLength < 3) {
-            p.add("maxSequenceLength must be at least 3 ([CLS], one token, [SEP]), not " + maxSequenceLength + ".");
+        String delimiterProblem = DataReader.delimiterProblem(delimiter);
+        if (delimiterProblem != null) {
+            p.add(delimiterProblem);
+        }
+        String encodingProblem = DataReader.encodingProblem(encoding);
+        if (encodingProblem != null) {
+            p.add(encodingProblem);
+        }
+        if (maxSequenceLength(null) == -1) {
+            p.add("maxSequenceLength '" + maxSequenceLength + "' is neither auto nor a number of tokens.");
+        } else if (maxSequenceLength(null) < 3) {
+            p.add("maxSequenceLength must be at least 3 ([CLS], one token, [SEP]), not " + maxSequenceLength.strip() + ".");
         }
         if (!List.of("adamw", "adam").contains(optimizer)) {
             p.add("optimizer '" + optimizer + "' is unknown: use adamw or adam.");

@@ -3,13 +3,29 @@ package dev.finetune.engine.data;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.charset.Charset;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * Reads labelled text from CSV, TSV (both with a header row) or JSON Lines (one object a line).
  * Which fields hold the text, the optional second text and the label is configured by name.
+ *
+ * <p>The dialect: files are decoded strictly in one charset (UTF-8 unless {@link #withDialect} names another, such
+ * as windows-1252 for a spreadsheet saved on Windows); a byte the charset does not define is an error naming its
+ * line. The delimiter of CSV is, unless named, detected from the header line: of {@code ,} {@code ;} tab and
+ * {@code |}, the one that splits the header into the most fields (two at least) and splits the next few records
+ * into as many; when none does so consistently, the one giving the header the most fields (ties: that order), so that
+ * a ragged row is still reported against the header's real columns. TSV uses a tab unless a delimiter is named;
+ * JSON Lines has none.
+ *
+ * <pre>{@code
+ * DataReader reader = new DataReader("text", null, "label").withDialect("auto", "windows-1252");
+ * List<LabeledText> rows = reader.read(Path.of("avis.csv"), TextFormat.CSV);   // header text;label: ";" detected
+ * }</pre>
  */
 public final class DataReader {
     /** A key given twice in one object is an error, as a duplicated column is in CSV: which one was meant? */
@@ -20,22 +36,80 @@ public final class DataReader {
     final String pairColumn;
     final String labelColumn;
     final boolean labelRequired;
+    /** The CSV/TSV delimiter; null: detected (CSV) or a tab (TSV). */
+    final Character delimiter;
+    final Charset charset;
 
     /** {@code pairColumn} may be null; every example must have a label. */
     public DataReader(String textColumn, String pairColumn, String labelColumn) {
-        this(textColumn, pairColumn, labelColumn, true);
+        this(textColumn, pairColumn, labelColumn, true, null, StandardCharsets.UTF_8);
     }
 
-    private DataReader(String textColumn, String pairColumn, String labelColumn, boolean labelRequired) {
+    private DataReader(String textColumn, String pairColumn, String labelColumn, boolean labelRequired, Character delimiter,
+                       Charset charset) {
         this.textColumn = textColumn;
         this.pairColumn = pairColumn;
         this.labelColumn = labelColumn;
         this.labelRequired = labelRequired;
+        this.delimiter = delimiter;
+        this.charset = charset;
+    }
+
+    /**
+     * This reader with another dialect: {@code delimiter} is {@code auto} (or null or blank: detected), {@code tab},
+     * or one character such as {@code ;}; {@code encoding} is a charset name such as {@code UTF-8} or
+     * {@code windows-1252} (null or blank: UTF-8). An invalid value is a {@link DataException} with
+     * {@link #delimiterProblem} or {@link #encodingProblem}'s sentence.
+     */
+    public DataReader withDialect(String delimiter, String encoding) {
+        String problem = delimiterProblem(delimiter);
+        if (problem == null) {
+            problem = encodingProblem(encoding);
+        }
+        if (problem != null) {
+            throw new DataException(problem);
+        }
+        return new DataReader(textColumn, pairColumn, labelColumn, labelRequired, delimiterChar(delimiter),
+                encoding == null || encoding.isBlank() ? StandardCharsets.UTF_8 : Charset.forName(encoding.strip()));
+    }
+
+    /** Why {@code delimiter} cannot be used, or null when it can. */
+    public static String delimiterProblem(String delimiter) {
+        if (delimiter == null || delimiter.equals("\t") || delimiter.isBlank()
+                || List.of("auto", "tab", "\\t").contains(delimiter.strip().toLowerCase(Locale.ROOT))) {
+            return null;
+        }
+        String d = delimiter.strip();
+        if (d.length() != 1 || d.charAt(0) == '"') {
+            return "delimiter '" + delimiter + "' is not usable: use auto, tab, or one character such as ; or | (not a quote).";
+        }
+        return null;
+    }
+
+    /** Why {@code encoding} cannot be used, or null when it can (null and blank mean UTF-8). */
+    public static String encodingProblem(String encoding) {
+        if (encoding == null || encoding.isBlank()) {
+            return null;
+        }
+        try {
+            Charset.forName(encoding.strip());
+            return null;
+        } catch (IllegalArgumentException e) {
+            return "encoding '" + encoding + "' is not a charset Java knows: use a name such as UTF-8, windows-1252 or ISO-8859-15.";
+        }
+    }
+
+    private static Character delimiterChar(String delimiter) {
+        if (delimiter == null || delimiter.equals("\t") || List.of("tab", "\\t").contains(delimiter.strip().toLowerCase(Locale.ROOT))) {
+            return delimiter == null ? null : '\t';
+        }
+        String d = delimiter.strip();
+        return d.isEmpty() || d.equalsIgnoreCase("auto") ? null : d.charAt(0);
     }
 
     /** A reader for data to predict on: a label column is read where the file has one and ignored otherwise. */
     public static DataReader unlabelled(String textColumn, String pairColumn, String labelColumn) {
-        return new DataReader(textColumn, pairColumn, labelColumn, false);
+        return new DataReader(textColumn, pairColumn, labelColumn, false, null, StandardCharsets.UTF_8);
     }
 
     /** Every example of {@code file}; an empty file (or one with only a header) is an error. */

@@ -3,6 +3,7 @@ package dev.finetune.engine.data;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.Reader;
+import java.io.StringReader;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -26,7 +27,7 @@ public final class RecordStream implements AutoCloseable {
     RecordStream(Path file, TextFormat format, DataReader columns) {
         this.file = file;
         try {
-            reader = new BufferedReader(new StrictUtf8Reader(Files.newInputStream(file)), 1 << 16);
+            reader = new BufferedReader(new StrictCharsetReader(Files.newInputStream(file), columns.charset), SAMPLE);
         } catch (NoSuchFileException e) {
             throw new DataException("Data file " + file + " does not exist.");
         } catch (IOException e) {
@@ -34,7 +35,8 @@ public final class RecordStream implements AutoCloseable {
         }
         try {
             skipBom();
-            source = format == TextFormat.JSONL ? jsonLines(columns) : delimited(columns, format == TextFormat.TSV ? '\t' : ',');
+            source = format == TextFormat.JSONL ? jsonLines(columns) : delimited(columns, columns.delimiter != null ? columns.delimiter
+                    : format == TextFormat.TSV ? '\t' : detectDelimiter());
         } catch (IOException e) {
             closeQuietly();
             throw problem(e, 1);
@@ -42,6 +44,69 @@ public final class RecordStream implements AutoCloseable {
             closeQuietly();
             throw e;
         }
+    }
+
+    /** Characters read ahead to detect the delimiter (and the reader's buffer). */
+    private static final int SAMPLE = 1 << 16;
+    /** Records after the header that detection checks. */
+    private static final int SAMPLE_RECORDS = 5;
+    private static final char[] DELIMITERS = {',', ';', '\t', '|'};
+
+    /**
+     * The CSV delimiter, from the header line and the few records after it (up to {@value #SAMPLE} characters): of
+     * {@code , ; tab |}, the one that splits the header into the most fields, at least two, and every complete sampled
+     * record into as many; when none is consistent, the one that gives the header the most fields (ties in that order),
+     * so that a broken comma-separated file still fails as one.
+     */
+    private char detectDelimiter() throws IOException {
+        char[] sample = new char[SAMPLE];
+        int n = 0;
+        boolean cut = false;
+        reader.mark(SAMPLE);
+        try {
+            for (int r; n < SAMPLE && (r = reader.read(sample, n, SAMPLE - n)) > 0; ) {
+                n += r;
+            }
+            cut = n == SAMPLE;
+        } catch (IOException e) {
+            cut = true; // a byte the charset does not define: the sample ends before it; reading reports it at its line
+        }
+        reader.reset();
+        String text = new String(sample, 0, n);
+        if (cut) {
+            text = text.substring(0, text.lastIndexOf('\n') + 1); // whole lines only
+        }
+        char best = ',';
+        int bestFields = 0;
+        char widest = ',';
+        int widestFields = 0;
+        for (char d : DELIMITERS) {
+            DelimitedParser parser = new DelimitedParser(file, new StringReader(text), d);
+            int fields = 0;
+            boolean consistent = true;
+            try {
+                DelimitedParser.Record header = parser.next();
+                fields = header == null ? 0 : header.fields().size();
+                for (int i = 0; i < SAMPLE_RECORDS && consistent; i++) {
+                    DelimitedParser.Record r = parser.next();
+                    if (r == null) {
+                        break;
+                    }
+                    consistent = r.fields().size() == fields;
+                }
+            } catch (DataException e) {
+                consistent = cut && fields > 0; // a quoted text the sample cut short, or a quote this delimiter cannot explain
+            }
+            if (fields > widestFields) {
+                widest = d;
+                widestFields = fields;
+            }
+            if (consistent && fields >= 2 && fields > bestFields) {
+                best = d;
+                bestFields = fields;
+            }
+        }
+        return bestFields > 0 ? best : widest;
     }
 
     private void skipBom() throws IOException {
@@ -61,8 +126,8 @@ public final class RecordStream implements AutoCloseable {
     }
 
     private DataException problem(IOException e, long line) {
-        if (e instanceof StrictUtf8Reader.MalformedByteException m) {
-            return DataException.at(file, line, null, m.getMessage() + "; save the file as UTF-8.");
+        if (e instanceof StrictCharsetReader.MalformedByteException m) {
+            return DataException.at(file, line, null, m.getMessage() + "; save the file as " + m.charset.name() + ".");
         }
         return new DataException("Cannot read data file " + file + ": " + e.getMessage());
     }
@@ -86,7 +151,8 @@ public final class RecordStream implements AutoCloseable {
                 }
                 if (r.fields().size() != names.size()) {
                     throw DataException.at(file, r.line(), null, "expected " + names.size() + " fields as in the header, found "
-                            + r.fields().size() + (delimiter == ',' ? " (a comma inside a text needs quotes)." : "."));
+                            + r.fields().size() + (delimiter == ',' ? " (a comma inside a text needs quotes)."
+                            : delimiter == ';' ? " (a semicolon inside a text needs quotes)." : "."));
                 }
                 String l = label < 0 ? null : r.fields().get(label).strip();
                 if (label >= 0 && l.isEmpty()) {

@@ -40,4 +40,40 @@ class FineTuneConfigTest {
         c.outputDirectory = Path.of("o");
         assertTrue(c.problems().isEmpty(), c.problems().toString());
     }
+
+    @Test
+    void maxSequenceLengthAutoIsTheSmallerOf128AndTheModelsPositions() {
+        FineTuneConfig c = new FineTuneConfig();
+        assertEquals("auto", c.maxSequenceLength);
+        assertEquals(128, c.maxSequenceLength(null), "a model that does not say");
+        assertEquals(64, c.maxSequenceLength(64));
+        assertEquals(128, c.maxSequenceLength(512));
+        c.maxSequenceLength = "256";
+        assertEquals(256, c.maxSequenceLength(64), "a number stays as given (and is then checked against the model)");
+        c.maxSequenceLength = "many";
+        c.delimiter = "::";
+        c.encoding = "klingon-8";
+        c.trainFile = Path.of("t.csv");
+        c.model = Path.of("m");
+        c.outputDirectory = Path.of("o");
+        assertEquals(List.of("delimiter '::' is not usable: use auto, tab, or one character such as ; or | (not a quote).",
+                "encoding 'klingon-8' is not a charset Java knows: use a name such as UTF-8, windows-1252 or ISO-8859-15.",
+                "maxSequenceLength 'many' is neither auto nor a number of tokens."), c.problems());
+        c.maxSequenceLength = "2";
+        assertTrue(c.problems().contains("maxSequenceLength must be at least 3 ([CLS], one token, [SEP]), not 2."), c.problems().toString());
+    }
+
+    @Test
+    void delimiterAndEncodingCountInTheCopyAndJson() {
+        FineTuneConfig c = new FineTuneConfig();
+        c.delimiter = ";";
+        c.encoding = "windows-1252";
+        c.maxSequenceLength = "64";
+        var json = dev.finetune.engine.Json.MAPPER.valueToTree(c);
+        assertEquals(";", json.get("delimiter").asText());
+        assertEquals("windows-1252", json.get("encoding").asText());
+        assertTrue(json.get("maxSequenceLength").isInt(), "a number is written as a number: " + json);
+        FineTuneConfig copy = c.copy();
+        assertEquals(List.of(";", "windows-1252", "64"), List.of(copy.delimiter, copy.encoding, copy.maxSequenceLength));
+    }
 }

@@ -126,4 +126,67 @@ class DataReaderTest {
         assertEquals(s, StratifiedSplit.split(rows, 0.1, 7));
         assertTrue(!s.validation().equals(StratifiedSplit.split(rows, 0.1, 8).validation()));
     }
+
+    private Path bytes(String name, String content, String charset) throws IOException {
+        return Files.write(dir.resolve(name), content.getBytes(java.nio.charset.Charset.forName(charset)));
+    }
+
+    /** A French spreadsheet's export: semicolons, windows-1252, accents, the euro sign and a quoted semicolon. */
+    @Test
+    void readsASemicolonSpreadsheetExportInWindows1252() throws IOException {
+        Path f = bytes("avis.csv", "text;label\r\nCaf\u00e9 tr\u00e8s bon, merci;pos\r\n\u00dcbel: 5 \u20ac zu viel;neg\r\n"
+                + "\"un; deux\";pos\r\n", "windows-1252");
+        List<LabeledText> rows = reader.withDialect("auto", "windows-1252").read(f, TextFormat.of("auto", f));
+        assertEquals(List.of("Caf\u00e9 tr\u00e8s bon, merci", "\u00dcbel: 5 \u20ac zu viel", "un; deux"),
+                rows.stream().map(LabeledText::text).toList());
+        assertEquals(List.of("pos", "neg", "pos"), rows.stream().map(LabeledText::label).toList());
+        assertEquals(0xE9, Files.readAllBytes(f)[15] & 0xFF, "the file really is windows-1252 (é is one byte)");
+    }
+
+    @Test
+    void detectsTheDelimiterFromTheHeaderAndTheNextLines() throws IOException {
+        Path semicolon = file("s.csv", "text;label\nhello, world;pos\n");
+        assertEquals("hello, world", reader.read(semicolon, TextFormat.CSV).get(0).text());
+        Path tab = file("t.csv", "text\tlabel\na, b; c\tneg\n");
+        assertEquals("a, b; c", reader.read(tab, TextFormat.CSV).get(0).text());
+        // The comma gives the header more fields, but only the pipe splits the lines below as it splits the header.
+        Path pipe = file("p.csv", "text|label|note,a,b,c\ngreat, really|pos|x\nbad|neg|y\n");
+        List<LabeledText> rows = reader.read(pipe, TextFormat.CSV);
+        assertEquals(List.of("great, really", "bad"), rows.stream().map(LabeledText::text).toList());
+        // A .tsv keeps its tab although the header has commas; JSON Lines has no delimiter.
+        Path tsv = file("a.tsv", "text\tlabel\tx,y,z,w\none, two\tpos\t1\n");
+        assertEquals("one, two", reader.read(tsv, TextFormat.of("auto", tsv)).get(0).text());
+        Path jsonl = file("a.jsonl", "{\"text\":\"a;b|c\",\"label\":\"x\"}\n");
+        assertEquals("a;b|c", reader.withDialect(";", "windows-1252").read(jsonl, TextFormat.of("auto", jsonl)).get(0).text());
+    }
+
+    @Test
+    void anExplicitDelimiterWins() throws IOException {
+        Path f = file("a.csv", "text,label\n\"a;b\",pos\n");
+        DataException e = assertThrows(DataException.class, () -> reader.withDialect(";", null).read(f, TextFormat.CSV));
+        assertEquals(f + ", line 1: there is no column 'text'; the header has [text,label].", e.getMessage());
+        Path tabs = file("b.csv", "text\tlabel\nx, y\tz\n");
+        assertEquals("x, y", reader.withDialect("tab", null).read(tabs, TextFormat.CSV).get(0).text());
+        assertEquals("x, y", reader.withDialect("\\t", null).read(tabs, TextFormat.CSV).get(0).text());
+        DataException bad = assertThrows(DataException.class, () -> reader.withDialect("ab", null));
+        assertEquals("delimiter 'ab' is not usable: use auto, tab, or one character such as ; or | (not a quote).", bad.getMessage());
+        DataException charset = assertThrows(DataException.class, () -> reader.withDialect(null, "no-such-charset"));
+        assertTrue(charset.getMessage().startsWith("encoding 'no-such-charset' is not a charset Java knows"), charset.getMessage());
+    }
+
+    @Test
+    void brokenFilesInOtherDialectsNameTheLine() throws IOException {
+        Path ragged = file("r.csv", "text;label\na;b;c\n");
+        assertEquals(ragged + ", line 2: expected 2 fields as in the header, found 3 (a semicolon inside a text needs quotes).",
+                error(ragged).getMessage());
+        // 0x81 is one of the five bytes windows-1252 leaves undefined.
+        Path f = dir.resolve("cp1252.csv");
+        Files.write(f, new byte[] {'t', 'e', 'x', 't', ';', 'l', 'a', 'b', 'e', 'l', '\n', 'o', 'k', ';', 'p', '\n', 'b', (byte) 0x81, ';', 'n', '\n'});
+        DataException e = assertThrows(DataException.class, () -> reader.withDialect("auto", "windows-1252").read(f, TextFormat.CSV));
+        assertEquals(f + ", line 3: byte 0x81 at offset 17 is not valid windows-1252; save the file as windows-1252.", e.getMessage());
+        // The same UTF-8 message as ever when the bad byte is within the lines that detection looks at.
+        Path latin1 = dir.resolve("latin1-semicolon.csv");
+        Files.write(latin1, "text;label\nfine;pos\ncaf\u00e9;neg\n".getBytes(StandardCharsets.ISO_8859_1));
+        assertEquals(latin1 + ", line 3: byte 0xE9 at offset 23 is not valid UTF-8; save the file as UTF-8.", error(latin1).getMessage());
+    }
 }

@@ -5,40 +5,44 @@ import java.io.InputStream;
 import java.io.Reader;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
+import java.nio.charset.Charset;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
 
 /**
- * UTF-8 decoding that refuses bad bytes and reports them only after every good character before them has been
- * read. Why not InputStreamReader: it throws as soon as a bad byte is in the chunk it decodes, so the reader
- * above it cannot tell on which line the bad byte is.
+ * Decoding in one charset (UTF-8, windows-1252, ...) that refuses bytes the charset does not define and reports
+ * them only after every good character before them has been read. Why not InputStreamReader: it throws as soon as a
+ * bad byte is in the chunk it decodes, so the reader above it cannot tell on which line the bad byte is.
  */
-final class StrictUtf8Reader extends Reader {
-    /** A byte that is not UTF-8, with its offset in the file. */
+final class StrictCharsetReader extends Reader {
+    /** A byte that is not valid in the charset, with its offset in the file. */
     static final class MalformedByteException extends IOException {
         final int value;
         final long offset;
+        final Charset charset;
 
-        MalformedByteException(int value, long offset) {
-            super(String.format("byte 0x%02X at offset %d is not valid UTF-8", value, offset));
+        MalformedByteException(int value, long offset, Charset charset) {
+            super(String.format("byte 0x%02X at offset %d is not valid %s", value, offset, charset.name()));
             this.value = value;
             this.offset = offset;
+            this.charset = charset;
         }
     }
 
     private final InputStream in;
-    private final CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
-            .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+    private final Charset charset;
+    private final CharsetDecoder decoder;
     private final ByteBuffer bytes = ByteBuffer.allocate(1 << 16).flip();
     private long consumed;
     private boolean eof;
     private boolean flushed;
     private MalformedByteException pending;
 
-    StrictUtf8Reader(InputStream in) {
+    StrictCharsetReader(InputStream in, Charset charset) {
         this.in = in;
+        this.charset = charset;
+        this.decoder = charset.newDecoder().onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
     }
 
     @Override
@@ -58,7 +62,7 @@ final class StrictUtf8Reader extends Reader {
             CoderResult r = decoder.decode(bytes, out, eof);
             consumed += bytes.position() - before;
             if (r.isError()) {
-                MalformedByteException e = new MalformedByteException(bytes.get(bytes.position()) & 0xFF, consumed);
+                MalformedByteException e = new MalformedByteException(bytes.get(bytes.position()) & 0xFF, consumed, charset);
                 if (out.position() > off) {
                     pending = e;
                     return out.position() - off;
