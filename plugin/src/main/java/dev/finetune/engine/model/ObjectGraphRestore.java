@@ -101,17 +101,25 @@ final class ObjectGraphRestore {
     private static Map<String, String> checkpointKeys(MetaGraphDef meta, Path variablesPrefix) {
         TrackableObjectGraph checkpoint = readCheckpointObjectGraph(variablesPrefix);
         Map<String, String> keys = new HashMap<>();
+        Set<String> ambiguous = new HashSet<>();
         List<SavedObject> objects = meta.getObjectGraphDef().getNodesList();
         for (int i = 0; i < objects.size() && i < checkpoint.getNodesCount(); i++) {
             if (objects.get(i).getKindCase() != SavedObject.KindCase.VARIABLE) {
                 continue;
             }
             for (var attribute : checkpoint.getNodes(i).getAttributesList()) {
-                if (attribute.getName().equals("VARIABLE_VALUE")) {
-                    keys.putIfAbsent(objects.get(i).getVariable().getName(), attribute.getCheckpointKey());
+                if (!attribute.getName().equals("VARIABLE_VALUE")) {
+                    continue;
+                }
+                String name = objects.get(i).getVariable().getName();
+                String previous = keys.put(name, attribute.getCheckpointKey());
+                if (previous != null && !previous.equals(attribute.getCheckpointKey())) {
+                    ambiguous.add(name);
                 }
             }
         }
+        // Two objects with one name could be told apart only by guessing: such a variable stays unmatched.
+        ambiguous.forEach(keys::remove);
         return keys;
     }
 

