@@ -69,7 +69,9 @@ public record ModelInfo(SavedModelFile savedModel, TokenizerFile tokenizerFile, 
                 table = n.getName();
             }
         }
-        return new ModelInfo(file, tokenizerFile, tokenizerFile.open(lower), lower, positions, source, table, rows > 0 ? rows : null);
+        Long tableRows = rows > 0 ? rows : null;
+        return new ModelInfo(file, tokenizerFile, tokenizerFile.open(lower, tokenizerFile.fairseqNumbering(tableRows)), lower,
+                positions, source, table, tableRows);
     }
 
     /** Where the configuration asks for more than the model has. */
@@ -78,10 +80,6 @@ public record ModelInfo(SavedModelFile savedModel, TokenizerFile tokenizerFile, 
         if (maxPositions != null && maxSequenceLength > maxPositions) {
             p.add("maxSequenceLength " + maxSequenceLength + " is more than the model in " + savedModel.directory()
                     + " supports: " + maxPositionsSource + ".");
-        }
-        String layout = tokenizerFile.layoutProblem(embeddingRows);
-        if (layout != null) {
-            p.add(layout);
         }
         if (embeddingRows != null && tokenizer.vocabularySize() > embeddingRows) {
             p.add("Tokenizer " + tokenizerFile.file() + " has " + tokenizer.vocabularySize() + " tokens, but the model's largest "

@@ -15,12 +15,12 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A SentencePiece {@code .model} file (ALBERT, T5 assets), read from its protocol buffer and described as the
+ * A SentencePiece {@code .model} file (ALBERT, XLM-R, T5 assets), read from its protocol buffer and described as the
  * equivalent {@code tokenizer.json}, so that Hugging Face's library runs it ({@link TokenizerJson}): the Unigram
  * pieces and scores, the model's own normalisation table (its precompiled character map), white space collapsed and
  * stripped as SentencePiece does, pieces that start a word marked with {@code ▁}, and the pair template the special
- * pieces imply ({@code [CLS] A [SEP] B [SEP]} for ALBERT, {@code <s> A </s></s> B </s>} where it has {@code <s>}, {@code A </s>} for
- * T5). This is what Hugging Face's own converter does for these models.
+ * pieces imply ({@code [CLS] A [SEP] B [SEP]} for ALBERT, {@code <s> A </s></s> B </s>} for XLM-R, {@code A </s>} for
+ * T5), with XLM-R's renumbering where the model needs it. This is what Hugging Face's own converters do for these models.
  */
 final class SentencePieceModel {
     private static final int NORMAL = 1;
@@ -63,7 +63,7 @@ final class SentencePieceModel {
         }
         if (m.modelType != UNIGRAM) {
             throw new FineTuneException("SentencePiece model " + file + " is of type " + (m.modelType == 2 ? "BPE" : m.modelType)
-                    + "; only Unigram models (ALBERT, T5) are read. Give the model's tokenizer.json instead "
+                    + "; only Unigram models (ALBERT, XLM-R, T5) are read. Give the model's tokenizer.json instead "
                     + "(<tokenizer>), which Hugging Face writes for BPE SentencePiece models.");
         }
         return m;
@@ -120,8 +120,37 @@ final class SentencePieceModel {
         return normal > 0 && upper * 100 <= normal;
     }
 
-    /** The {@code tokenizer.json} that tokenizes as this model does; {@code lowerCase} lower-cases first (ALBERT's habit). */
-    String toTokenizerJson(boolean lowerCase) {
+    /**
+     * Whether the pieces are numbered as SentencePiece numbers them by default ({@code <unk> <s> </s>} first), which
+     * fairseq-trained models (XLM-R) renumber for their embedding table: see {@link #fairseqNumbering()}.
+     */
+    boolean defaultSpecialPieces() {
+        return pieces.size() > 3 && pieces.get(0).text().equals("<unk>") && pieces.get(1).text().equals("<s>")
+                && pieces.get(2).text().equals("</s>");
+    }
+
+    /**
+     * The pieces as fairseq-trained models (XLM-R) number their embedding rows: {@code <s> <pad> </s> <unk>}, then
+     * every other piece one higher than in the file, then {@code <mask>}; what Hugging Face's XLM-R converter and the
+     * original tokenizer's fairseq offset do.
+     */
+    List<Piece> fairseqNumbering() {
+        List<Piece> out = new ArrayList<>(pieces.size() + 2);
+        out.add(new Piece("<s>", 0, CONTROL));
+        out.add(new Piece("<pad>", 0, CONTROL));
+        out.add(new Piece("</s>", 0, CONTROL));
+        out.add(new Piece("<unk>", 0, UNKNOWN));
+        out.addAll(pieces.subList(3, pieces.size()));
+        out.add(new Piece("<mask>", 0, USER_DEFINED));
+        return out;
+    }
+
+    /**
+     * The {@code tokenizer.json} that tokenizes as this model does; {@code lowerCase} lower-cases first (ALBERT's habit);
+     * {@code fairseq} numbers the pieces as fairseq-trained models do ({@link #fairseqNumbering()}).
+     */
+    String toTokenizerJson(boolean lowerCase, boolean fairseq) {
+        List<Piece> pieces = fairseq ? fairseqNumbering() : this.pieces;
         Map<String, Integer> ids = new HashMap<>();
         int unk = 0;
         ObjectNode root = Json.MAPPER.createObjectNode();

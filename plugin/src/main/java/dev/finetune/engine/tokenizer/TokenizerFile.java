@@ -83,21 +83,17 @@ public record TokenizerFile(Path file, Kind kind) {
     }
 
     /**
-     * A sentence when a SentencePiece model's ids cannot be the model's embedding rows: fairseq-trained models (XLM-R,
-     * CamemBERT) keep SentencePiece's default pieces {@code <unk> <s> </s>} at 0–2 but index their embedding table
-     * with their own layout ({@code <s> <pad> </s> <unk>}, every other piece one higher, {@code <mask>} last), which
-     * shows as a table of exactly two rows more than the pieces. Null when nothing is wrong.
+     * Whether a SentencePiece model's ids must be renumbered for the model: fairseq-trained models (XLM-R) keep
+     * SentencePiece's default pieces {@code <unk> <s> </s>} at 0–2 but index their embedding table with their own
+     * layout ({@code <s> <pad> </s> <unk>}, every other piece one higher, {@code <mask>} last), which shows as a table of
+     * exactly two rows more than the pieces. A model trained with SentencePiece's defaults has as many rows as pieces.
      */
-    public String layoutProblem(Long embeddingRows) {
+    public boolean fairseqNumbering(Long embeddingRows) {
         if (kind != Kind.SENTENCEPIECE || embeddingRows == null) {
-            return null;
+            return false;
         }
-        List<SentencePieceModel.Piece> pieces = SentencePieceModel.read(file).pieces();
-        boolean fairseq = pieces.size() > 3 && pieces.get(0).text().equals("<unk>") && pieces.get(1).text().equals("<s>")
-                && pieces.get(2).text().equals("</s>") && embeddingRows == pieces.size() + 2;
-        return fairseq ? "SentencePiece model " + file + " numbers its pieces as SentencePiece does, but the model's embedding "
-                + "table has two rows more, as fairseq-trained models (XLM-R) number them: give the model's tokenizer.json "
-                + "with <tokenizer>, which holds the model's own ids." : null;
+        SentencePieceModel model = SentencePieceModel.read(file);
+        return model.defaultSpecialPieces() && embeddingRows == model.pieces().size() + 2;
     }
 
     /**
@@ -105,13 +101,18 @@ public record TokenizerFile(Path file, Kind kind) {
      * {@code tokenizer.json} ignores it, as it says itself whether it lower-cases.
      */
     public TextTokenizer open(boolean lowerCase) {
+        return open(lowerCase, false);
+    }
+
+    /** Opens the tokenizer; {@code fairseq} numbers a SentencePiece model's pieces as XLM-R does ({@link #fairseqNumbering}). */
+    public TextTokenizer open(boolean lowerCase, boolean fairseq) {
         if (!Files.isRegularFile(file)) {
             throw new FineTuneException("Tokenizer " + file + " does not exist.");
         }
         return switch (kind) {
             case TOKENIZER_JSON -> TokenizerJson.read(file);
-            case SENTENCEPIECE -> TokenizerJson.of(SentencePieceModel.read(file).toTokenizerJson(lowerCase),
-                    "SentencePiece " + file.getFileName(), file);
+            case SENTENCEPIECE -> TokenizerJson.of(SentencePieceModel.read(file).toTokenizerJson(lowerCase, fairseq),
+                    "SentencePiece " + file.getFileName() + (fairseq ? ", fairseq numbering" : ""), file);
             case WORDPIECE -> new BertTokenizer(Vocabulary.read(file), lowerCase);
         };
     }

@@ -68,7 +68,11 @@ class TokenizerFileTest {
         assertTrue(TokenizerFile.of(assets("bert-keras").resolve("vocab.txt")).lowerCaseByDefault(true));
         // ALBERT's pieces start <pad> <unk> [CLS]: not the fairseq layout, whatever the table's size.
         TokenizerFile albert = TokenizerFile.of(assets("albert-keras").resolve("spiece.model"));
-        assertEquals(null, albert.layoutProblem(1002L));
+        assertTrue(!albert.fairseqNumbering(1002L));
+        // SentencePiece's default numbering: fairseq's when the table has two rows more than the 600 pieces, else not.
+        TokenizerFile xlmr = TokenizerFile.of(TestFiles.data("tokenizer-reference").resolve("sentencepiece.bpe.model"));
+        assertTrue(xlmr.fairseqNumbering(602L));
+        assertTrue(!xlmr.fairseqNumbering(600L));
     }
 
     @Test

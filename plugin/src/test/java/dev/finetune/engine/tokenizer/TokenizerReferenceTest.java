@@ -35,12 +35,13 @@ class TokenizerReferenceTest {
 
     @ParameterizedTest(name = "{0}")
     @CsvSource({
-        "wordpiece-vocab, bert-keras/assets/vocab.txt, true",
-        "wordpiece-json, distilbert-keras/assets/tokenizer.json, false",
-        "bpe-roberta, roberta-keras/assets/tokenizer.json, false",
-        "bpe-gpt, gpt-keras/assets/tokenizer.json, false",
-        "sentencepiece, albert-keras/assets/spiece.model, true"})
-    void idsEqualThePythonReference(String kind, String file, boolean lowerCase) throws IOException {
+        "wordpiece-vocab, models/families/bert-keras/assets/vocab.txt, true, false",
+        "wordpiece-json, models/families/distilbert-keras/assets/tokenizer.json, false, false",
+        "bpe-roberta, models/families/roberta-keras/assets/tokenizer.json, false, false",
+        "bpe-gpt, models/families/gpt-keras/assets/tokenizer.json, false, false",
+        "sentencepiece, models/families/albert-keras/assets/spiece.model, true, false",
+        "sentencepiece-fairseq, data/tokenizer-reference/sentencepiece.bpe.model, false, true"})
+    void idsEqualThePythonReference(String kind, String file, boolean lowerCase, boolean fairseq) throws IOException {
         List<JsonNode> texts = readJsonLines(TestFiles.data("tokenizer-texts.jsonl.gz"));
         List<JsonNode> expected = readJsonLines(TestFiles.data("tokenizer-reference").resolve(kind + ".jsonl.gz"));
         assertEquals(texts.size(), expected.size(), kind + ": reference and texts differ in length");
@@ -51,9 +52,10 @@ class TokenizerReferenceTest {
         int nonLatin = 0;
         int emoji = 0;
         List<String> mismatches = new ArrayList<>();
-        TokenizerFile tokenizerFile = TokenizerFile.of(TestFiles.model("families").resolve(file));
-        pieces = tokenizerFile.kind() == TokenizerFile.Kind.SENTENCEPIECE ? SentencePieceModel.read(tokenizerFile.file()).pieces() : null;
-        try (TextTokenizer tokenizer = tokenizerFile.open(lowerCase)) {
+        TokenizerFile tokenizerFile = TokenizerFile.of(TestFiles.shared().resolve(file));
+        SentencePieceModel model = tokenizerFile.kind() == TokenizerFile.Kind.SENTENCEPIECE ? SentencePieceModel.read(tokenizerFile.file()) : null;
+        pieces = model == null ? null : fairseq ? model.fairseqNumbering() : model.pieces();
+        try (TextTokenizer tokenizer = tokenizerFile.open(lowerCase, fairseq)) {
             for (int i = 0; i < texts.size(); i++) {
                 String text = texts.get(i).get("text").asText();
                 JsonNode ref = expected.get(i);
