@@ -47,6 +47,8 @@ CORPUS = os.path.join(HERE, "tokenizer-texts.jsonl.gz")
 OUT = os.path.join(HERE, "tokenizer-reference")
 FAMILIES = os.path.join(ROOT, "src", "models", "families")
 PAIR_EVERY = 10
+WORDS_NOTE = ("`words.jsonl.gz` is made by `../make_word_reference.py` (not by this script): ids and word ids of 61 "
+              "sentences given as words (token classification), for the same tokenizers; its docstring says how.")
 
 FILES = {
     "wordpiece-vocab": "bert-keras/assets/vocab.txt",
@@ -289,6 +291,8 @@ def write_readme(rows, results):
       "%d with a tab, %d with leading or trailing whitespace, %d with two or more spaces in a row, %d with other "
       "control characters (ANSI escapes, BEL and the like in program messages)."
       % (ws["tab"], ws["lead_trail"], ws["double_space"], ws["control"]))
+    w("")
+    w(WORDS_NOTE)
     w("")
     wrapped = []
     for line in lines:

@@ -120,6 +120,34 @@ public final class BertTokenizer implements TextTokenizer {
         return new Encoding(ids, segments, a.size() + b.size() > lenA + lenB);
     }
 
+    /**
+     * {@code [CLS] w0 w1 ... [SEP]}, each word through the basic tokenizer and WordPiece on its own (a word the basic
+     * tokenizer splits, such as {@code don't}, keeps all its pieces), {@code [UNK]} for a word that gives none (white
+     * space, control or format characters only, or empty): what Hugging Face's {@code BertWordPieceTokenizer} gives for
+     * {@code encode(words, is_pretokenized=True)}, plus that {@code [UNK]}.
+     */
+    @Override
+    public WordEncoding encodeWords(List<String> words) {
+        List<Integer> ids = new ArrayList<>(words.size() * 2 + 2);
+        List<Integer> wordIds = new ArrayList<>(words.size() * 2 + 2);
+        ids.add(clsId);
+        wordIds.add(-1);
+        for (int w = 0; w < words.size(); w++) {
+            List<Integer> pieces = tokenIds(words.get(w));
+            if (pieces.isEmpty()) {
+                pieces = List.of(unkId);
+            }
+            ids.addAll(pieces);
+            for (int k = 0; k < pieces.size(); k++) {
+                wordIds.add(w);
+            }
+        }
+        ids.add(sepId);
+        wordIds.add(-1);
+        return new WordEncoding(ids.stream().mapToInt(Integer::intValue).toArray(), new int[ids.size()],
+                wordIds.stream().mapToInt(Integer::intValue).toArray());
+    }
+
     @Override
     public int padId() {
         return padId;

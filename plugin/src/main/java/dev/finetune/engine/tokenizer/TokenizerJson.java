@@ -22,6 +22,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * and exact equality over normalizers, byte-level pre-tokenization and merges is what a fine-tuned model needs.
  */
 public final class TokenizerJson implements TextTokenizer {
+    /** Tokens that stand for an unknown word, by preference, when the model section names none. */
+    private static final List<String> UNK_TOKENS = List.of("[UNK]", "<unk>", "<|unk|>");
     /** Tokens that pad a batch, by preference, when the file has no padding section. */
     private static final List<String> PAD_TOKENS = List.of("[PAD]", "<pad>", "<|pad|>", "<|endoftext|>", "</s>", "<eos>");
 
@@ -38,6 +40,14 @@ public final class TokenizerJson implements TextTokenizer {
     private final String description;
     private final int padId;
     private final int vocabularySize;
+    /** The id a word that gives no token gets ({@link #encodeWords}): the unknown token's, else the padding id. */
+    private final int unknownId;
+    /** Whether the pre-tokenizer is byte-level, so that words after the first need the space that precedes them. */
+    private final boolean spaceBeforeWords;
+    /** Without truncation or padding, for {@link #encodeWords}; made on first use. */
+    private ai.djl.huggingface.tokenizers.HuggingFaceTokenizer whole;
+    /** How many special tokens the single-text template puts before the text; known on first use of {@link #whole}. */
+    private int leadingSpecials;
     /** One native tokenizer per maximum length: the length is part of its truncation settings. */
     private final Map<Integer, ai.djl.huggingface.tokenizers.HuggingFaceTokenizer> byLength = new ConcurrentHashMap<>();
 
@@ -52,6 +62,15 @@ public final class TokenizerJson implements TextTokenizer {
         } else {
             padId = PAD_TOKENS.stream().filter(vocab::containsKey).map(vocab::get).findFirst().orElse(0);
         }
+        JsonNode model = tree.path("model");
+        if (model.path("unk_id").isInt()) {
+            unknownId = model.get("unk_id").asInt();
+        } else if (model.path("unk_token").isTextual() && vocab.containsKey(model.get("unk_token").asText())) {
+            unknownId = vocab.get(model.get("unk_token").asText());
+        } else {
+            unknownId = UNK_TOKENS.stream().filter(vocab::containsKey).map(vocab::get).findFirst().orElse(padId);
+        }
+        spaceBeforeWords = byteLevel(tree.path("pre_tokenizer"));
     }
 
     /** Reads a {@code tokenizer.json}; errors name the file. */
@@ -83,6 +102,19 @@ public final class TokenizerJson implements TextTokenizer {
         return t;
     }
 
+    /** Whether a pre-tokenizer is, or holds, Hugging Face's {@code ByteLevel}. */
+    private static boolean byteLevel(JsonNode preTokenizer) {
+        if ("ByteLevel".equals(preTokenizer.path("type").asText())) {
+            return true;
+        }
+        for (JsonNode p : preTokenizer.path("pretokenizers")) {
+            if (byteLevel(p)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Every token of the model's vocabulary and the added (special) tokens, with their ids. */
     private static Map<String, Integer> vocabulary(JsonNode tree) {
         Map<String, Integer> ids = new java.util.HashMap<>();
@@ -107,9 +139,102 @@ public final class TokenizerJson implements TextTokenizer {
         return new Encoding(ints(e.getIds()), ints(e.getTypeIds()), e.exceedMaxLength());
     }
 
+    /**
+     * Each word through the file's normalizer, pre-tokenizer and model on its own ({@code encode(words,
+     * is_pretokenized=True)} in Python, the same Rust code), then the single-text template; a word that gives no token
+     * gets {@link #unknownId}.
+     *
+     * <p>Byte-level BPE keeps the white space before a word inside its first token ({@code Ġworld} is " world"), and a
+     * pre-tokenized word is encoded alone, so with {@code add_prefix_space=false} (RoBERTa's and GPT-2's files) Hugging
+     * Face's library encodes the words of "Hello world" as if they were written "Helloworld": {@code world} instead of
+     * {@code Ġworld}, pieces the model rarely saw inside a sentence. Here every word after the first gets the space that
+     * precedes it in running text, which gives the ids of the words joined by single spaces, each word still its own
+     * (transformers instead asks for {@code add_prefix_space=True}, which also puts a space before the first word).
+     */
+    @Override
+    public WordEncoding encodeWords(List<String> words) {
+        String[] given = new String[words.size()];
+        for (int i = 0; i < given.length; i++) {
+            String w = words.get(i);
+            given[i] = spaceBeforeWords && i > 0 ? " " + w : w;
+        }
+        WordEncoding raw = encodePreTokenized(given);
+        boolean[] seen = new boolean[given.length];
+        int seenCount = 0;
+        for (int w : raw.wordIds()) {
+            if (w >= 0 && !seen[w]) {
+                seen[w] = true;
+                seenCount++;
+            }
+        }
+        return seenCount == given.length ? raw : fill(raw, seen);
+    }
+
+    /** {@code e} with {@link #unknownId} for each word not {@code seen}, where its ids would be. */
+    private WordEncoding fill(WordEncoding e, boolean[] seen) {
+        int n = seen.length;
+        int lead = leadingSpecials;
+        int missing = 0;
+        for (boolean s : seen) {
+            missing += s ? 0 : 1;
+        }
+        int[] ids = new int[e.ids().length + missing];
+        int[] segments = new int[ids.length];
+        int[] wordIds = new int[ids.length];
+        int k = 0;
+        for (int i = 0; i < lead; i++, k++) {
+            ids[k] = e.ids()[i];
+            segments[k] = e.segmentIds()[i];
+            wordIds[k] = -1;
+        }
+        int from = lead;
+        for (int w = 0; w < n; w++) {
+            if (!seen[w]) {
+                ids[k] = unknownId;
+                segments[k] = from < e.ids().length ? e.segmentIds()[from] : 0; // the text's segment, as the next id's
+                wordIds[k++] = w;
+                continue;
+            }
+            while (from < e.ids().length && e.wordIds()[from] == w) {
+                ids[k] = e.ids()[from];
+                segments[k] = e.segmentIds()[from];
+                wordIds[k++] = w;
+                from++;
+            }
+        }
+        for (; from < e.ids().length; from++, k++) {
+            ids[k] = e.ids()[from];
+            segments[k] = e.segmentIds()[from];
+            wordIds[k] = e.wordIds()[from];
+        }
+        return new WordEncoding(ids, segments, wordIds);
+    }
+
+    /** The words exactly as given, through Hugging Face's pre-tokenized encoding, with special tokens, untruncated. */
+    WordEncoding encodePreTokenized(String[] words) {
+        var e = whole().encode(words, true, false);
+        return new WordEncoding(ints(e.getIds()), ints(e.getTypeIds()), ints(e.getWordIds()));
+    }
+
+    private synchronized ai.djl.huggingface.tokenizers.HuggingFaceTokenizer whole() {
+        if (whole == null) {
+            whole = load(Map.of("addSpecialTokens", "true", "truncation", "false", "padding", "false"));
+            long[] probe = whole.encode(new String[] {"a"}, true, false).getWordIds();
+            int lead = 0;
+            while (lead < probe.length && probe[lead] < 0) {
+                lead++;
+            }
+            leadingSpecials = lead;
+        }
+        return whole;
+    }
+
     private ai.djl.huggingface.tokenizers.HuggingFaceTokenizer load(int maxLength) {
-        Map<String, String> options = Map.of("addSpecialTokens", "true", "truncation", "longest_first",
-                "maxLength", Integer.toString(maxLength), "padding", "false", "modelMaxLength", Integer.toString(maxLength));
+        return load(Map.of("addSpecialTokens", "true", "truncation", "longest_first",
+                "maxLength", Integer.toString(maxLength), "padding", "false", "modelMaxLength", Integer.toString(maxLength)));
+    }
+
+    private ai.djl.huggingface.tokenizers.HuggingFaceTokenizer load(Map<String, String> options) {
         try {
             return ai.djl.huggingface.tokenizers.HuggingFaceTokenizer.newInstance(
                     new ByteArrayInputStream(json.getBytes(StandardCharsets.UTF_8)), options);
@@ -148,5 +273,11 @@ public final class TokenizerJson implements TextTokenizer {
     public void close() {
         byLength.values().forEach(ai.djl.huggingface.tokenizers.HuggingFaceTokenizer::close);
         byLength.clear();
+        synchronized (this) {
+            if (whole != null) {
+                whole.close();
+                whole = null;
+            }
+        }
     }
 }
