@@ -7,8 +7,11 @@ import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Reads labelled text from CSV, TSV (both with a header row) or JSON Lines (one object a line).
@@ -26,6 +29,8 @@ import java.util.Locale;
  * DataReader reader = new DataReader("text", null, "label").withDialect("auto", "windows-1252");
  * List<LabeledText> rows = reader.read(Path.of("avis.csv"), TextFormat.CSV);   // header text;label: ";" detected
  * }</pre>
+ *
+ * <p>Multi-label data ({@link #multiLabel}) gives each example a set of labels in {@link LabeledText#labelList()}.
  */
 public final class DataReader {
     /** A key given twice in one object is an error, as a duplicated column is in CSV: which one was meant? */
@@ -39,20 +44,40 @@ public final class DataReader {
     /** The CSV/TSV delimiter; null: detected (CSV) or a tab (TSV). */
     final Character delimiter;
     final Charset charset;
+    /** What separates the labels of one multi-label cell; null: single-label data. */
+    final String labelSeparator;
 
     /** {@code pairColumn} may be null; every example must have a label. */
     public DataReader(String textColumn, String pairColumn, String labelColumn) {
-        this(textColumn, pairColumn, labelColumn, true, null, StandardCharsets.UTF_8);
+        this(textColumn, pairColumn, labelColumn, true, null, StandardCharsets.UTF_8, null);
     }
 
     private DataReader(String textColumn, String pairColumn, String labelColumn, boolean labelRequired, Character delimiter,
-                       Charset charset) {
+                       Charset charset, String labelSeparator) {
         this.textColumn = textColumn;
         this.pairColumn = pairColumn;
         this.labelColumn = labelColumn;
         this.labelRequired = labelRequired;
         this.delimiter = delimiter;
         this.charset = charset;
+        this.labelSeparator = labelSeparator;
+    }
+
+    /**
+     * This reader for multi-label data, where an example has any number of labels (none included) in its label
+     * column. In CSV and TSV the cell is split on {@code separator} ({@code |} when null); in JSON Lines the field is
+     * an array of labels (strings or numbers) or a string split in the same way. Labels are stripped, empty ones
+     * dropped and repeated ones kept once, in order; an empty cell or array means the example has no label, which is
+     * valid here (it is an error for single-label data). {@link LabeledText#label()} keeps the cell as written (an
+     * array: its items joined with the separator), for messages. Why a separator rather than, say, a JSON list in the
+     * cell: a spreadsheet writes {@code sport|politics} as easily as one label, and it needs no quoting in CSV.
+     */
+    public DataReader multiLabel(String separator) {
+        String s = separator == null ? "|" : separator;
+        if (s.isEmpty()) {
+            throw new DataException("label separator '' is not usable: use one or more characters that no label contains, such as |.");
+        }
+        return new DataReader(textColumn, pairColumn, labelColumn, labelRequired, delimiter, charset, s);
     }
 
     /**
@@ -70,7 +95,7 @@ public final class DataReader {
             throw new DataException(problem);
         }
         return new DataReader(textColumn, pairColumn, labelColumn, labelRequired, delimiterChar(delimiter),
-                encoding == null || encoding.isBlank() ? StandardCharsets.UTF_8 : Charset.forName(encoding.strip()));
+                encoding == null || encoding.isBlank() ? StandardCharsets.UTF_8 : Charset.forName(encoding.strip()), labelSeparator);
     }
 
     /** Why {@code delimiter} cannot be used, or null when it can. */
@@ -109,7 +134,7 @@ public final class DataReader {
 
     /** A reader for data to predict on: a label column is read where the file has one and ignored otherwise. */
     public static DataReader unlabelled(String textColumn, String pairColumn, String labelColumn) {
-        return new DataReader(textColumn, pairColumn, labelColumn, false, null, StandardCharsets.UTF_8);
+        return new DataReader(textColumn, pairColumn, labelColumn, false, null, StandardCharsets.UTF_8, null);
     }
 
     /** Every example of {@code file}; an empty file (or one with only a header) is an error. */
@@ -144,6 +169,10 @@ public final class DataReader {
         String text = jsonText(file, line, node, textColumn, true);
         String pair = pairColumn == null ? null : jsonText(file, line, node, pairColumn, true);
         String label = null;
+        if (labelColumn != null && labelSeparator != null) {
+            return labelRequired || node.hasNonNull(labelColumn) ? jsonLabels(file, line, node, text, pair)
+                    : new LabeledText(text, pair, null, line, null);
+        }
         if (labelColumn != null && (labelRequired || node.hasNonNull(labelColumn))) {
             label = jsonText(file, line, node, labelColumn, false).strip();
             if (label.isEmpty()) {
@@ -151,6 +180,51 @@ public final class DataReader {
             }
         }
         return new LabeledText(text, pair, label, line);
+    }
+
+    /** A multi-label example from JSON: the label field is an array of strings and numbers, or a string to split. */
+    private LabeledText jsonLabels(Path file, long line, JsonNode node, String text, String pair) {
+        JsonNode v = node.get(labelColumn);
+        if (v == null || v.isNull()) {
+            throw DataException.at(file, line, labelColumn, "the field is missing.");
+        }
+        if (v.isObject()) {
+            throw DataException.at(file, line, labelColumn, "expected an array of labels, a string or a number, found object.");
+        }
+        if (!v.isArray()) {
+            String raw = v.asText().strip();
+            return new LabeledText(text, pair, raw, line, splitLabels(raw));
+        }
+        List<String> items = new ArrayList<>();
+        for (int i = 0; i < v.size(); i++) {
+            JsonNode item = v.get(i);
+            if (!item.isTextual() && !item.isNumber()) {
+                String kind = item.getNodeType().name().toLowerCase(Locale.ROOT);
+                throw DataException.at(file, line, labelColumn, "item " + (i + 1) + " of the label array is "
+                        + (kind.equals("null") ? "null" : (kind.startsWith("a") || kind.startsWith("o") ? "an " : "a ") + kind)
+                        + "; a label is a string or a number.");
+            }
+            items.add(item.asText());
+        }
+        Set<String> labels = new LinkedHashSet<>();
+        items.forEach(s -> addLabel(labels, s));
+        return new LabeledText(text, pair, String.join(labelSeparator, items), line, List.copyOf(labels));
+    }
+
+    /** The labels of a multi-label cell: split on the separator, stripped, empty and repeated ones dropped. */
+    List<String> splitLabels(String cell) {
+        Set<String> labels = new LinkedHashSet<>();
+        for (String s : cell.split(Pattern.quote(labelSeparator), -1)) {
+            addLabel(labels, s);
+        }
+        return List.copyOf(labels);
+    }
+
+    private static void addLabel(Set<String> labels, String label) {
+        String l = label.strip();
+        if (!l.isEmpty()) {
+            labels.add(l);
+        }
     }
 
     private static String jsonText(Path file, long line, JsonNode node, String field, boolean mustBeString) {

@@ -35,19 +35,65 @@ public final class LabelMap {
         return new LabelMap(names);
     }
 
+    /**
+     * For multi-label data: the given labels, or the sorted distinct labels of all examples' label lists; at least
+     * one either way (unlike {@link #discover}, one label is a classifier here: has it or not). The examples must have
+     * been read with {@link DataReader#multiLabel}.
+     */
+    public static LabelMap discoverMultiLabel(List<String> given, List<LabeledText> examples, Path file) {
+        List<String> names = given;
+        if (given == null || given.isEmpty()) {
+            TreeSet<String> all = new TreeSet<>();
+            examples.forEach(e -> all.addAll(labelList(e)));
+            names = new ArrayList<>(all);
+        }
+        if (names.isEmpty()) {
+            throw new DataException("Data file " + file + " has no labels: every example's label list is empty, and a "
+                    + "multi-label classifier needs at least one label.");
+        }
+        return new LabelMap(names);
+    }
+
     /** The index of every example's label; a label outside the map is an error naming file and line. */
     public int[] indices(List<LabeledText> examples, Path file) {
         int[] out = new int[examples.size()];
         for (int i = 0; i < out.length; i++) {
             LabeledText e = examples.get(i);
-            Integer k = index.get(e.label());
-            if (k == null) {
-                throw DataException.at(file, e.line(), null, "label '" + e.label() + "' is not one of the known labels " + names
-                        + (file == null ? "" : " (a label must occur in the training data or be listed in <labels>)") + ".");
-            }
-            out[i] = k;
+            out[i] = indexOf(e.label(), e, file);
         }
         return out;
+    }
+
+    /**
+     * For multi-label data: a row per example with 1 at the index of each of its labels and 0 elsewhere (a row of
+     * zeros for an example without labels); a label outside the map is an error naming file and line.
+     */
+    public float[][] multiHot(List<LabeledText> examples, Path file) {
+        float[][] out = new float[examples.size()][names.size()];
+        for (int i = 0; i < out.length; i++) {
+            LabeledText e = examples.get(i);
+            for (String label : labelList(e)) {
+                out[i][indexOf(label, e, file)] = 1f;
+            }
+        }
+        return out;
+    }
+
+    private int indexOf(String label, LabeledText e, Path file) {
+        Integer k = index.get(label);
+        if (k == null) {
+            throw DataException.at(file, e.line(), null, "label '" + label + "' is not one of the known labels " + names
+                    + (file == null ? "" : " (a label must occur in the training data or be listed in <labels>)") + ".");
+        }
+        return k;
+    }
+
+    private static List<String> labelList(LabeledText e) {
+        if (e.labelList() == null) {
+            throw new IllegalArgumentException("The example of line " + e.line() + " was not read as multi-label data "
+                    + "(DataReader.multiLabel).");
+        }
+        return e.labelList();
     }
 
     public List<String> names() {

@@ -26,6 +26,10 @@ public final class RecordStream implements AutoCloseable {
 
     RecordStream(Path file, TextFormat format, DataReader columns) {
         this.file = file;
+        if (format == TextFormat.CONLL) {
+            throw new DataException("Data file " + file + " is CoNLL data (one token a line with its tag): it is read for token "
+                    + "classification, not as labelled texts; use CSV, TSV or JSONL.");
+        }
         try {
             reader = new BufferedReader(new StrictCharsetReader(Files.newInputStream(file), columns.charset), SAMPLE);
         } catch (NoSuchFileException e) {
@@ -127,7 +131,7 @@ public final class RecordStream implements AutoCloseable {
 
     private DataException problem(IOException e, long line) {
         if (e instanceof StrictCharsetReader.MalformedByteException m) {
-            return DataException.at(file, line, null, m.getMessage() + "; save the file as " + m.charset.name() + ".");
+            return m.at(file, line);
         }
         return new DataException("Cannot read data file " + file + ": " + e.getMessage());
     }
@@ -155,6 +159,10 @@ public final class RecordStream implements AutoCloseable {
                             : delimiter == ';' ? " (a semicolon inside a text needs quotes)." : "."));
                 }
                 String l = label < 0 ? null : r.fields().get(label).strip();
+                if (columns.labelSeparator != null) {
+                    return new LabeledText(r.fields().get(text), pair < 0 ? null : r.fields().get(pair), l, r.line(),
+                            l == null ? null : columns.splitLabels(l));
+                }
                 if (label >= 0 && l.isEmpty()) {
                     throw DataException.at(file, r.line(), columns.labelColumn, "the label is empty.");
                 }

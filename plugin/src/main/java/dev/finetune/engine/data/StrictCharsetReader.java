@@ -9,6 +9,7 @@ import java.nio.charset.Charset;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
+import java.nio.file.Path;
 
 /**
  * Decoding in one charset (UTF-8, windows-1252, ...) that refuses bytes the charset does not define and reports
@@ -27,6 +28,11 @@ final class StrictCharsetReader extends Reader {
             this.value = value;
             this.offset = offset;
             this.charset = charset;
+        }
+
+        /** The error to report: the byte, the line it is on and the charset to save the file in. */
+        DataException at(Path file, long line) {
+            return DataException.at(file, line, null, getMessage() + "; save the file as " + charset.name() + ".");
         }
     }
 

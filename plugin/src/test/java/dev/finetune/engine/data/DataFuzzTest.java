@@ -62,6 +62,15 @@ class DataFuzzTest {
             } catch (RuntimeException e) {
                 fail("case " + i + " (" + format + ", " + change + ") threw " + e, e);
             }
+            List<LabeledText> multi = null;
+            try {
+                multi = new DataReader("text", null, "label").multiLabel("|").read(file, format);
+            } catch (DataException e) {
+                String m = e.getMessage();
+                assertTrue(m.startsWith(file.toString()) || m.startsWith("Data file " + file), "case " + i + ": names no file: " + m);
+            } catch (RuntimeException e) {
+                fail("case " + i + " (" + format + ", " + change + ") multi-label threw " + e, e);
+            }
             int[] tally = outcomes.computeIfAbsent(change, k -> new int[2]);
             tally[error == null ? 0 : 1]++;
             if (change.ordinal() <= Change.BOM_CRLF.ordinal()) {
@@ -72,6 +81,7 @@ class DataFuzzTest {
                 for (int k = 0; k < rows.size(); k++) {
                     assertEquals(show(rows.get(k)[0]), show(read.get(k).text()), "case " + i + " (" + format + ", " + change + ") row " + k);
                     assertEquals(rows.get(k)[1], read.get(k).label(), "case " + i + " row " + k + " label");
+                    assertEquals(List.of(rows.get(k)[1]), multi.get(k).labelList(), "case " + i + " row " + k + " label list");
                 }
             } else if (error != null) {
                 String m = error.getMessage();
@@ -134,6 +144,104 @@ class DataFuzzTest {
             }
         }
         System.out.println("tokenizer fuzz: " + cases + " strings");
+    }
+
+    enum TokenChange { NONE, BOM, CRLF, EXTRA_BLANK_LINES, DROP_TAG, EXTRA_COLUMN, NUL_BYTE, INVALID_UTF8, TRUNCATE, RANDOM_BYTES }
+
+    @Test
+    @Timeout(60)
+    void tokenReaderEndsInSentencesOrANamedError() throws IOException {
+        Random r = new Random(20260301);
+        TokenDataReader reader = new TokenDataReader("tokens", "tags", true);
+        int cases = 2000;
+        int rejected = 0;
+        for (int i = 0; i < cases; i++) {
+            TextFormat format = r.nextBoolean() ? TextFormat.CONLL : TextFormat.JSONL;
+            List<List<String[]>> sentences = new ArrayList<>();
+            for (int n = 1 + r.nextInt(4); n > 0; n--) {
+                List<String[]> tokens = new ArrayList<>();
+                for (int k = 1 + r.nextInt(6); k > 0; k--) {
+                    tokens.add(new String[] {token(r, format), List.of("O", "B-PER", "I-PER", "B-LOC").get(r.nextInt(4))});
+                }
+                sentences.add(tokens);
+            }
+            StringBuilder b = new StringBuilder();
+            for (List<String[]> sentence : sentences) {
+                if (format == TextFormat.CONLL) {
+                    sentence.forEach(t -> b.append(t[0]).append(r.nextBoolean() ? " " : "\t").append(t[1]).append('\n'));
+                    b.append('\n');
+                } else {
+                    ObjectNode o = JSON.createObjectNode();
+                    sentence.forEach(t -> o.withArray("tokens").add(t[0]));
+                    sentence.forEach(t -> o.withArray("tags").add(t[1]));
+                    b.append(JSON.writeValueAsString(o)).append('\n');
+                }
+            }
+            TokenChange change = TokenChange.values()[r.nextInt(TokenChange.values().length)];
+            byte[] valid = b.toString().getBytes(StandardCharsets.UTF_8);
+            String text = b.toString();
+            byte[] bytes = switch (change) {
+                case NONE -> valid;
+                case BOM -> concat(new byte[] {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF}, valid);
+                case CRLF -> text.replace("\n", "\r\n").getBytes(StandardCharsets.UTF_8);
+                case EXTRA_BLANK_LINES -> ("\n\n" + text.replace("\n\n", "\n \n\t\n")).getBytes(StandardCharsets.UTF_8);
+                case DROP_TAG -> (format == TextFormat.CONLL ? text.replaceFirst("[ \t][^\n]*\n", "\n")
+                        : text.replaceFirst("\"tags\":\\[\"[A-Z-]+\",?", "\"tags\":[")).getBytes(StandardCharsets.UTF_8);
+                case EXTRA_COLUMN -> text.replaceFirst(format == TextFormat.CONLL ? "\n(?=.)" : "\"\\]", format == TextFormat.CONLL
+                        ? " X Y\n" : "\",\"z\"]").getBytes(StandardCharsets.UTF_8);
+                case NUL_BYTE -> insert(valid, r.nextInt(valid.length + 1), new byte[] {0});
+                case INVALID_UTF8 -> insert(valid, r.nextInt(valid.length + 1), new byte[] {(byte) 0xFF});
+                case TRUNCATE -> java.util.Arrays.copyOf(valid, r.nextInt(valid.length + 1));
+                case RANDOM_BYTES -> {
+                    byte[] noise = new byte[r.nextInt(64)];
+                    r.nextBytes(noise);
+                    yield insert(valid, r.nextInt(valid.length + 1), noise);
+                }
+            };
+            Path file = dir.resolve("tokens-" + i + (format == TextFormat.CONLL ? ".conll" : ".jsonl"));
+            Files.write(file, bytes);
+            List<TaggedSentence> read = null;
+            try {
+                read = reader.read(file, TextFormat.of("auto", file));
+            } catch (DataException e) {
+                rejected++;
+                String m = e.getMessage();
+                assertTrue(m.startsWith(file + ", line ") || m.equals("Data file " + file + " has no sentences."),
+                        "case " + i + " (" + format + ", " + change + "): names no file and line: " + m);
+                assertTrue(change.ordinal() > TokenChange.EXTRA_BLANK_LINES.ordinal(),
+                        "case " + i + " (" + format + ", " + change + ") is valid but failed: " + m);
+            } catch (RuntimeException e) {
+                fail("case " + i + " (" + format + ", " + change + ") threw " + e, e);
+            }
+            if (read != null && change.ordinal() <= TokenChange.EXTRA_BLANK_LINES.ordinal()) {
+                assertEquals(sentences.size(), read.size(), "case " + i + " (" + format + ", " + change + "): sentences lost or added");
+                for (int k = 0; k < sentences.size(); k++) {
+                    assertEquals(sentences.get(k).stream().map(t -> t[0]).toList(), read.get(k).tokens(), "case " + i + " sentence " + k);
+                    assertEquals(sentences.get(k).stream().map(t -> t[1]).toList(), read.get(k).tags(), "case " + i + " sentence " + k);
+                }
+            }
+            if (read != null && (change == TokenChange.DROP_TAG || change == TokenChange.EXTRA_COLUMN) && format == TextFormat.JSONL) {
+                fail("case " + i + " (" + format + ", " + change + ") should have failed: tags and tokens differ in number");
+            }
+        }
+        System.out.println("token reader fuzz: " + cases + " cases, " + rejected + " rejected");
+    }
+
+    /** A token: not only white space, and for CoNLL without the spaces and tabs that separate its columns. */
+    private static String token(Random r, TextFormat format) {
+        StringBuilder t = new StringBuilder();
+        for (int k = 1 + r.nextInt(8); k > 0; k--) {
+            int c = CODE_POINTS[r.nextInt(CODE_POINTS.length)];
+            if (format == TextFormat.CONLL && (Character.isWhitespace(c) || Character.isSpaceChar(c))) {
+                c = 'a' + r.nextInt(26);
+            }
+            t.appendCodePoint(c);
+        }
+        String s = t.toString();
+        if (s.codePoints().allMatch(c -> Character.isWhitespace(c) || Character.isSpaceChar(c))) {
+            s += "a"; // a token of only white space is refused (TokenDataReaderTest)
+        }
+        return format == TextFormat.CONLL && s.startsWith("-DOCSTART-") ? "x" + s : s;
     }
 
     /** Escapes what would garble a report (NUL and other control characters). */

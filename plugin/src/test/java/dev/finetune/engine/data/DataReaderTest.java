@@ -189,4 +189,109 @@ class DataReaderTest {
         Files.write(latin1, "text;label\nfine;pos\ncaf\u00e9;neg\n".getBytes(StandardCharsets.ISO_8859_1));
         assertEquals(latin1 + ", line 3: byte 0xE9 at offset 23 is not valid UTF-8; save the file as UTF-8.", error(latin1).getMessage());
     }
+
+    private final DataReader multi = reader.multiLabel("|");
+
+    @Test
+    void multiLabelCsvSplitsStripsAndDropsEmptyAndRepeatedLabels() throws IOException {
+        Path f = file("m.csv", "text,label\nfirst, sport | politics \nsecond,\nthird,\"b|a|b||\"\nfourth,single\n");
+        List<LabeledText> rows = multi.read(f, TextFormat.of("auto", f));
+        assertEquals(List.of(List.of("sport", "politics"), List.of(), List.of("b", "a"), List.of("single")),
+                rows.stream().map(LabeledText::labelList).toList());
+        assertEquals(List.of("sport | politics", "", "b|a|b||", "single"), rows.stream().map(LabeledText::label).toList());
+        assertEquals(List.of(2L, 3L, 4L, 5L), rows.stream().map(LabeledText::line).toList());
+        // The same file read as single-label data: the label cell as one label, the empty one an error as ever.
+        assertNull(new DataReader("text", null, "label").read(file("s.csv", "text,label\na,x|y\n"), TextFormat.CSV).get(0).labelList());
+        assertEquals(f + ", line 3, column 'label': the label is empty.", error(f).getMessage());
+        // TSV, a pair column and another separator; the dialect is kept across multiLabel and withDialect.
+        Path tsv = file("m.tsv", "a\tb\ttags\nx\ty\tone; two;one\n");
+        LabeledText t = new DataReader("a", "b", "tags").multiLabel(";").withDialect("tab", null).read(tsv, TextFormat.TSV).get(0);
+        assertEquals(new LabeledText("x", "y", "one; two;one", 2, List.of("one", "two")), t);
+        Path semicolons = file("sc.csv", "text;label\nx;a|b\n");
+        assertEquals(List.of("a", "b"), multi.withDialect(";", null).read(semicolons, TextFormat.CSV).get(0).labelList());
+    }
+
+    @Test
+    void multiLabelJsonTakesArraysOrSeparatedStrings() throws IOException {
+        Path f = file("m.jsonl", """
+                {"text":"a","label":["sport"," politics","sport",""]}
+                {"text":"b","label":[]}
+                {"text":"c","label":"x|y"}
+                {"text":"d","label":[1,2.5]}
+                {"text":"e","label":7}
+                {"text":"f","label":""}
+                """);
+        List<LabeledText> rows = multi.read(f, TextFormat.of("auto", f));
+        assertEquals(List.of(List.of("sport", "politics"), List.of(), List.of("x", "y"), List.of("1", "2.5"), List.of("7"), List.of()),
+                rows.stream().map(LabeledText::labelList).toList());
+        assertEquals(List.of("sport| politics|sport|", "", "x|y", "1|2.5", "7", ""), rows.stream().map(LabeledText::label).toList());
+    }
+
+    @Test
+    void multiLabelJsonNamesFileLineAndFieldOfABadLabel() throws IOException {
+        Path missing = file("a.jsonl", "{\"text\":\"a\",\"label\":[\"x\"]}\n{\"text\":\"b\",\"label\":null}\n");
+        assertEquals(missing + ", line 2, column 'label': the field is missing.",
+                assertThrows(DataException.class, () -> multi.read(missing, TextFormat.JSONL)).getMessage());
+        Path nested = file("b.jsonl", "{\"text\":\"a\",\"label\":[\"x\",[\"y\"]]}\n");
+        assertEquals(nested + ", line 1, column 'label': item 2 of the label array is an array; a label is a string or a number.",
+                assertThrows(DataException.class, () -> multi.read(nested, TextFormat.JSONL)).getMessage());
+        Path inner = file("c.jsonl", "{\"text\":\"a\",\"label\":[{\"name\":\"y\"}]}\n");
+        assertEquals(inner + ", line 1, column 'label': item 1 of the label array is an object; a label is a string or a number.",
+                assertThrows(DataException.class, () -> multi.read(inner, TextFormat.JSONL)).getMessage());
+        Path itemNull = file("d.jsonl", "{\"text\":\"a\",\"label\":[\"x\",null]}\n");
+        assertEquals(itemNull + ", line 1, column 'label': item 2 of the label array is null; a label is a string or a number.",
+                assertThrows(DataException.class, () -> multi.read(itemNull, TextFormat.JSONL)).getMessage());
+        Path object = file("e.jsonl", "{\"text\":\"a\",\"label\":{\"x\":1}}\n");
+        assertEquals(object + ", line 1, column 'label': expected an array of labels, a string or a number, found object.",
+                assertThrows(DataException.class, () -> multi.read(object, TextFormat.JSONL)).getMessage());
+    }
+
+    @Test
+    void unlabelledMultiLabelDataReadsLabelsWhereThereAreAny() throws IOException {
+        DataReader unlabelled = DataReader.unlabelled("text", null, "label").multiLabel(null);
+        Path csv = file("u.csv", "text\nhello\n");
+        assertEquals(new LabeledText("hello", null, null, 2), unlabelled.read(csv, TextFormat.CSV).get(0));
+        Path jsonl = file("u.jsonl", "{\"text\":\"a\"}\n{\"text\":\"b\",\"label\":[\"x\"]}\n");
+        List<LabeledText> rows = unlabelled.read(jsonl, TextFormat.JSONL);
+        assertNull(rows.get(0).labelList());
+        assertEquals(List.of("x"), rows.get(1).labelList());
+        DataException e = assertThrows(DataException.class, () -> reader.multiLabel(""));
+        assertEquals("label separator '' is not usable: use one or more characters that no label contains, such as |.", e.getMessage());
+    }
+
+    @Test
+    void multiLabelMapIsSortedOrGivenAndMultiHotNamesUnknownLabels() throws IOException {
+        Path train = file("t.csv", "text,label\na,zeta|alpha\nb,\nc,zeta\n");
+        List<LabeledText> rows = multi.read(train, TextFormat.CSV);
+        LabelMap labels = LabelMap.discoverMultiLabel(List.of(), rows, train);
+        assertEquals(List.of("alpha", "zeta"), labels.names());
+        float[][] hot = labels.multiHot(rows, train);
+        assertEquals(List.of(List.of(1f, 1f), List.of(0f, 0f), List.of(0f, 1f)),
+                java.util.Arrays.stream(hot).map(r -> List.of(r[0], r[1])).toList());
+        assertEquals(List.of("only"), LabelMap.discoverMultiLabel(null, List.of(new LabeledText("x", null, "only", 2, List.of("only"))),
+                train).names());
+        assertEquals(List.of("zeta", "alpha", "beta"), LabelMap.discoverMultiLabel(List.of("zeta", "alpha", "beta"), rows, train).names());
+
+        Path val = file("v.csv", "text,label\na,zeta\nb,alpha|gamma\n");
+        DataException unknown = assertThrows(DataException.class, () -> labels.multiHot(multi.read(val, TextFormat.CSV), val));
+        assertEquals(val + ", line 3: label 'gamma' is not one of the known labels [alpha, zeta] (a label must occur in the training "
+                + "data or be listed in <labels>).", unknown.getMessage());
+        Path none = file("n.csv", "text,label\na,\nb, | \n");
+        DataException empty = assertThrows(DataException.class,
+                () -> LabelMap.discoverMultiLabel(List.of(), multi.read(none, TextFormat.CSV), none));
+        assertEquals("Data file " + none + " has no labels: every example's label list is empty, and a multi-label classifier "
+                + "needs at least one label.", empty.getMessage());
+    }
+
+    @Test
+    void conllIsPickedByExtensionAndNotReadAsLabelledTexts() throws IOException {
+        for (String name : List.of("a.conll", "b.IOB", "c.bio", "d.bioes")) {
+            assertEquals(TextFormat.CONLL, TextFormat.of("auto", dir.resolve(name)), name);
+        }
+        assertEquals(TextFormat.CONLL, TextFormat.of("conll", dir.resolve("train.txt")));
+        assertEquals(TextFormat.CSV, TextFormat.of("auto", dir.resolve("train.txt")));
+        Path f = file("a.conll", "EU B-ORG\n");
+        assertEquals("Data file " + f + " is CoNLL data (one token a line with its tag): it is read for token classification, "
+                + "not as labelled texts; use CSV, TSV or JSONL.", error(f).getMessage());
+    }
 }
