@@ -1,11 +1,6 @@
 package dev.finetune.engine;
 
 import dev.finetune.engine.config.FineTuneConfig;
-import dev.finetune.engine.data.DataReader;
-import dev.finetune.engine.data.LabelMap;
-import dev.finetune.engine.data.LabeledText;
-import dev.finetune.engine.data.StratifiedSplit;
-import dev.finetune.engine.data.TextFormat;
 import dev.finetune.engine.export.AtomicDirectory;
 import dev.finetune.engine.export.OutputLock;
 import dev.finetune.engine.export.ModelExporter;
@@ -140,33 +135,21 @@ public final class FineTuneEngine {
                     + "unchanged, digest " + digest.substring(0, 12) + "); not training. -Dfinetune.force=true retrains.");
             return existing;
         }
-        DataReader reader = new DataReader(c.textColumn, c.textPairColumn, c.labelColumn).withDialect(c.delimiter, c.encoding);
-        List<LabeledText> trainRows = reader.read(c.trainFile, TextFormat.of(c.dataFormat, c.trainFile));
-        List<LabeledText> validationRows;
-        Path validationSource = c.validationFile != null ? c.validationFile : c.trainFile;
-        if (c.validationFile != null) {
-            validationRows = reader.read(c.validationFile, TextFormat.of(c.dataFormat, c.validationFile));
-        } else {
-            StratifiedSplit.Split split = StratifiedSplit.split(trainRows, c.validationSplit, c.seed);
-            trainRows = split.train();
-            validationRows = split.validation();
-        }
-        LabelMap labels = LabelMap.discover(c.labels, trainRows, c.trainFile);
-        int[] trainLabels = labels.indices(trainRows, c.trainFile);
-        int[] validationLabels = labels.indices(validationRows, validationSource);
-        log.info(String.format("Data: %d training and %d validation examples, labels %s.", trainRows.size(),
-                validationRows.size(), labels.names()));
-
         SavedModelFile savedModel = info.savedModel();
         Path modelDir = savedModel.directory();
         Path tokenizerFile = info.tokenizerFile().file();
         boolean lowerCase = info.lowerCase();
         TextTokenizer tokenizer = info.tokenizer();
-        List<EncodedExample> train = encode(tokenizer, trainRows, trainLabels, maxLength);
-        List<EncodedExample> validation = encode(tokenizer, validationRows, validationLabels, maxLength);
+        Task task = c.task();
+        TrainingData data = TrainingData.read(c, tokenizer, maxLength);
+        log.info(data.summary());
+        List<EncodedExample> train = data.train();
+        List<EncodedExample> validation = data.validation();
         long truncated = train.stream().filter(EncodedExample::truncated).count();
         if (truncated > 0) {
-            log.info(truncated + " training examples are longer than maxSequenceLength " + maxLength + " tokens and were truncated.");
+            log.info(truncated + (task == Task.TOKEN_CLASSIFICATION ? " words are longer than maxSequenceLength " + maxLength
+                    + " tokens by themselves and were cut." : " training examples are longer than maxSequenceLength " + maxLength
+                    + " tokens and were truncated."));
         }
 
         EncoderGraph encoder = EncoderGraph.prepare(savedModel, signatureNames(c), c.allowUnsafeOps);
@@ -176,20 +159,23 @@ public final class FineTuneEngine {
         }
         String pooling = Pooling.resolve(c.pooling, encoder);
         ClassifierGraph.Settings head = new ClassifierGraph.Settings(pooling, c.dropout, c.seed, c.beta1, c.beta2, c.epsilon,
-                c.effectiveWeightDecay(), c.maxGradNorm, c.trainLayersCount(), c.layerwiseLrDecay);
+                c.effectiveWeightDecay(), c.maxGradNorm, c.trainLayersCount(), c.layerwiseLrDecay)
+                .forTask(task, c.regressionLoss, data.targetMean(), data.targetScale());
         TrainingHistory history;
         Batch sampleBatch;
         float[][] expected;
         Path exported = work.resolve("export");
         SessionSettings settings = c.sessionSettings().resolved();
-        try (ClassifierGraph graph = new ClassifierGraph(encoder, labels.size(), head);
+        double[] thresholds = null;
+        try (ClassifierGraph graph = new ClassifierGraph(encoder, data.labels().size(), head);
              ClassifierSession session = new ClassifierSession(graph, settings)) {
             log.info("Device: " + Devices.describe(c.device) + ", " + settings.describe() + ", TensorFlow "
                     + org.tensorflow.TensorFlow.version() + ".");
-            log.info(String.format("Model: %s (%s), %d encoder variables, %,d trainable parameters, hidden size %d, pooling %s%s.",
+            log.info(String.format("Model: %s (%s), %d encoder variables, %,d trainable parameters, hidden size %d, %s%s; task %s.",
                     modelDir, encoder.inlinedLevels() > 0 ? "TF2 functions inlined" : "TF1 graph",
                     graph.encoderVariables().size(), graph.trainableParameters(), graph.hiddenSize(),
-                    pooling + (c.pooling.equals("auto") ? " (auto)" : ""), lowerCase ? ", lower-cased input" : ""));
+                    task == Task.TOKEN_CLASSIFICATION ? "a head on every token" : "pooling " + pooling + (c.pooling.equals("auto") ? " (auto)" : ""),
+                    lowerCase ? ", lower-cased input" : "", task));
             log.info("Tokenizer: " + tokenizer.describe() + " from " + tokenizerFile + ".");
             if (encoder.signature().inputMask() == null) {
                 log.info("The model takes no attention mask: batches are padded at the end" + (pooling.equals("last")
@@ -204,6 +190,9 @@ public final class FineTuneEngine {
                     c.evaluateEverySteps, c.exportBestModel, c.bucketByLength);
             history = new Trainer(session, loop, new CheckpointStore(work), tokenizer.padId(), log)
                     .train(train, validation);
+            if (task == Task.MULTI_LABEL) {
+                thresholds = Thresholds.choose(c, session, validation, tokenizer.padId(), data.labels(), log);
+            }
             List<EncodedExample> sample = (validation.isEmpty() ? train : validation).subList(0,
                     Math.min(8, (validation.isEmpty() ? train : validation).size()));
             sampleBatch = Batches.of(sample, sample.size(), tokenizer.padId()).get(0);
@@ -217,6 +206,7 @@ public final class FineTuneEngine {
         }
         // The training session (weights, optimizer slots, gradients) is closed before the export is reloaded for
         // the check, so the two never take memory at the same time.
+        double[] chosenThresholds = thresholds;
         AtomicDirectory.write(c.outputDirectory, dir -> {
             Path model = dir.resolve("saved_model");
             FileUtils.moveDirectory(exported.toFile(), model.toFile());
@@ -225,7 +215,13 @@ public final class FineTuneEngine {
             Files.copy(tokenizerFile, model.resolve("assets").resolve(tokenizerName));
             Files.copy(tokenizerFile, dir.resolve(tokenizerName));
             Map<String, Object> labelJson = new LinkedHashMap<>();
-            labelJson.put("labels", labels.names());
+            labelJson.put("task", task.id());
+            labelJson.put("labels", data.labels());
+            if (chosenThresholds != null) {
+                labelJson.put("thresholds", chosenThresholds);
+                labelJson.put("labelSeparator", c.labelSeparator);
+            }
+            labelJson.putAll(data.description());
             labelJson.put("tokenizer", tokenizerName);
             labelJson.put("doLowerCase", lowerCase);
             labelJson.put("maxSequenceLength", maxLength);
@@ -233,28 +229,22 @@ public final class FineTuneEngine {
             Json.write(model.resolve("assets").resolve("labels.json"), labelJson);
             Json.write(dir.resolve("finetune-config.json"), c);
             Json.write(dir.resolve("training-history.json"), history);
+            // Regression predicts in the target's units: the tolerance scales with them.
+            double tolerance = (settings.precision().equals("bfloat16") ? 3e-2 : 1e-4) * (task == Task.REGRESSION ? Math.max(1, data.targetScale()) : 1);
             float[][] reloaded = ModelExporter.verifyByReloading(model, sampleBatch, expected, encoder.signature().segmentIds() != null,
-                    settings.precision().equals("bfloat16") ? 3e-2 : 1e-4, c.allowUnsafeOps);
+                    tolerance, c.allowUnsafeOps);
             Map<String, Object> check = new LinkedHashMap<>();
             check.put("rows", sampleBatch.rows());
             check.put("length", sampleBatch.length());
             check.put("input_ids", sampleBatch.inputIds());
             check.put("input_mask", sampleBatch.inputMask());
             check.put("segment_ids", sampleBatch.segmentIds());
-            check.put("probabilities", reloaded);
+            check.put(task == Task.REGRESSION ? "predictions" : "probabilities", reloaded);
             Json.write(dir.resolve("reload-check.json"), check);
             Files.writeString(dir.resolve(DIGEST_FILE), digest + "\n");
         });
         log.info("Fine-tuned model written to " + c.outputDirectory + " (reloaded and checked).");
-        return new TrainingResult(c.outputDirectory, labels.names(), history);
-    }
-
-    static List<EncodedExample> encode(TextTokenizer tokenizer, List<LabeledText> rows, int[] labels, int maxLength) {
-        List<EncodedExample> out = new ArrayList<>(rows.size());
-        for (int i = 0; i < rows.size(); i++) {
-            out.add(EncodedExample.of(tokenizer, rows.get(i), labels[i], maxLength));
-        }
-        return out;
+        return new TrainingResult(c.outputDirectory, data.labels(), history);
     }
 
     /**

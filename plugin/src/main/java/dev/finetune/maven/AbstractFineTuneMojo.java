@@ -44,6 +44,18 @@ abstract class AbstractFineTuneMojo extends AbstractMojo {
     String labelColumn;
 
     /** Examples per step (training) or per inference batch. */
+    /** Multi-label: what separates the labels in one CSV/TSV cell, such as {@code a|b}. */
+    @Parameter(property = "finetune.labelSeparator", defaultValue = "|")
+    String labelSeparator;
+
+    /** Token classification, JSON Lines: the field with each sentence's words (an array of strings). */
+    @Parameter(property = "finetune.tokensColumn", defaultValue = "tokens")
+    String tokensColumn;
+
+    /** Token classification, JSON Lines: the field with the words' tags (an array of strings as long as the words). */
+    @Parameter(property = "finetune.tagsColumn", defaultValue = "tags")
+    String tagsColumn;
+
     @Parameter(property = "finetune.batchSize", defaultValue = "16")
     int batchSize;
 
@@ -101,6 +113,17 @@ abstract class AbstractFineTuneMojo extends AbstractMojo {
         DataReader columns = labelled ? new DataReader(textColumn, blankToNull(textPairColumn), labelColumn)
                 : DataReader.unlabelled(textColumn, blankToNull(textPairColumn), labelColumn);
         return columns.withDialect(delimiter, encoding);
+    }
+
+    /** A reader of the configured columns in the form {@code model}'s task labels them (multi-label: label lists). */
+    DataReader dataReader(boolean labelled, dev.finetune.engine.inference.FineTunedModel model) {
+        DataReader reader = dataReader(labelled);
+        return labelled && model.task() == dev.finetune.engine.Task.MULTI_LABEL ? reader.multiLabel(labelSeparator) : reader;
+    }
+
+    /** A reader of tagged sentences (CoNLL or JSON Lines) in the configured fields and encoding. */
+    dev.finetune.engine.data.TokenDataReader tokenReader(boolean labelled) {
+        return new dev.finetune.engine.data.TokenDataReader(tokensColumn, tagsColumn, labelled).withEncoding(encoding);
     }
 
     static String blankToNull(String s) {

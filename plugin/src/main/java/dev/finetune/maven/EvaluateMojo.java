@@ -1,6 +1,5 @@
 package dev.finetune.maven;
 
-import dev.finetune.engine.data.DataReader;
 import dev.finetune.engine.data.TextFormat;
 import dev.finetune.engine.evaluation.Evaluation;
 import dev.finetune.engine.evaluation.Evaluator;
@@ -62,6 +61,30 @@ public class EvaluateMojo extends AbstractModelMojo {
     Double maximumLoss;
 
     /** When false, violated gates are logged as warnings and the build goes on. */
+    /** The lowest micro F1 (multi-label: over labels; token classification: over entities) that passes. */
+    @Parameter(property = "finetune.minimumMicroF1")
+    Double minimumMicroF1;
+
+    /** Regression: the highest root mean squared error that passes. */
+    @Parameter(property = "finetune.maximumRmse")
+    Double maximumRmse;
+
+    /** Regression: the highest mean absolute error that passes. */
+    @Parameter(property = "finetune.maximumMae")
+    Double maximumMae;
+
+    /** Regression: the lowest coefficient of determination R² that passes. */
+    @Parameter(property = "finetune.minimumR2")
+    Double minimumR2;
+
+    /** Regression: the lowest Pearson correlation of predicted and true values that passes. */
+    @Parameter(property = "finetune.minimumPearson")
+    Double minimumPearson;
+
+    /** Regression: the lowest Spearman (rank) correlation of predicted and true values that passes. */
+    @Parameter(property = "finetune.minimumSpearman")
+    Double minimumSpearman;
+
     @Parameter(property = "finetune.haltOnFailure", defaultValue = "true")
     boolean haltOnFailure;
 
@@ -81,11 +104,11 @@ public class EvaluateMojo extends AbstractModelMojo {
             return;
         }
         required(testFile, "testFile", "the labelled test data (CSV, TSV or JSONL)");
-        QualityGates gates = new QualityGates(minimumAccuracy, minimumMacroF1, classLimits(), maximumLoss);
-        DataReader reader = dataReader(true);
+        QualityGates gates = new QualityGates(minimumAccuracy, minimumMacroF1, classLimits(), maximumLoss, minimumMicroF1,
+                maximumRmse, maximumMae, minimumR2, minimumPearson, minimumSpearman);
         try (FineTunedModel model = loadModel()) {
-            Evaluation e = Evaluator.evaluate(model, reader, testFile.toPath(), TextFormat.of(dataFormat, testFile.toPath()),
-                    batchSize, progress());
+            Evaluation e = Evaluator.evaluate(model, dataReader(true, model), tokenReader(true), testFile.toPath(),
+                    TextFormat.of(dataFormat, testFile.toPath()), batchSize, progress());
             List<QualityGates.Result> results = gates.check(e);
             EvaluationReports.write(reportDirectory.toPath(), e, results);
             getLog().info("Reports: " + new File(reportDirectory, EvaluationReports.HTML));

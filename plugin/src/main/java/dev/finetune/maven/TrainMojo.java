@@ -111,6 +111,26 @@ public class TrainMojo extends AbstractFineTuneMojo {
     String pooling;
 
     /**
+     * What the model learns: single-label (one label per text), multi-label (any number of labels per text; the label
+     * column holds them separated by labelSeparator, or a JSON array in JSON Lines), regression (a number per text)
+     * or token-classification (a tag per word; CoNLL or JSON Lines with tokensColumn and tagsColumn).
+     */
+    @Parameter(property = "finetune.task", defaultValue = "single-label")
+    String task;
+
+    /** Multi-label: tuned (per label, the threshold with the best F1 on the validation set) or one number in (0, 1). */
+    @Parameter(property = "finetune.threshold", defaultValue = "tuned")
+    String threshold;
+
+    /** Regression: mse or huber. */
+    @Parameter(property = "finetune.regressionLoss", defaultValue = "mse")
+    String regressionLoss;
+
+    /** Regression: train on the standardised target (predictions come back in its units). */
+    @Parameter(property = "finetune.standardizeTarget", defaultValue = "true")
+    boolean standardizeTarget;
+
+    /**
      * Op types that touch the file system or the network, or run code, that you accept in this model knowingly.
      * By default such a model is refused with the list of offending ops; its own variable restore is always allowed.
      */
@@ -286,6 +306,13 @@ public class TrainMojo extends AbstractFineTuneMojo {
         c.pooledOutput = blankToNull(pooledOutput);
         c.sequenceOutput = blankToNull(sequenceOutput);
         c.pooling = pooling;
+        c.task = task;
+        c.labelSeparator = labelSeparator;
+        c.threshold = threshold;
+        c.regressionLoss = regressionLoss;
+        c.standardizeTarget = standardizeTarget;
+        c.tokensColumn = tokensColumn;
+        c.tagsColumn = tagsColumn;
         c.allowUnsafeOps = allowUnsafeOps == null ? new ArrayList<>() : allowUnsafeOps;
         c.optimizer = optimizer;
         c.epochs = epochs;

@@ -18,6 +18,21 @@ import java.util.Locale;
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class FineTuneConfig {
+    // --- task
+    /** single-label, multi-label, regression or token-classification ({@link dev.finetune.engine.Task}). */
+    public String task = "single-label";
+    /** Multi-label: what separates the labels in one CSV/TSV cell (JSON Lines may hold an array instead). */
+    public String labelSeparator = "|";
+    /** Multi-label: tuned (per label, the threshold best for F1 on the validation set) or one number in (0, 1). */
+    public String threshold = "tuned";
+    /** Regression: mse or huber (δ 1 on the standardised target). */
+    public String regressionLoss = "mse";
+    /** Regression: train on (y - mean) / standard deviation of the training targets; predictions come back in y's units. */
+    public boolean standardizeTarget = true;
+    /** Token classification, JSON Lines: the field holding each sentence's words, and the one holding their tags. */
+    public String tokensColumn = "tokens";
+    public String tagsColumn = "tags";
+
     // --- data
     public Path trainFile;
     public Path validationFile;
@@ -195,17 +210,61 @@ public class FineTuneConfig {
         return c;
     }
 
+    /** The task, or single-label when {@link #task} is not one (reported by {@link #problems()}). */
+    public dev.finetune.engine.Task task() {
+        try {
+            return dev.finetune.engine.Task.of(task);
+        } catch (dev.finetune.engine.FineTuneException e) {
+            return dev.finetune.engine.Task.SINGLE_LABEL;
+        }
+    }
+
+    /** The fixed multi-label threshold, or null when tuned; NaN when {@link #threshold} is neither. */
+    public Double fixedThreshold() {
+        if (threshold == null || threshold.strip().equalsIgnoreCase("tuned")) {
+            return null;
+        }
+        try {
+            double t = Double.parseDouble(threshold.strip());
+            return t > 0 && t < 1 ? t : Double.NaN;
+        } catch (NumberFormatException e) {
+            return Double.NaN;
+        }
+    }
+
     /** Every invalid value, one sentence each; empty when the configuration can run. */
     public List<String> problems() {
         List<String> p = new ArrayList<>();
+        try {
+            dev.finetune.engine.Task.of(task);
+        } catch (dev.finetune.engine.FineTuneException e) {
+            p.add(e.getMessage());
+        }
+        dev.finetune.engine.Task t = task();
+        if (t == dev.finetune.engine.Task.MULTI_LABEL && (labelSeparator == null || labelSeparator.isEmpty())) {
+            p.add("labelSeparator must not be empty for task multi-label: it splits a cell such as a|b into labels.");
+        }
+        Double fixed = fixedThreshold();
+        if (fixed != null && fixed.isNaN()) {
+            p.add("threshold '" + threshold + "' is neither tuned nor a number between 0 and 1 (exclusive).");
+        }
+        if (!List.of("mse", "huber").contains(regressionLoss)) {
+            p.add("regressionLoss '" + regressionLoss + "' is unknown: use mse or huber.");
+        }
+        if (t == dev.finetune.engine.Task.REGRESSION && "accuracy".equals(bestModelMetric)) {
+            p.add("bestModelMetric accuracy means nothing for task regression: use loss.");
+        }
+        if (t == dev.finetune.engine.Task.TOKEN_CLASSIFICATION && textPairColumn != null) {
+            p.add("textPairColumn cannot be used with task token-classification: each example is one sentence of words.");
+        }
         if (trainFile == null) {
             p.add("trainFile is not set: name the labelled training data (CSV, TSV or JSONL).");
         }
         if (model == null) {
             p.add("model is not set: name a SavedModel directory, an archive holding one, or groupId:artifactId:version.");
         }
-        if (!List.of("auto", "csv", "tsv", "jsonl").contains(dataFormat.toLowerCase(Locale.ROOT))) {
-            p.add("dataFormat '" + dataFormat + "' is unknown: use auto, csv, tsv or jsonl.");
+        if (!List.of("auto", "csv", "tsv", "jsonl", "conll").contains(dataFormat.toLowerCase(Locale.ROOT))) {
+            p.add("dataFormat '" + dataFormat + "' is unknown: use auto, csv, tsv, jsonl or conll.");
         }
         if (validationFile == null && !(validationSplit > 0 && validationSplit < 1)) {
             p.add("validationSplit must be between 0 and 1 (exclusive), not " + validationSplit + ".");

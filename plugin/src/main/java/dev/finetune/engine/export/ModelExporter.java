@@ -1,6 +1,7 @@
 package dev.finetune.engine.export;
 
 import dev.finetune.engine.FineTuneException;
+import dev.finetune.engine.Task;
 import dev.finetune.engine.model.GeluRewrite;
 import dev.finetune.engine.model.GraphDefs;
 import dev.finetune.engine.model.SavedModelFile;
@@ -49,7 +50,7 @@ public final class ModelExporter {
         Graph graph = model.graph();
         var saver = model.exportSaver();
         List<String> roots = new ArrayList<>(saver.nodeNames());
-        roots.add(ClassifierGraph.PROBABILITIES);
+        roots.add(model.outputName());
         roots.add(ClassifierGraph.LOGITS);
         roots.add(ClassifierGraph.FEATURES);
         var encoderSignature = model.encoder().signature();
@@ -69,10 +70,12 @@ public final class ModelExporter {
         if (enc.segmentIds() != null) {
             sig.putInputs("segment_ids", info(graph, enc.segmentIds()));
         }
-        sig.putOutputs("probabilities", info(graph, ClassifierGraph.PROBABILITIES + ":0"));
+        sig.putOutputs(outputKey(model.task()), info(graph, model.outputName() + ":0"));
         sig.putOutputs("logits", info(graph, ClassifierGraph.LOGITS + ":0"));
         // The encoder's outputs too, so that the fine-tuned model can be the base of a further fine-tuning.
-        sig.putOutputs("pooled_output", info(graph, ClassifierGraph.FEATURES + ":0"));
+        if (model.task() != Task.TOKEN_CLASSIFICATION) {
+            sig.putOutputs("pooled_output", info(graph, ClassifierGraph.FEATURES + ":0"));
+        }
         if (enc.sequenceOutput() != null) {
             sig.putOutputs("sequence_output", info(graph, enc.sequenceOutput()));
         }
@@ -88,6 +91,14 @@ public final class ModelExporter {
         Files.write(directory.resolve("saved_model.pb"),
                 SavedModel.newBuilder().setSavedModelSchemaVersion(1).addMetaGraphs(meta).build().toByteArray());
         session.saveWeights(directory.resolve("variables").resolve("variables"));
+    }
+
+    /**
+     * The signature output a task's prediction is read from: {@code probabilities} (per label; per position and label
+     * for token classification; a sigmoid per label for multi-label), or {@code predictions} for regression.
+     */
+    public static String outputKey(Task task) {
+        return task == Task.REGRESSION ? "predictions" : "probabilities";
     }
 
     /** The tensors of {@code signature}, inputs and outputs: what a caller of it feeds and fetches. */
@@ -127,6 +138,8 @@ public final class ModelExporter {
         UnsafeOps.checkBeforeLoading(file, signatureTensors(file.metaGraph().getSignatureDefOrThrow(SIGNATURE)), allowUnsafeOps);
         try (SavedModelBundle bundle = SavedModelBundle.load(directory.toString(), "serve")) {
             SignatureDef sig = bundle.metaGraphDef().getSignatureDefOrThrow(SIGNATURE);
+            // The export has one of the two: predictions (regression) or probabilities (every other task).
+            String key = sig.containsOutputs("predictions") ? "predictions" : "probabilities";
             Shape shape = Shape.of(sample.rows(), sample.length());
             List<Tensor> feeds = new ArrayList<>();
             try {
@@ -144,16 +157,13 @@ public final class ModelExporter {
                     feeds.add(t);
                     runner.feed(sig.getInputsOrThrow(e.getKey()).getName(), t);
                 }
-                try (Result r = runner.fetch(sig.getOutputsOrThrow("probabilities").getName()).run()) {
-                    int labels = (int) r.get(0).shape().get(1);
-                    float[] flat = ClassifierSession.floats(r.get(0));
-                    float[][] out = new float[sample.rows()][labels];
+                try (Result r = runner.fetch(sig.getOutputsOrThrow(key).getName()).run()) {
+                    float[][] out = ClassifierSession.rows(ClassifierSession.floats(r.get(0)), sample.rows());
                     for (int i = 0; i < sample.rows(); i++) {
-                        for (int j = 0; j < labels; j++) {
-                            out[i][j] = flat[i * labels + j];
+                        for (int j = 0; j < out[i].length; j++) {
                             if (Math.abs(out[i][j] - expected[i][j]) > tolerance) {
                                 throw new FineTuneException("The exported model in " + directory + " does not reproduce the "
-                                        + "trained model: row " + i + ", class " + j + " gives " + out[i][j] + " instead of "
+                                        + "trained model: row " + i + ", output " + j + " gives " + out[i][j] + " instead of "
                                         + expected[i][j] + ".");
                             }
                         }

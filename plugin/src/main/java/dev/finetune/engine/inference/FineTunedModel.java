@@ -3,6 +3,7 @@ package dev.finetune.engine.inference;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.finetune.engine.FineTuneException;
 import dev.finetune.engine.Json;
+import dev.finetune.engine.Task;
 import dev.finetune.engine.export.ModelExporter;
 import dev.finetune.engine.model.ModelInfo;
 import dev.finetune.engine.model.SavedModelFile;
@@ -38,10 +39,32 @@ public final class FineTunedModel implements AutoCloseable {
     private final SavedModelBundle bundle;
     private final SignatureDef signature;
     private final String precision;
+    private final TaskInfo task;
+
+    /**
+     * What {@code labels.json} says of the task: which one, the multi-label thresholds and separator (null otherwise).
+     * Models written before tasks existed say nothing: they are single-label.
+     */
+    public record TaskInfo(Task task, double[] thresholds, String labelSeparator) {
+        static TaskInfo of(JsonNode meta, int labels) {
+            Task task = Task.of(meta.path("task").asText(null));
+            double[] thresholds = null;
+            if (task == Task.MULTI_LABEL) {
+                thresholds = new double[labels];
+                java.util.Arrays.fill(thresholds, 0.5);
+                JsonNode t = meta.path("thresholds");
+                for (int j = 0; j < Math.min(labels, t.size()); j++) {
+                    thresholds[j] = t.get(j).asDouble(0.5);
+                }
+            }
+            return new TaskInfo(task, thresholds, meta.path("labelSeparator").asText("|"));
+        }
+    }
 
     private FineTunedModel(Path directory, List<String> labels, TextTokenizer tokenizer, int maxSequenceLength,
-                           SavedModelBundle bundle, String precision) {
+                           SavedModelBundle bundle, String precision, TaskInfo task) {
         this.precision = precision;
+        this.task = task;
         this.directory = directory;
         this.labels = labels;
         this.tokenizer = tokenizer;
@@ -91,6 +114,16 @@ public final class FineTunedModel implements AutoCloseable {
             problems.add(labelsFile + " lists no labels: it needs \"labels\", the class names in index order.");
         }
         int maxSequenceLength = meta.path("maxSequenceLength").asInt(128);
+        TaskInfo task;
+        try {
+            task = TaskInfo.of(meta, labels.size());
+        } catch (FineTuneException e) {
+            throw new FineTuneException(labelsFile + ": " + e.getMessage(), e);
+        }
+        if (task.thresholds() != null && meta.path("thresholds").size() != labels.size()) {
+            problems.add(labelsFile + " has " + meta.path("thresholds").size() + " thresholds for " + labels.size()
+                    + " labels: a multi-label model needs one per label.");
+        }
         ModelInfo info = null;
         try {
             // Models written before other tokenizers existed name none: theirs is vocab.txt.
@@ -101,7 +134,7 @@ public final class FineTunedModel implements AutoCloseable {
         } catch (FineTuneException e) {
             problems.add(e.getMessage());
         }
-        problems.addAll(signatureProblems(file, labelsFile, labels.size()));
+        problems.addAll(signatureProblems(file, labelsFile, labels.size(), task.task()));
         try {
             if (!problems.isEmpty()) {
                 throw new FineTuneException("The fine-tuned model in " + directory + " cannot run:\n  - " + String.join("\n  - ", problems));
@@ -111,7 +144,7 @@ public final class FineTunedModel implements AutoCloseable {
                     allowUnsafeOps);
             SessionSettings session = settings.resolved();
             SavedModelBundle bundle = SavedModelBundle.loader(model.toString()).withTags("serve").withConfigProto(session.config()).load();
-            return new FineTunedModel(directory, List.copyOf(labels), info.tokenizer(), maxSequenceLength, bundle, session.precision());
+            return new FineTunedModel(directory, List.copyOf(labels), info.tokenizer(), maxSequenceLength, bundle, session.precision(), task);
         } catch (RuntimeException e) {
             if (info != null) {
                 info.tokenizer().close();
@@ -121,7 +154,7 @@ public final class FineTunedModel implements AutoCloseable {
     }
 
     /** What prediction needs of the serving signature: the ids input, only inputs it feeds, and one probability per label. */
-    private static List<String> signatureProblems(SavedModelFile file, Path labelsFile, int labels) {
+    private static List<String> signatureProblems(SavedModelFile file, Path labelsFile, int labels, Task task) {
         SignatureDef sig = file.metaGraph().getSignatureDefMap().get(ModelExporter.SIGNATURE);
         String where = "The signature '" + ModelExporter.SIGNATURE + "' of the model in " + file.directory();
         if (sig == null) {
@@ -136,13 +169,18 @@ public final class FineTunedModel implements AutoCloseable {
         if (!unfed.isEmpty()) {
             p.add(where + " takes inputs " + unfed + " that are never fed: only " + INPUTS + " are.");
         }
-        if (!sig.containsOutputs("probabilities")) {
-            p.add(where + " has no output 'probabilities' (it has " + sig.getOutputsMap().keySet() + ").");
+        String output = ModelExporter.outputKey(task);
+        if (!sig.containsOutputs(output)) {
+            p.add(where + " has no output '" + output + "' (it has " + sig.getOutputsMap().keySet() + "), which a " + task
+                    + " model needs: labels.json and the model do not belong together.");
         } else {
-            var shape = sig.getOutputsOrThrow("probabilities").getTensorShape();
-            long width = shape.getDimCount() == 2 ? shape.getDim(1).getSize() : -1;
-            if (labels > 0 && width > 0 && width != labels) {
-                p.add(labelsFile + " lists " + labels + " labels, but the model's output 'probabilities' has " + width
+            var shape = sig.getOutputsOrThrow(output).getTensorShape();
+            // Per label: the last axis ([rows, labels], or [rows, length, labels] for token classification).
+            int rank = task == Task.TOKEN_CLASSIFICATION ? 3 : 2;
+            long width = shape.getDimCount() == rank ? shape.getDim(rank - 1).getSize() : -1;
+            int expected = task == Task.REGRESSION ? 1 : labels;
+            if (expected > 0 && width > 0 && width != expected) {
+                p.add(labelsFile + " lists " + labels + " labels, but the model's output '" + output + "' has " + width
                         + " classes: the labels belong to another model.");
             }
         }
@@ -154,7 +192,20 @@ public final class FineTunedModel implements AutoCloseable {
         return precision;
     }
 
-    /** Class probabilities for each row of {@code batch}. */
+    /** What labels.json says of the task. */
+    public TaskInfo taskInfo() {
+        return task;
+    }
+
+    public Task task() {
+        return task.task();
+    }
+
+    /**
+     * The task's output for each row of {@code batch}: class probabilities (single-label), a probability per label
+     * (multi-label), the prediction (regression, one number), or {@code length × labels} probabilities (token
+     * classification, position by position).
+     */
     public float[][] predict(Batch batch) {
         Shape shape = Shape.of(batch.rows(), batch.length());
         List<Tensor> feeds = new ArrayList<>();
@@ -163,13 +214,8 @@ public final class FineTunedModel implements AutoCloseable {
             feed(runner, feeds, "input_ids", TInt32.tensorOf(shape, DataBuffers.of(batch.inputIds(), true, false)));
             feed(runner, feeds, "input_mask", TInt32.tensorOf(shape, DataBuffers.of(batch.inputMask(), true, false)));
             feed(runner, feeds, "segment_ids", TInt32.tensorOf(shape, DataBuffers.of(batch.segmentIds(), true, false)));
-            try (Result r = runner.fetch(signature.getOutputsOrThrow("probabilities").getName()).run()) {
-                float[] flat = ClassifierSession.floats(r.get(0));
-                float[][] out = new float[batch.rows()][labels.size()];
-                for (int i = 0; i < batch.rows(); i++) {
-                    System.arraycopy(flat, i * labels.size(), out[i], 0, labels.size());
-                }
-                return out;
+            try (Result r = runner.fetch(signature.getOutputsOrThrow(ModelExporter.outputKey(task.task())).getName()).run()) {
+                return ClassifierSession.rows(ClassifierSession.floats(r.get(0)), batch.rows());
             }
         } finally {
             feeds.forEach(Tensor::close);

@@ -1,14 +1,18 @@
 package dev.finetune.engine.inference;
 
 import dev.finetune.engine.FineTuneException;
+import dev.finetune.engine.Task;
 import dev.finetune.engine.data.DataReader;
 import dev.finetune.engine.data.LabeledText;
 import dev.finetune.engine.data.RecordStream;
+import dev.finetune.engine.data.TaggedSentence;
 import dev.finetune.engine.data.TextFormat;
+import dev.finetune.engine.data.TokenDataReader;
 import dev.finetune.engine.evaluation.Metrics;
 import dev.finetune.engine.training.Batches;
 import dev.finetune.engine.training.EncodedExample;
 import dev.finetune.engine.training.ProgressListener;
+import dev.finetune.engine.training.TokenExamples;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.Writer;
@@ -21,9 +25,18 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Batch inference from a CSV/TSV/JSONL file into a CSV of predictions: the input line, the predicted label, its
- * probability and the probability of every class. Streams both files, so inputs larger than memory work; the
- * output is written to a temporary file and moved into place when complete.
+ * Batch inference from a data file into a CSV of predictions, one row per input row (per word for token
+ * classification), in the task's form:
+ * <ul>
+ * <li>single-label: {@code line,predicted,probability,p_<label>...};</li>
+ * <li>multi-label: {@code line,predicted,p_<label>...}, predicted being the labels at or over their thresholds, joined
+ * by the model's label separator (empty when none is);</li>
+ * <li>regression: {@code line,prediction};</li>
+ * <li>token classification: {@code line,word,token,predicted,probability}: the sentence's line, the word's position
+ * in it (from 1), the word and its tag.</li>
+ * </ul>
+ * Text files are streamed, so inputs larger than memory work; the output is written to a temporary file and moved
+ * into place when complete.
  */
 public final class Predictor {
     /** Batches read ahead and sorted by length before predicting: enough to pad little, few enough to stream. */
@@ -35,27 +48,21 @@ public final class Predictor {
     /** Returns the number of rows predicted. */
     public static long predict(FineTunedModel model, DataReader reader, Path input, TextFormat format, Path output,
                                int batchSize, ProgressListener log) {
+        return predict(model, reader, null, input, format, output, batchSize, log);
+    }
+
+    /** Returns the number of rows written: texts, or words for token classification ({@code tokenReader} reads those). */
+    public static long predict(FineTunedModel model, DataReader reader, TokenDataReader tokenReader, Path input, TextFormat format,
+                               Path output, int batchSize, ProgressListener log) {
         Path parent = output.toAbsolutePath().getParent();
         Path partial = null;
         long rows = 0;
         try {
             Files.createDirectories(parent);
             partial = Files.createTempFile(parent, "." + output.getFileName(), ".partial");
-            try (RecordStream in = reader.open(input, format);
-                 Writer out = new BufferedWriter(Files.newBufferedWriter(partial, StandardCharsets.UTF_8))) {
-                out.write(header(model.labels()));
-                // Rows are read a window at a time and predicted in batches of similar length; output keeps input order.
-                int window = batchSize * WINDOW_BATCHES;
-                List<EncodedExample> pending = new ArrayList<>(window);
-                long started = System.nanoTime();
-                for (LabeledText t = in.next(); t != null; t = in.next()) {
-                    pending.add(EncodedExample.of(model.tokenizer(), t, -1, model.maxSequenceLength()));
-                    if (pending.size() == window) {
-                        rows += flush(model, pending, batchSize, out);
-                        log.info(String.format("predicted %,d rows (%.1f rows/s)", rows, rows / ((System.nanoTime() - started) / 1e9)));
-                    }
-                }
-                rows += flush(model, pending, batchSize, out);
+            try (Writer out = new BufferedWriter(Files.newBufferedWriter(partial, StandardCharsets.UTF_8))) {
+                rows = model.task() == Task.TOKEN_CLASSIFICATION ? words(model, tokenReader.read(input, format), batchSize, out, log)
+                        : texts(model, reader, input, format, batchSize, out, log);
             }
             Files.move(partial, output, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             partial = null;
@@ -73,10 +80,64 @@ public final class Predictor {
         }
     }
 
-    private static String header(List<String> labels) {
-        StringBuilder b = new StringBuilder("line,predicted,probability");
-        labels.forEach(l -> b.append(',').append(csv("p_" + l)));
+    /** One row per text, read a window at a time and predicted in batches of similar length; output keeps input order. */
+    private static long texts(FineTunedModel model, DataReader reader, Path input, TextFormat format, int batchSize, Writer out,
+                              ProgressListener log) throws IOException {
+        long rows = 0;
+        try (RecordStream in = reader.open(input, format)) {
+            out.write(header(model));
+            int window = batchSize * WINDOW_BATCHES;
+            List<EncodedExample> pending = new ArrayList<>(window);
+            long started = System.nanoTime();
+            for (LabeledText t = in.next(); t != null; t = in.next()) {
+                pending.add(EncodedExample.of(model.tokenizer(), t, -1, model.maxSequenceLength()));
+                if (pending.size() == window) {
+                    rows += flush(model, pending, batchSize, out);
+                    log.info(String.format("predicted %,d rows (%.1f rows/s)", rows, rows / ((System.nanoTime() - started) / 1e9)));
+                }
+            }
+            rows += flush(model, pending, batchSize, out);
+        }
+        return rows;
+    }
+
+    private static String header(FineTunedModel model) {
+        if (model.task() == Task.REGRESSION) {
+            return "line,prediction\n";
+        }
+        StringBuilder b = new StringBuilder(model.task() == Task.MULTI_LABEL ? "line,predicted" : "line,predicted,probability");
+        model.labels().forEach(l -> b.append(',').append(csv("p_" + l)));
         return b.append('\n').toString();
+    }
+
+    /** Token classification: one row per word, sentences in file order. */
+    private static long words(FineTunedModel model, List<TaggedSentence> sentences, int batchSize, Writer out, ProgressListener log)
+            throws IOException {
+        out.write("line,word,token,predicted,probability\n");
+        List<EncodedExample> encoded = new ArrayList<>();
+        List<Integer> firstWindow = new ArrayList<>();
+        for (TaggedSentence s : sentences) {
+            firstWindow.add(encoded.size());
+            encoded.addAll(TokenExamples.encode(model.tokenizer(), s.tokens(), null, s.line(), model.maxSequenceLength()));
+        }
+        firstWindow.add(encoded.size());
+        float[][] outputs = Batches.predictInLengthOrder(encoded, batchSize, model.tokenizer().padId(), model::predict);
+        long words = 0;
+        for (int i = 0; i < sentences.size(); i++) {
+            TaggedSentence s = sentences.get(i);
+            int from = firstWindow.get(i);
+            int to = firstWindow.get(i + 1);
+            TokenExamples.WordTags tags = TokenExamples.read(encoded.subList(from, to), List.of(outputs).subList(from, to),
+                    model.labels().size(), s.tokens().size());
+            List<String> names = dev.finetune.engine.evaluation.Evaluator.wordTags(model.labels(), tags.tags());
+            for (int w = 0; w < s.tokens().size(); w++) {
+                out.write(s.line() + "," + (w + 1) + "," + csv(s.tokens().get(w)) + "," + csv(names.get(w)) + ","
+                        + String.format(Locale.ROOT, "%.6f", tags.probabilities()[w]) + "\n");
+                words++;
+            }
+        }
+        log.info(String.format("predicted the tags of %,d words in %,d sentences", words, sentences.size()));
+        return words;
     }
 
     private static int flush(FineTunedModel model, List<EncodedExample> pending, int batchSize, Writer out) throws IOException {
@@ -85,10 +146,24 @@ public final class Predictor {
         }
         float[][] probs = Batches.predictInLengthOrder(pending, batchSize, model.tokenizer().padId(), model::predict);
         for (int i = 0; i < pending.size(); i++) {
-            int best = Metrics.argmax(probs[i]);
             StringBuilder b = new StringBuilder();
-            b.append(pending.get(i).line()).append(',').append(csv(model.labels().get(best))).append(',')
-                    .append(String.format(Locale.ROOT, "%.6f", probs[i][best]));
+            b.append(pending.get(i).line()).append(',');
+            if (model.task() == Task.REGRESSION) {
+                out.write(b.append(String.format(Locale.ROOT, "%.6g", probs[i][0])).append('\n').toString());
+                continue;
+            }
+            if (model.task() == Task.MULTI_LABEL) {
+                List<String> predicted = new ArrayList<>();
+                for (int j = 0; j < probs[i].length; j++) {
+                    if (probs[i][j] >= model.taskInfo().thresholds()[j]) {
+                        predicted.add(model.labels().get(j));
+                    }
+                }
+                b.append(csv(String.join(model.taskInfo().labelSeparator(), predicted)));
+            } else {
+                int best = Metrics.argmax(probs[i]);
+                b.append(csv(model.labels().get(best))).append(',').append(String.format(Locale.ROOT, "%.6f", probs[i][best]));
+            }
             for (float p : probs[i]) {
                 b.append(',').append(String.format(Locale.ROOT, "%.6f", p));
             }

@@ -96,14 +96,27 @@ public final class Batches {
         int[] mask = new int[n * len];
         int[] seg = new int[n * len];
         int[] labels = new int[n];
+        // Every row of a batch is labelled in the same form (one task); the first row says which.
+        int width = rows.get(0).targets() == null ? 0 : rows.get(0).targets().length;
+        float[] targets = width == 0 ? null : new float[n * width];
+        int[] tokenLabels = rows.get(0).tokenLabels() == null ? null : new int[n * len];
         Arrays.fill(ids, padId);
+        if (tokenLabels != null) {
+            Arrays.fill(tokenLabels, -1);
+        }
         for (int i = 0; i < n; i++) {
             EncodedExample e = rows.get(i);
             System.arraycopy(e.ids(), 0, ids, i * len, e.ids().length);
             System.arraycopy(e.segmentIds(), 0, seg, i * len, e.segmentIds().length);
             Arrays.fill(mask, i * len, i * len + e.ids().length, 1);
             labels[i] = Math.max(0, e.label());
+            if (targets != null && e.targets() != null) {
+                System.arraycopy(e.targets(), 0, targets, i * width, width);
+            }
+            if (tokenLabels != null && e.tokenLabels() != null) {
+                System.arraycopy(e.tokenLabels(), 0, tokenLabels, i * len, e.tokenLabels().length);
+            }
         }
-        return new Batch(n, len, ids, mask, seg, labels);
+        return new Batch(n, len, ids, mask, seg, labels, targets, tokenLabels);
     }
 }

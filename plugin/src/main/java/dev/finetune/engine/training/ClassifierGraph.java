@@ -1,5 +1,6 @@
 package dev.finetune.engine.training;
 
+import dev.finetune.engine.Task;
 import dev.finetune.engine.model.EncoderGraph;
 import dev.finetune.engine.model.EncoderSignature;
 import dev.finetune.engine.model.ModelException;
@@ -26,6 +27,8 @@ import org.tensorflow.types.TInt32;
  */
 public final class ClassifierGraph implements AutoCloseable {
     public static final String PROBABILITIES = "finetune_probabilities";
+    /** Regression: the prediction in the target's own units (the standardisation undone). */
+    public static final String PREDICTIONS = "finetune_predictions";
     public static final String LOGITS = "finetune_logits";
     /** What the head reads (pooled output, [CLS] vector or mean): exported as the model's own pooled output. */
     public static final String FEATURES = "finetune_features";
@@ -42,11 +45,17 @@ public final class ClassifierGraph implements AutoCloseable {
     final Output<TInt32> inputMask;
     final Output<TInt32> segmentIds;
     final Placeholder<TInt32> labels;
+    /** Multi-label: the multi-hot rows; regression: the target of each row, {@code rows × 1}. */
+    final Placeholder<TFloat32> targets;
+    /** Token classification: a tag index per position, -1 where the loss ignores it. */
+    final Placeholder<TInt32> tokenLabels;
+    private final Task task;
     final Placeholder<TFloat32> learningRate;
     final Placeholder<TFloat32> beta1Power;
     final Placeholder<TFloat32> beta2Power;
     final Operand<TFloat32> loss;
     final Operand<TFloat32> gradientNorm;
+    /** The task's output: class probabilities (per position for token classification) or the regression prediction. */
     final Operand<TFloat32> probabilities;
     final Operand<TFloat32> exampleLosses;
     final Op trainStep;
@@ -64,19 +73,35 @@ public final class ClassifierGraph implements AutoCloseable {
 
     /** Head and optimizer settings the graph bakes in; the learning rate is fed per step. */
     public record Settings(String pooling, double dropout, long seed, double beta1, double beta2, double epsilon,
-                           double weightDecay, double maxGradNorm, int trainLayers, double layerDecay) {
-        /** Every layer trains at the full rate. */
+                           double weightDecay, double maxGradNorm, int trainLayers, double layerDecay, Task task,
+                           String regressionLoss, double targetMean, double targetScale) {
+        /** Single-label classification. */
+        public Settings(String pooling, double dropout, long seed, double beta1, double beta2, double epsilon,
+                        double weightDecay, double maxGradNorm, int trainLayers, double layerDecay) {
+            this(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
+                    Task.SINGLE_LABEL, "mse", 0, 1);
+        }
+
+        /** Single-label classification; every layer trains at the full rate. */
         public Settings(String pooling, double dropout, long seed, double beta1, double beta2, double epsilon,
                         double weightDecay, double maxGradNorm) {
             this(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, -1, 1.0);
         }
+
+        /** These settings for another task; regression predicts {@code mean + scale × output}. */
+        public Settings forTask(Task t, String loss, double mean, double scale) {
+            return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
+                    t, loss, mean, scale);
+        }
     }
 
     @SuppressWarnings("unchecked")
-    public ClassifierGraph(EncoderGraph encoder, int numLabels, Settings s) {
+    public ClassifierGraph(EncoderGraph encoder, int classes, Settings s) {
         CustomGradients.register();
         this.encoder = encoder;
-        this.numLabels = numLabels;
+        this.task = s.task();
+        // A regression head has one output whatever the caller counts.
+        this.numLabels = task == Task.REGRESSION ? 1 : classes;
         graph = new Graph();
         try {
             graph.importGraphDef(encoder.graph());
@@ -87,21 +112,28 @@ public final class ClassifierGraph implements AutoCloseable {
             inputMask = sig.inputMask() != null ? (Output<TInt32>) output(sig.inputMask())
                     : tf.withName(INPUT_MASK).placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1))).output();
             segmentIds = sig.segmentIds() == null ? null : (Output<TInt32>) output(sig.segmentIds());
-            String encoderOutput = s.pooling().equals("pooled") ? sig.pooledOutput() : sig.sequenceOutput();
+            boolean perToken = task == Task.TOKEN_CLASSIFICATION;
+            String encoderOutput = perToken ? sig.sequenceOutput() : s.pooling().equals("pooled") ? sig.pooledOutput() : sig.sequenceOutput();
+            if (perToken && encoderOutput == null) {
+                throw new ModelException("task token-classification needs the model's sequence output (a vector per token), "
+                        + "which it does not have; name it with <sequenceOutput>.");
+            }
             if (encoderOutput == null) {
                 throw new ModelException("pooling '" + s.pooling() + "' needs the model's "
                         + (s.pooling().equals("pooled") ? "pooled" : "sequence") + " output, which it does not have; "
                         + "use pooling " + (s.pooling().equals("pooled") ? "cls, mean or last" : "pooled") + ".");
             }
             encoderVariables = EncoderVariables.find(encoder.graph(), encoderOutput);
-            Operand<TFloat32> features = tf.withName(FEATURES).identity(
-                    features(tf, (Output<TFloat32>) output(encoderOutput), s.pooling()));
-            hiddenSize = (int) features.shape().get(1);
+            // Token classification reads every position's vector; the other tasks one vector per text.
+            Operand<TFloat32> features = tf.withName(FEATURES).identity(perToken ? (Output<TFloat32>) output(encoderOutput)
+                    : features(tf, (Output<TFloat32>) output(encoderOutput), s.pooling()));
+            hiddenSize = (int) features.shape().get(features.shape().numDimensions() - 1);
             if (hiddenSize <= 0) {
                 throw new ModelException("The hidden size of '" + encoderOutput + "' is not known from the graph.");
             }
 
             Ops head = tf.withSubScope("finetune_head");
+            int numLabels = this.numLabels;
             VarHandleOp kernel = head.withName("kernel").varHandleOp(TFloat32.class, Shape.of(hiddenSize, numLabels),
                     VarHandleOp.sharedName("finetune_head/kernel"));
             VarHandleOp bias = head.withName("bias").varHandleOp(TFloat32.class, Shape.of(numLabels),
@@ -112,16 +144,40 @@ public final class ClassifierGraph implements AutoCloseable {
             Operand<TFloat32> b = head.withName("bias_read").readVariableOp(bias, TFloat32.class);
 
             Operand<TFloat32> trainFeatures = dropout(head, features, s.dropout(), s.seed());
-            Operand<TFloat32> trainLogits = head.math.add(head.linalg.matMul(trainFeatures, w), b);
-            Operand<TFloat32> evalLogits = tf.withName(LOGITS).math.add(head.linalg.matMul(features, w), b);
-            probabilities = tf.withName(PROBABILITIES).nn.softmax(evalLogits);
-
+            Operand<TFloat32> trainLogits = dense(head, trainFeatures, w, b, numLabels);
+            Operand<TFloat32> evalLogits = tf.withName(LOGITS).identity(dense(head, features, w, b, numLabels));
             labels = tf.withName("finetune_labels").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
-            Operand<TFloat32> oneHot = tf.oneHot(labels, tf.constant(numLabels), tf.constant(1f), tf.constant(0f));
-            loss = tf.withName("finetune_loss").math.mean(
-                    tf.nn.softmaxCrossEntropyWithLogits(trainLogits, oneHot).loss(), tf.constant(0));
-            exampleLosses = tf.withName("finetune_example_losses").identity(
-                    tf.nn.softmaxCrossEntropyWithLogits(evalLogits, oneHot).loss());
+            targets = tf.withName("finetune_targets").placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, numLabels)));
+            tokenLabels = tf.withName("finetune_token_labels").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
+            TaskLoss taskLoss = new TaskLoss(tf, s);
+            switch (task) {
+                case MULTI_LABEL -> {
+                    probabilities = tf.withName(PROBABILITIES).math.sigmoid(evalLogits);
+                    loss = tf.withName("finetune_loss").math.mean(taskLoss.binaryCrossEntropy(trainLogits, targets), tf.constant(0));
+                    exampleLosses = tf.withName("finetune_example_losses").identity(taskLoss.binaryCrossEntropy(evalLogits, targets));
+                }
+                case REGRESSION -> {
+                    probabilities = tf.withName(PREDICTIONS).math.add(
+                            tf.math.mul(evalLogits, tf.constant((float) s.targetScale())), tf.constant((float) s.targetMean()));
+                    loss = tf.withName("finetune_loss").math.mean(taskLoss.regression(trainLogits, targets), tf.constant(0));
+                    exampleLosses = tf.withName("finetune_example_losses").identity(taskLoss.regression(evalLogits, targets));
+                }
+                case TOKEN_CLASSIFICATION -> {
+                    probabilities = tf.withName(PROBABILITIES).nn.softmax(evalLogits);
+                    TaskLoss.PerToken train = taskLoss.perToken(trainLogits, tokenLabels, numLabels);
+                    loss = tf.withName("finetune_loss").identity(train.mean());
+                    exampleLosses = tf.withName("finetune_example_losses").identity(
+                            taskLoss.perToken(evalLogits, tokenLabels, numLabels).perExample());
+                }
+                default -> {
+                    probabilities = tf.withName(PROBABILITIES).nn.softmax(evalLogits);
+                    Operand<TFloat32> oneHot = tf.oneHot(labels, tf.constant(numLabels), tf.constant(1f), tf.constant(0f));
+                    loss = tf.withName("finetune_loss").math.mean(
+                            tf.nn.softmaxCrossEntropyWithLogits(trainLogits, oneHot).loss(), tf.constant(0));
+                    exampleLosses = tf.withName("finetune_example_losses").identity(
+                            tf.nn.softmaxCrossEntropyWithLogits(evalLogits, oneHot).loss());
+                }
+            }
 
             List<String> names = variableNames;
             plan = LayerPlan.of(encoderVariables.stream().map(EncoderVariable::key).toList(), s.trainLayers(), s.layerDecay());
@@ -218,6 +274,18 @@ public final class ClassifierGraph implements AutoCloseable {
 
     private Output<?> output(String tensor) {
         return output(graph, tensor);
+    }
+
+    /** {@code x·w + b} over the last axis: {@code [rows, hidden]}, or {@code [rows, length, hidden]} per token. */
+    private static Operand<TFloat32> dense(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> b, int outputs) {
+        if (x.shape().numDimensions() == 2) {
+            return tf.math.add(tf.linalg.matMul(x, w), b);
+        }
+        long hidden = x.shape().get(2);
+        Operand<TFloat32> flat = tf.reshape(x, tf.constant(new long[] {-1, hidden}));
+        Operand<TFloat32> y = tf.math.add(tf.linalg.matMul(flat, w), b);
+        Operand<TInt32> rowsAndLength = tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {2}));
+        return tf.reshape(y, tf.concat(List.of(rowsAndLength, tf.constant(new int[] {outputs})), tf.constant(0)));
     }
 
     /** The output named {@code tensor} ("op:index" or "op") of {@code graph}. */
@@ -366,6 +434,15 @@ public final class ClassifierGraph implements AutoCloseable {
 
     public int numLabels() {
         return numLabels;
+    }
+
+    public Task task() {
+        return task;
+    }
+
+    /** The graph's output for the task: {@link #PROBABILITIES}, or {@link #PREDICTIONS} for regression. */
+    public String outputName() {
+        return probabilities.asOutput().op().name();
     }
 
     public int hiddenSize() {

@@ -93,12 +93,15 @@ public final class ClassifierSession implements AutoCloseable {
         }
     }
 
-    /** Class probabilities, {@code rows × numLabels}. */
+    /**
+     * The task's output per row: class probabilities ({@code numLabels}), the regression prediction (one number), or
+     * for token classification {@code length × numLabels} probabilities, position by position.
+     */
     public float[][] predict(Batch batch) {
         return evaluate(batch, false).probabilities();
     }
 
-    /** Probabilities and, when the batch has labels, each row's cross-entropy. */
+    /** The task's output per row (see {@link #predict}) and, when the batch is labelled, each row's loss. */
     public Evaluation evaluate(Batch batch, boolean withLoss) {
         List<Tensor> feeds = new ArrayList<>();
         try {
@@ -107,11 +110,7 @@ public final class ClassifierSession implements AutoCloseable {
                 r.fetch(model.exampleLosses);
             }
             try (Result out = r.run()) {
-                float[] flat = floats(out.get(0));
-                float[][] probs = new float[batch.rows()][model.numLabels()];
-                for (int i = 0; i < batch.rows(); i++) {
-                    System.arraycopy(flat, i * model.numLabels(), probs[i], 0, model.numLabels());
-                }
+                float[][] probs = rows(floats(out.get(0)), batch.rows());
                 float[] losses = null;
                 if (withLoss) {
                     losses = floats(out.get(1));
@@ -121,6 +120,16 @@ public final class ClassifierSession implements AutoCloseable {
         } finally {
             feeds.forEach(Tensor::close);
         }
+    }
+
+    /** {@code flat} cut into {@code rows} equal rows. */
+    public static float[][] rows(float[] flat, int rows) {
+        int width = rows == 0 ? 0 : flat.length / rows;
+        float[][] out = new float[rows][width];
+        for (int i = 0; i < rows; i++) {
+            System.arraycopy(flat, i * width, out[i], 0, width);
+        }
+        return out;
     }
 
     /** The raw encoder output (pooled or sequence tensor), flattened; for checks against a reference. */
@@ -166,7 +175,13 @@ public final class ClassifierSession implements AutoCloseable {
             r.feed(model.segmentIds, track(feeds, TInt32.tensorOf(shape, DataBuffers.of(batch.segmentIds(), true, false))));
         }
         if (withLabels) {
-            r.feed(model.labels, track(feeds, TInt32.vectorOf(batch.labels())));
+            switch (model.task()) {
+                case MULTI_LABEL, REGRESSION -> r.feed(model.targets, track(feeds,
+                        TFloat32.tensorOf(Shape.of(batch.rows(), model.numLabels()), DataBuffers.of(batch.targets(), true, false))));
+                case TOKEN_CLASSIFICATION -> r.feed(model.tokenLabels, track(feeds, TInt32.tensorOf(shape,
+                        DataBuffers.of(batch.tokenLabels(), true, false))));
+                default -> r.feed(model.labels, track(feeds, TInt32.vectorOf(batch.labels())));
+            }
         }
         return r;
     }

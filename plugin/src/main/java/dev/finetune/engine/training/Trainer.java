@@ -138,17 +138,65 @@ public final class Trainer {
             return new Validation(Double.NaN, Double.NaN, 0);
         }
         double loss = 0;
-        int correct = 0;
+        Accuracy accuracy = new Accuracy();
         for (Batch b : Batches.of(Batches.byLength(validation), s.batchSize(), padId)) {
             ClassifierSession.Evaluation e = session.evaluate(b, true);
             for (int i = 0; i < b.rows(); i++) {
                 loss += e.losses()[i];
-                if (dev.finetune.engine.evaluation.Metrics.argmax(e.probabilities()[i]) == b.labels()[i]) {
-                    correct++;
-                }
+                accuracy.add(b, i, e.probabilities()[i]);
             }
         }
-        return new Validation(loss / validation.size(), (double) correct / validation.size(), validation.size());
+        return new Validation(loss / validation.size(), accuracy.value(), validation.size());
+    }
+
+    /**
+     * Validation accuracy in the task's sense: the share of rows whose class is right (single-label), of rows whose
+     * every label is right at threshold 0.5 (multi-label: scikit-learn's subset accuracy), of labelled words whose tag
+     * is right (token classification); none for regression.
+     */
+    private static final class Accuracy {
+        long right;
+        long counted;
+
+        void add(Batch b, int row, float[] output) {
+            if (b.tokenLabels() != null) {
+                int classes = output.length / b.length();
+                for (int t = 0; t < b.length(); t++) {
+                    int label = b.tokenLabels()[row * b.length() + t];
+                    if (label >= 0) {
+                        counted++;
+                        if (argmax(output, t * classes, classes) == label) {
+                            right++;
+                        }
+                    }
+                }
+            } else if (b.targets() != null && b.targets().length / b.rows() == output.length && output.length > 1) {
+                boolean all = true;
+                for (int j = 0; j < output.length; j++) {
+                    all &= (output[j] >= 0.5f) == (b.targets()[row * output.length + j] > 0.5f);
+                }
+                counted++;
+                right += all ? 1 : 0;
+            } else if (b.targets() == null) {
+                counted++;
+                right += dev.finetune.engine.evaluation.Metrics.argmax(output) == b.labels()[row] ? 1 : 0;
+            }
+        }
+
+        double value() {
+            return counted == 0 ? Double.NaN : (double) right / counted;
+        }
+    }
+
+    /** The index of the largest of {@code n} values from {@code from}. */
+    static int argmax(float[] v, int from, int n) {
+        int best = 0;
+        for (int j = 1; j < n; j++) {
+            if (v[from + j] > v[from + best]) {
+                best = j;
+            }
+        }
+        return best;
     }
 
     static String duration(double seconds) {
