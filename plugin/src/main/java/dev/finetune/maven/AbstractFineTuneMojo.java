@@ -115,10 +115,13 @@ abstract class AbstractFineTuneMojo extends AbstractMojo {
         return columns.withDialect(delimiter, encoding);
     }
 
-    /** A reader of the configured columns in the form {@code model}'s task labels them (multi-label: label lists). */
+    /**
+     * A reader of the configured columns in the form {@code model}'s task labels them: multi-label data has label lists,
+     * which may be empty (also in a file to predict on, where an empty label cell is no error).
+     */
     DataReader dataReader(boolean labelled, dev.finetune.engine.inference.FineTunedModel model) {
         DataReader reader = dataReader(labelled);
-        return labelled && model.task() == dev.finetune.engine.Task.MULTI_LABEL ? reader.multiLabel(labelSeparator) : reader;
+        return model.task() == dev.finetune.engine.Task.MULTI_LABEL ? reader.multiLabel(labelSeparator) : reader;
     }
 
     /** A reader of tagged sentences (CoNLL or JSON Lines) in the configured fields and encoding. */
