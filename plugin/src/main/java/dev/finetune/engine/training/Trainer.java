@@ -104,7 +104,7 @@ public final class Trainer {
                 }
                 if (s.evaluateEverySteps() > 0 && state.globalStep % s.evaluateEverySteps() == 0 && !lastOfEpoch) {
                     Validation mid = validate(validation);
-                    log.info(String.format("step %d: validation loss %.4f, accuracy %.4f", state.globalStep, mid.loss, mid.accuracy));
+                    log.info(String.format("step %d: validation loss %.4f%s", state.globalStep, mid.loss, accuracy(mid.accuracy)));
                     if (best.observe(state, epoch + 1, mid)) {
                         break;
                     }
@@ -119,8 +119,8 @@ public final class Trainer {
             double seconds = (System.nanoTime() - started) / 1e9;
             state.history.epochs.add(new TrainingHistory.Epoch(epoch + 1, state.globalStep, lossSum / Math.max(1, examplesSeen),
                     v.loss, v.accuracy, v.examples, seconds));
-            log.info(String.format("epoch %d/%d done in %s: train loss %.4f, validation loss %.4f, accuracy %.4f (%d examples)",
-                    epoch + 1, s.epochs(), duration(seconds), lossSum / Math.max(1, examplesSeen), v.loss, v.accuracy, v.examples));
+            log.info(String.format("epoch %d/%d done in %s: train loss %.4f, validation loss %.4f%s (%d examples)",
+                    epoch + 1, s.epochs(), duration(seconds), lossSum / Math.max(1, examplesSeen), v.loss, accuracy(v.accuracy), v.examples));
             state.epochsDone = epoch + 1;
             checkpoints.save(session, state);
         }
@@ -197,6 +197,11 @@ public final class Trainer {
             }
         }
         return best;
+    }
+
+    /** ", accuracy 0.9123", or nothing where the task has no accuracy (regression). */
+    private static String accuracy(double value) {
+        return Double.isNaN(value) ? "" : String.format(", accuracy %.4f", value);
     }
 
     static String duration(double seconds) {

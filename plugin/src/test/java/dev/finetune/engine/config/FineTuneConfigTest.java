@@ -32,6 +32,38 @@ class FineTuneConfigTest {
     }
 
     @Test
+    void taskSettingsAreCheckedWithTheRest() {
+        FineTuneConfig c = new FineTuneConfig();
+        c.trainFile = Path.of("t.conll");
+        c.model = Path.of("m");
+        c.outputDirectory = Path.of("o");
+        c.dataFormat = "conll";
+        assertTrue(c.problems().isEmpty(), c.problems().toString());
+        c.task = "ner";
+        c.threshold = "1.5";
+        c.regressionLoss = "l1";
+        assertEquals(List.of("task 'ner' is unknown: use single-label, multi-label, regression, token-classification.",
+                "threshold '1.5' is neither tuned nor a number between 0 and 1 (exclusive).",
+                "regressionLoss 'l1' is unknown: use mse or huber."), c.problems());
+        c.task = "regression";
+        c.threshold = "0.3";
+        c.regressionLoss = "huber";
+        c.bestModelMetric = "accuracy";
+        assertEquals(List.of("bestModelMetric accuracy means nothing for task regression: use loss."), c.problems());
+        assertEquals(0.3, c.fixedThreshold());
+        c.task = "token-classification";
+        c.bestModelMetric = "loss";
+        c.textPairColumn = "second";
+        assertEquals(List.of("textPairColumn cannot be used with task token-classification: each example is one sentence of words."),
+                c.problems());
+        c.task = "multi-label";
+        c.textPairColumn = null;
+        c.labelSeparator = "";
+        assertEquals(List.of("labelSeparator must not be empty for task multi-label: it splits a cell such as a|b into labels."),
+                c.problems());
+    }
+
+    @Test
     void defaultsAreValidOnceTheRequiredFilesAreNamed() {
         FineTuneConfig c = new FineTuneConfig();
         assertEquals(3, c.problems().size());
