@@ -160,7 +160,7 @@ public final class FineTuneEngine {
         String pooling = Pooling.resolve(c.pooling, encoder);
         ClassifierGraph.Settings head = new ClassifierGraph.Settings(pooling, c.dropout, c.seed, c.beta1, c.beta2, c.epsilon,
                 c.effectiveWeightDecay(), c.maxGradNorm, c.trainLayersCount(), c.layerwiseLrDecay)
-                .forTask(task, c.regressionLoss, data.targetMean(), data.targetScale());
+                .forTask(task, c.regressionLoss, data.targetMean(), data.targetScale()).withInitialBias(data.initialBias());
         TrainingHistory history;
         Batch sampleBatch;
         float[][] expected;

@@ -30,6 +30,29 @@ import java.util.TreeSet;
 record TrainingData(Task task, List<EncodedExample> train, List<EncodedExample> validation, List<String> labels,
                     double targetMean, double targetScale, String summary) {
 
+    /**
+     * Where the head's bias starts: for multi-label, each label's log prior odds {@code log(p / (1 - p))} in the
+     * training data, so that the untrained sigmoids already give each label its frequency (the usual initialisation
+     * for sigmoid outputs on rare labels); the fine-tuning then spends its steps on the text rather than on learning
+     * that most labels are rare. Null (zeros) for the other tasks.
+     */
+    float[] initialBias() {
+        if (task != Task.MULTI_LABEL || train.isEmpty()) {
+            return null;
+        }
+        float[] bias = new float[labels.size()];
+        for (int j = 0; j < bias.length; j++) {
+            double positives = 0;
+            for (EncodedExample e : train) {
+                positives += e.targets()[j];
+            }
+            // Smoothed (add one half each way), so a label always or never present gets a finite bias.
+            double p = (positives + 0.5) / (train.size() + 1);
+            bias[j] = (float) Math.log(p / (1 - p));
+        }
+        return bias;
+    }
+
     /** What {@code labels.json} records beyond the labels for this task. */
     Map<String, Object> description() {
         Map<String, Object> m = new LinkedHashMap<>();

@@ -74,12 +74,12 @@ public final class ClassifierGraph implements AutoCloseable {
     /** Head and optimizer settings the graph bakes in; the learning rate is fed per step. */
     public record Settings(String pooling, double dropout, long seed, double beta1, double beta2, double epsilon,
                            double weightDecay, double maxGradNorm, int trainLayers, double layerDecay, Task task,
-                           String regressionLoss, double targetMean, double targetScale) {
+                           String regressionLoss, double targetMean, double targetScale, float[] initialBias) {
         /** Single-label classification. */
         public Settings(String pooling, double dropout, long seed, double beta1, double beta2, double epsilon,
                         double weightDecay, double maxGradNorm, int trainLayers, double layerDecay) {
             this(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
-                    Task.SINGLE_LABEL, "mse", 0, 1);
+                    Task.SINGLE_LABEL, "mse", 0, 1, null);
         }
 
         /** Single-label classification; every layer trains at the full rate. */
@@ -91,7 +91,13 @@ public final class ClassifierGraph implements AutoCloseable {
         /** These settings for another task; regression predicts {@code mean + scale × output}. */
         public Settings forTask(Task t, String loss, double mean, double scale) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
-                    t, loss, mean, scale);
+                    t, loss, mean, scale, initialBias);
+        }
+
+        /** These settings with the head's bias starting at {@code bias} (null: zeros). */
+        public Settings withInitialBias(float[] bias) {
+            return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
+                    task, regressionLoss, targetMean, targetScale, bias);
         }
     }
 
@@ -139,7 +145,8 @@ public final class ClassifierGraph implements AutoCloseable {
             VarHandleOp bias = head.withName("bias").varHandleOp(TFloat32.class, Shape.of(numLabels),
                     VarHandleOp.sharedName("finetune_head/bias"));
             freshInit.add(head.assignVariableOp(kernel, head.constant(truncatedNormal(hiddenSize, numLabels, s.seed()))));
-            freshInit.add(head.assignVariableOp(bias, head.constant(new float[numLabels])));
+            float[] bias0 = s.initialBias() != null && s.initialBias().length == numLabels ? s.initialBias() : new float[numLabels];
+            freshInit.add(head.assignVariableOp(bias, head.constant(bias0)));
             Operand<TFloat32> w = head.withName("kernel_read").readVariableOp(kernel, TFloat32.class);
             Operand<TFloat32> b = head.withName("bias_read").readVariableOp(bias, TFloat32.class);
 

@@ -59,6 +59,26 @@ class TaskHeadsTest {
         }
     }
 
+    /** A multi-label head can start from each label's prior odds: its untrained sigmoids then give the label frequencies. */
+    @Test
+    void multiLabelHeadStartsFromTheGivenBias() {
+        float[] priors = {0.05f, 0.5f, 0.8f};
+        float[] bias = new float[3];
+        for (int j = 0; j < 3; j++) {
+            bias[j] = (float) Math.log(priors[j] / (1 - priors[j]));
+        }
+        try (ClassifierGraph g = new ClassifierGraph(encoder, 3, settings(Task.MULTI_LABEL, "mse", 0, 1).withInitialBias(bias));
+             ClassifierSession s = new ClassifierSession(g, 1, 1)) {
+            s.initializeFromPretrained();
+            for (float[] row : s.predict(multiLabelBatch())) {
+                for (int j = 0; j < 3; j++) {
+                    // The fresh kernel (σ 0.02) moves the logit by a few hundredths at most.
+                    assertEquals(priors[j], row[j], 0.03, "label " + j);
+                }
+            }
+        }
+    }
+
     @Test
     void regressionLossesAreOnTheStandardisedTarget() {
         for (String loss : new String[] {"mse", "huber"}) {

@@ -51,4 +51,22 @@ class TunerTest {
         Tuner.tune(base, space, "grid", 4, 1, again::add);
         assertEquals(4, again.stream().filter(m -> m.contains("is up to date")).count(), "finished trials are not trained again");
     }
+
+    /** Tuning follows the task: a regression run is ranked by its validation loss and exported as a regression model. */
+    @Test
+    void tunesARegressionModel() throws IOException {
+        FineTuneConfig base = TestFiles.tinyConfig("tiny-bert-tf2", tmp);
+        base.task = "regression";
+        base.trainFile = TestFiles.data("tiny-scores.csv");
+        base.labelColumn = "score";
+        base.pooling = "mean";
+        SearchSpace space = new SearchSpace(List.of(1e-5, 3e-3), List.of(4), List.of(), List.of(), List.of());
+        Tuner.Result r = Tuner.tune(base, space, "grid", 2, 1, m -> { });
+        assertEquals(2, r.leaderboard().size());
+        assertTrue(r.leaderboard().get(0).score() < r.leaderboard().get(1).score());
+        assertEquals(3e-3, r.best().values().get("learningRate").doubleValue(), "a rate of 1e-5 barely moves the weights in 4 epochs");
+        JsonNode labels = Json.MAPPER.readTree(base.outputDirectory.resolve("labels.json").toFile());
+        assertEquals("regression", labels.get("task").asText());
+        assertEquals(List.of("score"), List.of(labels.get("labels").get(0).asText()));
+    }
 }
