@@ -80,19 +80,20 @@ public class ReportMojo extends AbstractMojo implements MavenReport {
         sink.sectionTitle1();
         sink.text("Fine-tuned model evaluation");
         sink.sectionTitle1_();
-        paragraph(sink, e.path("examples").asInt() + " examples from " + new File(e.path("testFile").asText()).getName()
+        String task = e.path("task").asText("single-label");
+        String measured = task.equals("token-classification") ? e.path("sentences").asInt() + " sentences"
+                : e.path("examples").asInt() + " examples";
+        paragraph(sink, measured + " from " + new File(e.path("testFile").asText()).getName()
+                + (task.equals("single-label") ? "" : " (" + task + ")")
                 + (e.path("gates").size() == 0 ? "." : e.path("passed").asBoolean() ? "; every quality gate passed." : "; quality gates failed."));
         sink.paragraph();
         sink.link("finetune/" + EvaluationReports.HTML);
-        sink.text("The full evaluation page: confusion matrix, training curves, most confident mistakes");
+        sink.text(task.equals("single-label") ? "The full evaluation page: confusion matrix, training curves, most confident mistakes"
+                : "The full evaluation page: per-label tables, plots, training curves, worst examples");
         sink.link_();
         sink.paragraph_();
         subsection(sink, "Metrics");
-        table(sink, new String[] {"metric", "value"}, new String[][] {
-            {"accuracy", f(e.path("accuracy"))}, {"macro F1", f(e.path("macro").path("f1"))},
-            {"weighted F1", f(e.path("weighted").path("f1"))}, {"log loss", f(e.path("logLoss"))},
-            {"ROC-AUC", f(e.path("rocAuc"))}, {"PR-AUC", f(e.path("prAuc"))},
-            {"calibration error", f(e.path("expectedCalibrationError"))}});
+        table(sink, new String[] {"metric", "value"}, metrics(e, task));
         if (e.path("gates").size() > 0) {
             String[][] rows = new String[e.path("gates").size()][];
             for (int i = 0; i < rows.length; i++) {
@@ -103,18 +104,46 @@ public class ReportMojo extends AbstractMojo implements MavenReport {
             subsection(sink, "Quality gates");
             table(sink, new String[] {"quality gate", "limit", "value", "result"}, rows);
         }
-        String[][] classes = new String[e.path("perClass").size()][];
-        for (int i = 0; i < classes.length; i++) {
-            JsonNode c = e.path("perClass").get(i);
-            classes[i] = new String[] {c.path("label").asText(), f(c.path("precision")), f(c.path("recall")), f(c.path("f1")),
-                String.valueOf(c.path("support").asInt())};
+        if (!task.equals("regression")) {
+            boolean entities = task.equals("token-classification");
+            JsonNode list = e.path(entities ? "perType" : task.equals("multi-label") ? "perLabel" : "perClass");
+            String[][] classes = new String[list.size()][];
+            for (int i = 0; i < classes.length; i++) {
+                JsonNode c = list.get(i);
+                classes[i] = new String[] {c.path(entities ? "type" : "label").asText(), f(c.path("precision")), f(c.path("recall")),
+                    f(c.path("f1")), String.valueOf(c.path("support").asInt())};
+            }
+            String what = entities ? "entity type" : task.equals("multi-label") ? "label" : "class";
+            subsection(sink, "Per " + what);
+            table(sink, new String[] {what, "precision", "recall", "F1", "support"}, classes);
         }
-        subsection(sink, "Per class");
-        table(sink, new String[] {"class", "precision", "recall", "F1", "support"}, classes);
         sink.section1_();
         sink.body_();
         sink.flush();
         sink.close();
+    }
+
+    /** The headline metrics of the evaluation's task, from evaluation.json's fields for it. */
+    private static String[][] metrics(JsonNode e, String task) {
+        return switch (task) {
+            case "multi-label" -> new String[][] {
+                {"micro F1", f(e.path("micro").path("f1"))}, {"macro F1", f(e.path("macro").path("f1"))},
+                {"weighted F1", f(e.path("weighted").path("f1"))}, {"samples F1", f(e.path("samples").path("f1"))},
+                {"subset accuracy", f(e.path("subsetAccuracy"))}, {"Hamming loss", f(e.path("hammingLoss"))},
+                {"macro ROC-AUC", f(e.path("macroRocAuc"))}};
+            case "regression" -> new String[][] {
+                {"RMSE", f(e.path("rmse"))}, {"MAE", f(e.path("mae"))}, {"R²", f(e.path("r2"))},
+                {"Pearson", f(e.path("pearson"))}, {"Spearman", f(e.path("spearman"))}};
+            case "token-classification" -> new String[][] {
+                {"entity micro F1", f(e.path("micro").path("f1"))}, {"entity macro F1", f(e.path("macro").path("f1"))},
+                {"entity precision", f(e.path("micro").path("precision"))}, {"entity recall", f(e.path("micro").path("recall"))},
+                {"token accuracy", f(e.path("tokenAccuracy"))}};
+            default -> new String[][] {
+                {"accuracy", f(e.path("accuracy"))}, {"macro F1", f(e.path("macro").path("f1"))},
+                {"weighted F1", f(e.path("weighted").path("f1"))}, {"log loss", f(e.path("logLoss"))},
+                {"ROC-AUC", f(e.path("rocAuc"))}, {"PR-AUC", f(e.path("prAuc"))},
+                {"calibration error", f(e.path("expectedCalibrationError"))}};
+        };
     }
 
     private static void subsection(Sink sink, String title) {

@@ -4,15 +4,20 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.finetune.engine.FineTuneException;
 import dev.finetune.engine.Json;
 import dev.finetune.engine.evaluation.Evaluation;
+import dev.finetune.engine.evaluation.EntityMetrics;
 import dev.finetune.engine.evaluation.Metrics;
+import dev.finetune.engine.evaluation.MultiLabelMetrics;
+import dev.finetune.engine.evaluation.RegressionMetrics;
 import dev.finetune.engine.evaluation.QualityGates;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * Writes the four evaluation reports into a folder: {@code evaluation.json} (machine-readable),
@@ -78,17 +83,71 @@ public final class EvaluationReports {
         return b.append("</testsuite>\n").toString();
     }
 
-    static String markdown(Evaluation e, List<QualityGates.Result> gates) {
-        Metrics.Summary m = e.metrics();
-        StringBuilder b = new StringBuilder("### Fine-tuned model evaluation\n\n");
-        b.append(String.format(Locale.ROOT, "%d examples from `%s`.%n%n", m.examples(), e.testFile().getFileName()));
-        b.append("| metric | value |\n| --- | ---: |\n");
-        b.append(row("accuracy", m.accuracy())).append(row("macro F1", m.macro().f1())).append(row("weighted F1", m.weighted().f1()))
-                .append(row("log loss", m.logLoss()));
-        if (m.rocAuc() != null) {
-            b.append(row("ROC-AUC", m.rocAuc())).append(row("PR-AUC", m.prAuc()));
+    /** What was measured: examples, or sentences and words for token classification. */
+    static String size(Evaluation e) {
+        if (e.entities() != null) {
+            return String.format(Locale.ROOT, "%d sentences, %d words", e.entities().sentences(), e.entities().tokens());
         }
-        b.append(row("calibration error (ECE)", m.expectedCalibrationError()));
+        int n = e.multiLabel() != null ? e.multiLabel().examples() : e.regression() != null ? e.regression().examples() : e.metrics().examples();
+        return n + " examples";
+    }
+
+    /** The task's headline metrics, in the order reports show them; a null value is one that is not defined here. */
+    static Map<String, Double> headline(Evaluation e) {
+        Map<String, Double> m = new LinkedHashMap<>();
+        if (e.multiLabel() != null) {
+            MultiLabelMetrics.Summary s = e.multiLabel();
+            m.put("micro F1", s.micro().f1());
+            m.put("macro F1", s.macro().f1());
+            m.put("weighted F1", s.weighted().f1());
+            m.put("samples F1", s.samples().f1());
+            m.put("subset accuracy", s.subsetAccuracy());
+            m.put("Hamming loss", s.hammingLoss());
+            m.put("macro ROC-AUC", s.macroRocAuc());
+        } else if (e.regression() != null) {
+            RegressionMetrics.Summary s = e.regression();
+            m.put("RMSE", s.rmse());
+            m.put("MAE", s.mae());
+            m.put("R²", s.r2());
+            m.put("Pearson", s.pearson());
+            m.put("Spearman", s.spearman());
+        } else if (e.entities() != null) {
+            EntityMetrics.Summary s = e.entities();
+            m.put("entity micro F1", s.micro().f1());
+            m.put("entity macro F1", s.macro().f1());
+            m.put("entity precision", s.micro().precision());
+            m.put("entity recall", s.micro().recall());
+            m.put("token accuracy", s.tokenAccuracy());
+        } else {
+            Metrics.Summary s = e.metrics();
+            m.put("accuracy", s.accuracy());
+            m.put("macro F1", s.macro().f1());
+            m.put("weighted F1", s.weighted().f1());
+            m.put("log loss", s.logLoss());
+            m.put("ROC-AUC", s.rocAuc());
+            m.put("PR-AUC", s.prAuc());
+            m.put("calibration error", s.expectedCalibrationError());
+        }
+        return m;
+    }
+
+    static String markdown(Evaluation e, List<QualityGates.Result> gates) {
+        StringBuilder b = new StringBuilder("### Fine-tuned model evaluation\n\n");
+        b.append(String.format(Locale.ROOT, "%s from `%s`%s.%n%n", size(e), e.testFile().getFileName(),
+                e.task().equals("single-label") ? "" : " (" + e.task() + ")"));
+        b.append("| metric | value |\n| --- | ---: |\n");
+        Map<String, Double> headline = headline(e);
+        if (e.metrics() != null) {
+            // Single-label keeps its table as it was: ROC/PR-AUC only where defined, calibration last.
+            headline.forEach((name, v) -> {
+                if (v != null && !name.equals("calibration error")) {
+                    b.append(row(name, v));
+                }
+            });
+            b.append(row("calibration error (ECE)", e.metrics().expectedCalibrationError()));
+        } else {
+            headline.forEach((name, v) -> b.append(v == null ? "| " + name + " | n/a |\n" : row(name, v)));
+        }
         if (!gates.isEmpty()) {
             b.append("\n| quality gate | limit | value | |\n| --- | ---: | ---: | --- |\n");
             for (QualityGates.Result g : gates) {
@@ -96,15 +155,31 @@ public final class EvaluationReports {
                         .append(" | ").append(Html.f(g.value())).append(" | ").append(g.passed() ? "✅ passed" : "❌ failed").append(" |\n");
             }
         }
-        b.append("\n| class | precision | recall | F1 | support |\n| --- | ---: | ---: | ---: | ---: |\n");
-        for (Metrics.ClassMetrics c : m.perClass()) {
-            b.append("| ").append(c.label().replace("|", "\\|")).append(" | ").append(Html.f(c.precision())).append(" | ")
-                    .append(Html.f(c.recall())).append(" | ").append(Html.f(c.f1())).append(" | ").append(c.support()).append(" |\n");
+        if (e.metrics() != null) {
+            b.append("\n| class | precision | recall | F1 | support |\n| --- | ---: | ---: | ---: | ---: |\n");
+            for (Metrics.ClassMetrics c : e.metrics().perClass()) {
+                b.append(classRow(c.label(), c.precision(), c.recall(), c.f1(), c.support()));
+            }
+        } else if (e.multiLabel() != null) {
+            b.append("\n| label | threshold | precision | recall | F1 | support |\n| --- | ---: | ---: | ---: | ---: | ---: |\n");
+            for (MultiLabelMetrics.LabelMetrics l : e.multiLabel().perLabel()) {
+                b.append("| ").append(l.label().replace("|", "\\|")).append(" | ").append(Html.f(l.threshold()))
+                        .append(classRow("", l.precision(), l.recall(), l.f1(), l.support()).substring(2));
+            }
+        } else if (e.entities() != null) {
+            b.append("\n| entity type | precision | recall | F1 | support |\n| --- | ---: | ---: | ---: | ---: |\n");
+            for (EntityMetrics.TypeMetrics t : e.entities().perType()) {
+                b.append(classRow(t.type(), t.precision(), t.recall(), t.f1(), t.support()));
+            }
         }
         if (!e.unknownLabels().isEmpty()) {
             b.append("\nLeft out (labels the model does not know): ").append(e.unknownLabels()).append('\n');
         }
         return b.toString();
+    }
+
+    private static String classRow(String label, double precision, double recall, double f1, int support) {
+        return "| " + label.replace("|", "\\|") + " | " + Html.f(precision) + " | " + Html.f(recall) + " | " + Html.f(f1) + " | " + support + " |\n";
     }
 
     private static String row(String name, double v) {

@@ -75,6 +75,71 @@ final class Svg {
         return b.append("</svg>").toString();
     }
 
+    /**
+     * A scatter plot of (x, y) with a reference line: {@code y = x} when {@code identity} (predicted against true: points
+     * on it are exact), else {@code y = 0} (residuals: points on it are exact). Both axes share one range for the identity.
+     */
+    static String scatter(String title, String xLabel, double[] x, double[] y, boolean identity, int width, int height) {
+        double minX = Double.POSITIVE_INFINITY, maxX = Double.NEGATIVE_INFINITY;
+        double minY = Double.POSITIVE_INFINITY, maxY = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < x.length; i++) {
+            if (Double.isFinite(x[i]) && Double.isFinite(y[i])) {
+                minX = Math.min(minX, x[i]);
+                maxX = Math.max(maxX, x[i]);
+                minY = Math.min(minY, y[i]);
+                maxY = Math.max(maxY, y[i]);
+            }
+        }
+        StringBuilder b = new StringBuilder();
+        b.append(String.format(Locale.ROOT, "<svg class=\"chart\" role=\"img\" aria-label=\"%s\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" xmlns=\"http://www.w3.org/2000/svg\">",
+                Html.escape(title), width, height, width, height));
+        b.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"16\" class=\"title\">%s</text>", 8, Html.escape(title)));
+        if (!Double.isFinite(minX)) {
+            return b.append("<text x=\"20\" y=\"60\">no data</text></svg>").toString();
+        }
+        if (identity) {
+            minX = minY = Math.min(minX, minY);
+            maxX = maxY = Math.max(maxX, maxY);
+        } else {
+            double m = Math.max(Math.abs(minY), Math.abs(maxY));
+            minY = -m;
+            maxY = m;
+        }
+        if (maxY == minY) {
+            maxY += 0.5;
+            minY -= 0.5;
+        }
+        if (maxX == minX) {
+            maxX += 0.5;
+            minX -= 0.5;
+        }
+        int left = 56, right = 12, top = 28, bottom = 38;
+        double w = width - left - right, h = height - top - bottom;
+        final double x0 = minX, x1 = maxX, y0 = minY, y1 = maxY;
+        java.util.function.DoubleUnaryOperator px = v -> left + (v - x0) / (x1 - x0) * w;
+        java.util.function.DoubleUnaryOperator py = v -> top + h - (v - y0) / (y1 - y0) * h;
+        b.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" class=\"plot\"/>", left, top, w, h));
+        for (int t = 0; t <= 4; t++) {
+            double yv = y0 + (y1 - y0) * t / 4;
+            double xv = x0 + (x1 - x0) * t / 4;
+            b.append(String.format(Locale.ROOT, "<line x1=\"%d\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>", left, left + w, py.applyAsDouble(yv), py.applyAsDouble(yv)));
+            b.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%s</text>", left - 4, py.applyAsDouble(yv) + 4, tick(yv, y1 - y0)));
+            b.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"middle\">%s</text>", px.applyAsDouble(xv), top + h + 14, tick(xv, x1 - x0)));
+        }
+        b.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" class=\"axis\" text-anchor=\"middle\">%s</text>", left + w / 2, height - 4, Html.escape(xLabel)));
+        double ya = identity ? x0 : 0;
+        double yb = identity ? x1 : 0;
+        b.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-dasharray=\"4 3\"/>",
+                px.applyAsDouble(x0), px.applyAsDouble(x1), py.applyAsDouble(ya), py.applyAsDouble(yb), COLORS[1]));
+        for (int i = 0; i < x.length; i++) {
+            if (Double.isFinite(x[i]) && Double.isFinite(y[i])) {
+                b.append(String.format(Locale.ROOT, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.2\" fill=\"%s\" fill-opacity=\"0.55\"/>",
+                        px.applyAsDouble(x[i]), py.applyAsDouble(y[i]), COLORS[0]));
+            }
+        }
+        return b.append("</svg>").toString();
+    }
+
     /** The confusion matrix as a heat map: rows are true labels, columns predictions, shade by row share. */
     static String confusionMatrix(List<String> labels, int[][] m) {
         int k = labels.size();
