@@ -157,15 +157,7 @@ public final class DataReader {
     }
 
     LabeledText jsonRecord(Path file, long line, String json) {
-        JsonNode node;
-        try {
-            node = JSON.readTree(json);
-        } catch (JsonProcessingException e) {
-            throw DataException.at(file, line, null, "not valid JSON (" + e.getOriginalMessage() + ").");
-        }
-        if (node == null || !node.isObject()) {
-            throw DataException.at(file, line, null, "expected a JSON object with the fields of one example.");
-        }
+        JsonNode node = jsonObject(file, line, json, "example");
         String text = jsonText(file, line, node, textColumn, true);
         String pair = pairColumn == null ? null : jsonText(file, line, node, pairColumn, true);
         String label = null;
@@ -225,6 +217,20 @@ public final class DataReader {
         if (!l.isEmpty()) {
             labels.add(l);
         }
+    }
+
+    /** Line {@code line} of a JSON Lines file as an object; anything else is an error naming the line. */
+    static JsonNode jsonObject(Path file, long line, String json, String what) {
+        JsonNode node;
+        try {
+            node = JSON.readTree(json);
+        } catch (JsonProcessingException e) {
+            throw DataException.at(file, line, null, "not valid JSON (" + e.getOriginalMessage() + ").");
+        }
+        if (node == null || !node.isObject()) {
+            throw DataException.at(file, line, null, "expected a JSON object with the fields of one " + what + ".");
+        }
+        return node;
     }
 
     private static String jsonText(Path file, long line, JsonNode node, String field, boolean mustBeString) {

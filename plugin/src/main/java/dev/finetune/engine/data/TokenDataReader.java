@@ -1,9 +1,6 @@
 package dev.finetune.engine.data;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.nio.charset.Charset;
@@ -34,7 +31,6 @@ import java.util.regex.Pattern;
  * is checked by whoever turns them into spans.
  */
 public final class TokenDataReader {
-    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
     private static final Pattern COLUMNS = Pattern.compile("[ \\t]+");
 
     private final String tokensField;
@@ -178,15 +174,7 @@ public final class TokenDataReader {
     }
 
     private TaggedSentence jsonSentence(Path file, long line, String json) {
-        JsonNode node;
-        try {
-            node = JSON.readTree(json);
-        } catch (JsonProcessingException e) {
-            throw DataException.at(file, line, null, "not valid JSON (" + e.getOriginalMessage() + ").");
-        }
-        if (node == null || !node.isObject()) {
-            throw DataException.at(file, line, null, "expected a JSON object with the fields of one sentence.");
-        }
+        JsonNode node = DataReader.jsonObject(file, line, json, "sentence");
         List<String> tokens = jsonStrings(file, line, node, tokensField, false);
         if (tokens.isEmpty()) {
             throw DataException.at(file, line, tokensField, "the sentence has no tokens.");

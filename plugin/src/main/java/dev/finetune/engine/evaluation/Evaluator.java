@@ -176,26 +176,14 @@ public final class Evaluator {
     private static Evaluation tokens(FineTunedModel model, TokenDataReader reader, Path testFile, TextFormat format, int batchSize,
                                      ProgressListener log, long started) {
         List<TaggedSentence> sentences = reader.read(testFile, format);
-        List<EncodedExample> encoded = new ArrayList<>();
-        List<Integer> firstWindow = new ArrayList<>();
-        for (TaggedSentence s : sentences) {
-            firstWindow.add(encoded.size());
-            encoded.addAll(TokenExamples.encode(model.tokenizer(), s.tokens(), null, s.line(), model.maxSequenceLength()));
-        }
-        firstWindow.add(encoded.size());
-        float[][] out = Batches.predictInLengthOrder(encoded, batchSize, model.tokenizer().padId(), model::predict);
-        int classes = model.labels().size();
+        List<TokenExamples.WordTags> tagged = model.tagWords(sentences, batchSize);
         Map<String, Integer> unknown = new TreeMap<>();
         List<List<String>> truth = new ArrayList<>();
         List<List<String>> predicted = new ArrayList<>();
         for (int i = 0; i < sentences.size(); i++) {
             TaggedSentence s = sentences.get(i);
-            int from = firstWindow.get(i);
-            int to = firstWindow.get(i + 1);
-            TokenExamples.WordTags tags = TokenExamples.read(encoded.subList(from, to), List.of(out).subList(from, to), classes,
-                    s.tokens().size());
             truth.add(s.tags());
-            predicted.add(wordTags(model.labels(), tags.tags()));
+            predicted.add(wordTags(model.labels(), tagged.get(i).tags()));
             s.tags().stream().filter(t -> !model.labels().contains(t)).forEach(t -> unknown.merge(t, 1, Integer::sum));
         }
         warnUnknown(model, testFile, unknown, log, "tags", "their words count as wrongly tagged");

@@ -8,7 +8,11 @@ import dev.finetune.engine.export.ModelExporter;
 import dev.finetune.engine.model.ModelInfo;
 import dev.finetune.engine.model.SavedModelFile;
 import dev.finetune.engine.model.UnsafeOps;
+import dev.finetune.engine.data.TaggedSentence;
 import dev.finetune.engine.tokenizer.TextTokenizer;
+import dev.finetune.engine.training.Batches;
+import dev.finetune.engine.training.EncodedExample;
+import dev.finetune.engine.training.TokenExamples;
 import dev.finetune.engine.training.Batch;
 import dev.finetune.engine.training.ClassifierSession;
 import dev.finetune.engine.training.SessionSettings;
@@ -220,6 +224,29 @@ public final class FineTunedModel implements AutoCloseable {
         } finally {
             feeds.forEach(Tensor::close);
         }
+    }
+
+    /**
+     * Token classification: the tag of every word of each sentence. A sentence longer than the maximum length is read
+     * in windows of whole words; the windows of all sentences are predicted in batches of similar length.
+     */
+    public List<TokenExamples.WordTags> tagWords(List<TaggedSentence> sentences, int batchSize) {
+        List<EncodedExample> encoded = new ArrayList<>();
+        List<Integer> firstWindow = new ArrayList<>();
+        for (TaggedSentence s : sentences) {
+            firstWindow.add(encoded.size());
+            encoded.addAll(TokenExamples.encode(tokenizer, s.tokens(), null, s.line(), maxSequenceLength));
+        }
+        firstWindow.add(encoded.size());
+        List<float[]> outputs = List.of(Batches.predictInLengthOrder(encoded, batchSize, tokenizer.padId(), this::predict));
+        List<TokenExamples.WordTags> out = new ArrayList<>(sentences.size());
+        for (int i = 0; i < sentences.size(); i++) {
+            int from = firstWindow.get(i);
+            int to = firstWindow.get(i + 1);
+            out.add(TokenExamples.read(encoded.subList(from, to), outputs.subList(from, to), labels.size(),
+                    sentences.get(i).tokens().size()));
+        }
+        return out;
     }
 
     private void feed(Session.Runner runner, List<Tensor> feeds, String key, Tensor t) {

@@ -114,21 +114,11 @@ public final class Predictor {
     private static long words(FineTunedModel model, List<TaggedSentence> sentences, int batchSize, Writer out, ProgressListener log)
             throws IOException {
         out.write("line,word,token,predicted,probability\n");
-        List<EncodedExample> encoded = new ArrayList<>();
-        List<Integer> firstWindow = new ArrayList<>();
-        for (TaggedSentence s : sentences) {
-            firstWindow.add(encoded.size());
-            encoded.addAll(TokenExamples.encode(model.tokenizer(), s.tokens(), null, s.line(), model.maxSequenceLength()));
-        }
-        firstWindow.add(encoded.size());
-        float[][] outputs = Batches.predictInLengthOrder(encoded, batchSize, model.tokenizer().padId(), model::predict);
+        List<TokenExamples.WordTags> tagged = model.tagWords(sentences, batchSize);
         long words = 0;
         for (int i = 0; i < sentences.size(); i++) {
             TaggedSentence s = sentences.get(i);
-            int from = firstWindow.get(i);
-            int to = firstWindow.get(i + 1);
-            TokenExamples.WordTags tags = TokenExamples.read(encoded.subList(from, to), List.of(outputs).subList(from, to),
-                    model.labels().size(), s.tokens().size());
+            TokenExamples.WordTags tags = tagged.get(i);
             List<String> names = dev.finetune.engine.evaluation.Evaluator.wordTags(model.labels(), tags.tags());
             for (int w = 0; w < s.tokens().size(); w++) {
                 out.write(s.line() + "," + (w + 1) + "," + csv(s.tokens().get(w)) + "," + csv(names.get(w)) + ","

@@ -42,20 +42,12 @@ final class Svg {
         if (maxX == minX) {
             maxX += 1;
         }
-        int left = 56, right = 12, top = 28, bottom = 38;
-        double w = width - left - right, h = height - top - bottom;
-        final double x0 = minX, x1 = maxX, y0 = minY, y1 = maxY;
-        java.util.function.DoubleUnaryOperator px = x -> left + (x - x0) / (x1 - x0) * w;
-        java.util.function.DoubleUnaryOperator py = y -> top + h - (y - y0) / (y1 - y0) * h;
-        b.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" class=\"plot\"/>", left, top, w, h));
-        for (int t = 0; t <= 4; t++) {
-            double yv = y0 + (y1 - y0) * t / 4;
-            double xv = x0 + (x1 - x0) * t / 4;
-            b.append(String.format(Locale.ROOT, "<line x1=\"%d\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>", left, left + w, py.applyAsDouble(yv), py.applyAsDouble(yv)));
-            b.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%s</text>", left - 4, py.applyAsDouble(yv) + 4, tick(yv, y1 - y0)));
-            b.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"middle\">%s</text>", px.applyAsDouble(xv), top + h + 14, tick(xv, x1 - x0)));
-        }
-        b.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" class=\"axis\" text-anchor=\"middle\">%s</text>", left + w / 2, height - 4, Html.escape(xLabel)));
+        Frame frame = frame(b, xLabel, minX, maxX, minY, maxY, width, height);
+        java.util.function.DoubleUnaryOperator px = frame.px();
+        java.util.function.DoubleUnaryOperator py = frame.py();
+        double left = frame.left();
+        double w = frame.w();
+        int top = frame.top();
         for (int s = 0; s < series.size(); s++) {
             Series sr = series.get(s);
             String color = COLORS[s % COLORS.length];
@@ -113,20 +105,11 @@ final class Svg {
             maxX += 0.5;
             minX -= 0.5;
         }
-        int left = 56, right = 12, top = 28, bottom = 38;
-        double w = width - left - right, h = height - top - bottom;
-        final double x0 = minX, x1 = maxX, y0 = minY, y1 = maxY;
-        java.util.function.DoubleUnaryOperator px = v -> left + (v - x0) / (x1 - x0) * w;
-        java.util.function.DoubleUnaryOperator py = v -> top + h - (v - y0) / (y1 - y0) * h;
-        b.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" class=\"plot\"/>", left, top, w, h));
-        for (int t = 0; t <= 4; t++) {
-            double yv = y0 + (y1 - y0) * t / 4;
-            double xv = x0 + (x1 - x0) * t / 4;
-            b.append(String.format(Locale.ROOT, "<line x1=\"%d\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>", left, left + w, py.applyAsDouble(yv), py.applyAsDouble(yv)));
-            b.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%s</text>", left - 4, py.applyAsDouble(yv) + 4, tick(yv, y1 - y0)));
-            b.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"middle\">%s</text>", px.applyAsDouble(xv), top + h + 14, tick(xv, x1 - x0)));
-        }
-        b.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" class=\"axis\" text-anchor=\"middle\">%s</text>", left + w / 2, height - 4, Html.escape(xLabel)));
+        Frame frame = frame(b, xLabel, minX, maxX, minY, maxY, width, height);
+        java.util.function.DoubleUnaryOperator px = frame.px();
+        java.util.function.DoubleUnaryOperator py = frame.py();
+        double x0 = minX;
+        double x1 = maxX;
         double ya = identity ? x0 : 0;
         double yb = identity ? x1 : 0;
         b.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-dasharray=\"4 3\"/>",
@@ -138,6 +121,29 @@ final class Svg {
             }
         }
         return b.append("</svg>").toString();
+    }
+
+    /** Where a chart's plot area is, and how values map onto it. */
+    private record Frame(int left, int top, double w, double h, java.util.function.DoubleUnaryOperator px,
+                         java.util.function.DoubleUnaryOperator py) {
+    }
+
+    /** The plot area, grid, five ticks on each axis and the x-axis label of a chart over the given ranges. */
+    private static Frame frame(StringBuilder b, String xLabel, double x0, double x1, double y0, double y1, int width, int height) {
+        int left = 56, right = 12, top = 28, bottom = 38;
+        double w = width - left - right, h = height - top - bottom;
+        java.util.function.DoubleUnaryOperator px = x -> left + (x - x0) / (x1 - x0) * w;
+        java.util.function.DoubleUnaryOperator py = y -> top + h - (y - y0) / (y1 - y0) * h;
+        b.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" class=\"plot\"/>", left, top, w, h));
+        for (int t = 0; t <= 4; t++) {
+            double yv = y0 + (y1 - y0) * t / 4;
+            double xv = x0 + (x1 - x0) * t / 4;
+            b.append(String.format(Locale.ROOT, "<line x1=\"%d\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>", left, left + w, py.applyAsDouble(yv), py.applyAsDouble(yv)));
+            b.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%s</text>", left - 4, py.applyAsDouble(yv) + 4, tick(yv, y1 - y0)));
+            b.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"middle\">%s</text>", px.applyAsDouble(xv), top + h + 14, tick(xv, x1 - x0)));
+        }
+        b.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" class=\"axis\" text-anchor=\"middle\">%s</text>", left + w / 2, height - 4, Html.escape(xLabel)));
+        return new Frame(left, top, w, h, px, py);
     }
 
     /** The confusion matrix as a heat map: rows are true labels, columns predictions, shade by row share. */
