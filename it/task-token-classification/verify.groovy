@@ -23,8 +23,13 @@ def words = new File(sharedDir, 'data/tiny-ner-test.conll').readLines()
         .findAll { !it.isBlank() && !it.startsWith('-DOCSTART-') }
 assert rows.size() == words.size() + 1
 int right = 0
+// CSV cells: a word such as "," comes quoted.
+def cells = { String r -> (r =~ /("([^"]|"")*"|[^,]*)(,|$)/).findAll { it[0] != '' }.collect { m ->
+    def c = m[1]
+    c.startsWith('"') ? c[1..-2].replace('""', '"') : c
+} }
 rows[1..-1].eachWithIndex { r, i ->
-    def f = r.split(',')
+    def f = cells(r)
     def columns = words[i].split(' ')
     assert f[2] == columns[0]
     right += f[3] == columns[-1] ? 1 : 0
