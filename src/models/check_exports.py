@@ -2,7 +2,7 @@
 """Loads models the plugin fine-tuned and exported with Python TensorFlow, and checks that they give the
 probabilities the plugin recorded at export (reload-check.json): a user's Python serving stack sees the same model.
 
-    /tmp/venv/bin/python src/models/check_exports.py plugin/target/it/model-families/*/target/finetune
+    /tmp/venv/bin/python src/models/check_exports.py plugin/finetune-maven-plugin/target/it/model-families/*/target/finetune
 
 (the venv of generate_families.py; the folders are what `mvn verify` leaves after the model-families Invoker run).
 Prints one line per model with the largest difference, and exits non-zero when one exceeds 1e-5.

@@ -1,0 +1,355 @@
+package dev.finetune.engine.config;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.databind.SerializerProvider;
+import com.fasterxml.jackson.databind.annotation.JsonSerialize;
+import com.fasterxml.jackson.databind.ser.std.StdSerializer;
+import dev.finetune.engine.data.DataReader;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Every setting of a fine-tuning run, with all defaults in one place. The Mojo copies pom parameters in;
+ * a test sets fields directly. {@link #problems()} lists every invalid value at once, before any model loads.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class FineTuneConfig {
+    // --- task
+    /** single-label, multi-label, regression or token-classification ({@link dev.finetune.runtime.Task}). */
+    public String task = "single-label";
+    /** Multi-label: what separates the labels in one CSV/TSV cell (JSON Lines may hold an array instead). */
+    public String labelSeparator = "|";
+    /** Multi-label: tuned (per label, the threshold best for F1 on the validation set) or one number in (0, 1). */
+    public String threshold = "tuned";
+    /** Regression: mse or huber (δ 1 on the standardised target). */
+    public String regressionLoss = "mse";
+    /** Regression: train on (y - mean) / standard deviation of the training targets; predictions come back in y's units. */
+    public boolean standardizeTarget = true;
+    /** Token classification, JSON Lines: the field holding each sentence's words, and the one holding their tags. */
+    public String tokensColumn = "tokens";
+    public String tagsColumn = "tags";
+
+    // --- data
+    public Path trainFile;
+    public Path validationFile;
+    /** csv, tsv, jsonl, or auto (from the file extension). */
+    public String dataFormat = "auto";
+    /**
+     * The CSV/TSV delimiter: auto (CSV: detected from the header among , ; tab |, see {@link DataReader}; TSV: tab),
+     * tab, or one character such as ;.
+     */
+    public String delimiter = "auto";
+    /** The charset data files are decoded in, strictly (UTF-8, windows-1252, ISO-8859-15, ...). */
+    public String encoding = "UTF-8";
+    public String textColumn = "text";
+    public String textPairColumn;
+    public String labelColumn = "label";
+    /** Labels in index order; empty means discovered from the training data and sorted. */
+    public List<String> labels = new ArrayList<>();
+    public double validationSplit = 0.1;
+
+    // --- model
+    /** The SavedModel directory, or a .zip/.jar holding one (coordinates are resolved by the Mojo). */
+    public Path model;
+    /** The tokenizer: a tokenizer.json, a SentencePiece .model or a WordPiece vocab.txt; null: from the model's assets. */
+    public Path tokenizer;
+    /** A WordPiece vocab.txt (the older name for {@link #tokenizer}). */
+    public Path vocabulary;
+    /** Lower-case and strip accents; null means: from the model's model.json, else true. */
+    public Boolean doLowerCase;
+    /**
+     * Tokens per example, special tokens included: a number, or auto, the smaller of {@value #DEFAULT_MAX_SEQUENCE_LENGTH}
+     * and the positions the model supports; see {@link #maxSequenceLength(Integer)}. Written as a number when it is one.
+     */
+    @JsonSerialize(using = NumberOrText.class)
+    public String maxSequenceLength = "auto";
+    public String inputIds;
+    public String inputMask;
+    public String segmentIds;
+    public String pooledOutput;
+    public String sequenceOutput;
+    /**
+     * auto, pooled (the model's pooled output), cls (first token of the sequence output), mean (masked mean) or last
+     * (the last real token); auto: pooled when the model has it, else last for a causal model, else cls.
+     */
+    public String pooling = "auto";
+    /** Op types that touch files, the network or run code which the user accepts in this model knowingly. */
+    public List<String> allowUnsafeOps = new ArrayList<>();
+
+    // --- training
+    /** adamw (Adam with decoupled weight decay) or adam (no weight decay). */
+    public String optimizer = "adamw";
+    public int epochs = 3;
+    /** all (every weight), head (only the new head), or N (the head, the pooler and the top N encoder layers). */
+    public String trainLayers = "all";
+    /** Layer-wise learning-rate decay in (0, 1]: each layer further down gets this share of the one above (1: off). */
+    public double layerwiseLrDecay = 1.0;
+    public int batchSize = 16;
+    public double learningRate = 5e-5;
+    public double warmupRatio = 0.1;
+    /** linear, cosine or constant decay after warm-up. */
+    public String schedule = "linear";
+    public double weightDecay = 0.01;
+    public double beta1 = 0.9;
+    public double beta2 = 0.999;
+    public double epsilon = 1e-6;
+    /** Clip gradients by global norm; 0 disables. */
+    public double maxGradNorm = 1.0;
+    public double dropout = 0.1;
+    public long seed = 42;
+    public int logEverySteps = 10;
+    /** Also validate every N steps (0: only at the end of each epoch). */
+    public int evaluateEverySteps = 0;
+    /** Stop after this many validations without improvement of bestModelMetric (0: never stop early). */
+    public int earlyStoppingPatience = 0;
+    /** loss (validation loss, lower is better) or accuracy (validation accuracy, higher is better). */
+    public String bestModelMetric = "loss";
+    /** Export the weights of the best validation instead of the last; always so when early stopping is on. */
+    public boolean exportBestModel = false;
+    public boolean resume = false;
+    /** Batch examples of similar length together (sorted within windows of 50 batches), so padding wastes little. */
+    public boolean bucketByLength = true;
+    /** auto (GPU when visible, else CPU), cpu, or gpu:N. */
+    public String device = "auto";
+    public int intraOpThreads = 0;
+    public int interOpThreads = 0;
+    /** auto (bfloat16 mixed precision on CPUs with native bfloat16, else float32), float32 or bfloat16. */
+    public String precision = "auto";
+    /** Compile the graph with XLA's JIT. */
+    public boolean xla = false;
+
+    /** Retrain even when the up-to-date check finds nothing changed. */
+    public boolean force = false;
+    /** The plugin's version; part of the up-to-date digest, so a new plugin retrains. */
+    public String pluginVersion;
+
+    // --- output
+    public Path outputDirectory;
+    public Path workDirectory;
+
+    /** What auto maxSequenceLength is on a model that does not say how many positions it supports, and at most. */
+    public static final int DEFAULT_MAX_SEQUENCE_LENGTH = 128;
+
+    /** Whether maxSequenceLength is left to the model. */
+    public boolean maxSequenceLengthIsAuto() {
+        return maxSequenceLength == null || maxSequenceLength.strip().equalsIgnoreCase("auto");
+    }
+
+    /**
+     * The one place maxSequenceLength is resolved: a number stays as it is (checked against the model separately), auto
+     * becomes the smaller of {@value #DEFAULT_MAX_SEQUENCE_LENGTH} and {@code modelPositions} (null: the model does not
+     * say, so {@value #DEFAULT_MAX_SEQUENCE_LENGTH}). -1 when the value is neither auto nor a number.
+     */
+    public int maxSequenceLength(Integer modelPositions) {
+        if (maxSequenceLengthIsAuto()) {
+            return modelPositions == null ? DEFAULT_MAX_SEQUENCE_LENGTH : Math.min(DEFAULT_MAX_SEQUENCE_LENGTH, modelPositions);
+        }
+        try {
+            return Integer.parseInt(maxSequenceLength.strip());
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** Writes a setting that is a number or a word (such as auto) as a JSON number when it is one. */
+    static final class NumberOrText extends StdSerializer<String> {
+        NumberOrText() {
+            super(String.class);
+        }
+
+        @Override
+        public void serialize(String value, JsonGenerator gen, SerializerProvider provider) throws IOException {
+            if (value.strip().matches("-?\\d{1,9}")) {
+                gen.writeNumber(Integer.parseInt(value.strip()));
+            } else {
+                gen.writeString(value);
+            }
+        }
+    }
+
+    /** The tokenizer file the user named, if any. */
+    public Path tokenizerOverride() {
+        return tokenizer != null ? tokenizer : vocabulary;
+    }
+
+    /** The TensorFlow session's settings. */
+    public dev.finetune.runtime.model.SessionSettings sessionSettings() {
+        return new dev.finetune.runtime.model.SessionSettings(device, intraOpThreads, interOpThreads, precision, xla);
+    }
+
+    /** trainLayers as a number: -1 for all, 0 for the head only, N for the top N layers; MIN_VALUE when invalid. */
+    public int trainLayersCount() {
+        if (trainLayers == null || trainLayers.equals("all")) {
+            return -1;
+        }
+        if (trainLayers.equals("head")) {
+            return 0;
+        }
+        try {
+            int n = Integer.parseInt(trainLayers.trim());
+            return n >= 1 ? n : Integer.MIN_VALUE;
+        } catch (NumberFormatException e) {
+            return Integer.MIN_VALUE;
+        }
+    }
+
+    /** The weight decay the optimizer applies: none for plain adam. */
+    public double effectiveWeightDecay() {
+        return optimizer.equals("adam") ? 0 : weightDecay;
+    }
+
+    /** A copy (lists copied too), for variations such as tuning trials. */
+    public FineTuneConfig copy() {
+        FineTuneConfig c = dev.finetune.runtime.Json.MAPPER.convertValue(
+                dev.finetune.runtime.Json.MAPPER.valueToTree(this), FineTuneConfig.class);
+        c.pluginVersion = pluginVersion;
+        return c;
+    }
+
+    /** The task, or single-label when {@link #task} is not one (reported by {@link #problems()}). */
+    public dev.finetune.runtime.Task task() {
+        try {
+            return dev.finetune.runtime.Task.of(task);
+        } catch (dev.finetune.runtime.FineTuneException e) {
+            return dev.finetune.runtime.Task.SINGLE_LABEL;
+        }
+    }
+
+    /** The fixed multi-label threshold, or null when tuned; NaN when {@link #threshold} is neither. */
+    public Double fixedThreshold() {
+        if (threshold == null || threshold.strip().equalsIgnoreCase("tuned")) {
+            return null;
+        }
+        try {
+            double t = Double.parseDouble(threshold.strip());
+            return t > 0 && t < 1 ? t : Double.NaN;
+        } catch (NumberFormatException e) {
+            return Double.NaN;
+        }
+    }
+
+    /** Every invalid value, one sentence each; empty when the configuration can run. */
+    public List<String> problems() {
+        List<String> p = new ArrayList<>();
+        try {
+            dev.finetune.runtime.Task.of(task);
+        } catch (dev.finetune.runtime.FineTuneException e) {
+            p.add(e.getMessage());
+        }
+        dev.finetune.runtime.Task t = task();
+        if (t == dev.finetune.runtime.Task.MULTI_LABEL && (labelSeparator == null || labelSeparator.isEmpty())) {
+            p.add("labelSeparator must not be empty for task multi-label: it splits a cell such as a|b into labels.");
+        }
+        Double fixed = fixedThreshold();
+        if (fixed != null && fixed.isNaN()) {
+            p.add("threshold '" + threshold + "' is neither tuned nor a number between 0 and 1 (exclusive).");
+        }
+        if (!List.of("mse", "huber").contains(regressionLoss)) {
+            p.add("regressionLoss '" + regressionLoss + "' is unknown: use mse or huber.");
+        }
+        if (t == dev.finetune.runtime.Task.REGRESSION && "accuracy".equals(bestModelMetric)) {
+            p.add("bestModelMetric accuracy means nothing for task regression: use loss.");
+        }
+        if (t == dev.finetune.runtime.Task.TOKEN_CLASSIFICATION && textPairColumn != null) {
+            p.add("textPairColumn cannot be used with task token-classification: each example is one sentence of words.");
+        }
+        if (trainFile == null) {
+            p.add("trainFile is not set: name the labelled training data (CSV, TSV or JSONL).");
+        }
+        if (model == null) {
+            p.add("model is not set: name a SavedModel directory, an archive holding one, or groupId:artifactId:version.");
+        }
+        if (!List.of("auto", "csv", "tsv", "jsonl", "conll").contains(dataFormat.toLowerCase(Locale.ROOT))) {
+            p.add("dataFormat '" + dataFormat + "' is unknown: use auto, csv, tsv, jsonl or conll.");
+        }
+        if (validationFile == null && !(validationSplit > 0 && validationSplit < 1)) {
+            p.add("validationSplit must be between 0 and 1 (exclusive), not " + validationSplit + ".");
+        }
+        String delimiterProblem = DataReader.delimiterProblem(delimiter);
+        if (delimiterProblem != null) {
+            p.add(delimiterProblem);
+        }
+        String encodingProblem = DataReader.encodingProblem(encoding);
+        if (encodingProblem != null) {
+            p.add(encodingProblem);
+        }
+        if (maxSequenceLength(null) == -1) {
+            p.add("maxSequenceLength '" + maxSequenceLength + "' is neither auto nor a number of tokens.");
+        } else if (maxSequenceLength(null) < 3) {
+            p.add("maxSequenceLength must be at least 3 ([CLS], one token, [SEP]), not " + maxSequenceLength.strip() + ".");
+        }
+        if (!List.of("adamw", "adam").contains(optimizer)) {
+            p.add("optimizer '" + optimizer + "' is unknown: use adamw or adam.");
+        }
+        if (!dev.finetune.engine.model.Pooling.CHOICES.contains(pooling)) {
+            p.add("pooling '" + pooling + "' is unknown: use auto, pooled, cls, mean or last.");
+        }
+        if (trainLayersCount() == Integer.MIN_VALUE) {
+            p.add("trainLayers '" + trainLayers + "' is unknown: use all, head, or a number of top encoder layers.");
+        }
+        if (!(layerwiseLrDecay > 0 && layerwiseLrDecay <= 1)) {
+            p.add("layerwiseLrDecay must be in (0, 1], not " + layerwiseLrDecay + ".");
+        }
+        if (epochs < 1) {
+            p.add("epochs must be at least 1, not " + epochs + ".");
+        }
+        if (batchSize < 1) {
+            p.add("batchSize must be at least 1, not " + batchSize + ".");
+        }
+        if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
+            p.add("learningRate must be a positive number, not " + learningRate + ".");
+        }
+        if (!(warmupRatio >= 0 && warmupRatio < 1)) {
+            p.add("warmupRatio must be in [0, 1), not " + warmupRatio + ".");
+        }
+        if (!List.of("linear", "cosine", "constant").contains(schedule)) {
+            p.add("schedule '" + schedule + "' is unknown: use linear, cosine or constant.");
+        }
+        if (!(weightDecay >= 0)) {
+            p.add("weightDecay must be zero or positive, not " + weightDecay + ".");
+        }
+        if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
+            p.add("beta1 and beta2 must be in [0, 1), not " + beta1 + " and " + beta2 + ".");
+        }
+        if (!(epsilon > 0)) {
+            p.add("epsilon must be positive, not " + epsilon + ".");
+        }
+        if (!(maxGradNorm >= 0)) {
+            p.add("maxGradNorm must be zero (off) or positive, not " + maxGradNorm + ".");
+        }
+        if (!(dropout >= 0 && dropout < 1)) {
+            p.add("dropout must be in [0, 1), not " + dropout + ".");
+        }
+        if (logEverySteps < 1) {
+            p.add("logEverySteps must be at least 1, not " + logEverySteps + ".");
+        }
+        if (evaluateEverySteps < 0) {
+            p.add("evaluateEverySteps must be 0 (each epoch) or positive, not " + evaluateEverySteps + ".");
+        }
+        if (earlyStoppingPatience < 0) {
+            p.add("earlyStoppingPatience must be 0 (off) or positive, not " + earlyStoppingPatience + ".");
+        }
+        if (!List.of("loss", "accuracy").contains(bestModelMetric)) {
+            p.add("bestModelMetric '" + bestModelMetric + "' is unknown: use loss or accuracy.");
+        }
+        if (intraOpThreads < 0 || interOpThreads < 0) {
+            p.add("intraOpThreads and interOpThreads must be 0 (TensorFlow decides) or positive.");
+        }
+        String precisionProblem = dev.finetune.runtime.model.SessionSettings.precisionProblem(precision);
+        if (precisionProblem != null) {
+            p.add(precisionProblem);
+        }
+        String deviceProblem = dev.finetune.runtime.model.Devices.problem(device);
+        if (deviceProblem != null) {
+            p.add(deviceProblem);
+        }
+        if (outputDirectory == null) {
+            p.add("outputDirectory is not set.");
+        }
+        return p;
+    }
+}

@@ -1,0 +1,120 @@
+package dev.finetune.engine.export;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.finetune.runtime.FineTuneException;
+import dev.finetune.runtime.Json;
+import dev.finetune.runtime.ModelJarLayout;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.jar.Attributes;
+import java.util.jar.JarEntry;
+import java.util.jar.JarOutputStream;
+import java.util.jar.Manifest;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/**
+ * Packs what an application needs of a fine-tuned model (the SavedModel, labels.json, the tokenizer file, the training
+ * configuration and evaluation) into a jar laid out as {@link ModelJarLayout} says, so that the application declares
+ * the model as an ordinary dependency and {@code TextClassifier.load()} finds it on its class path. Reports, history
+ * and checkpoints stay out. Entries are sorted and carry a fixed time: the same model gives the same bytes.
+ */
+public final class ModelJar {
+    private static final long FIXED_TIME = 315532800000L; // 1980-01-01, the earliest time zip can store
+    private static final List<String> KEPT = List.of("labels.json", "finetune-config.json", "evaluation.json");
+
+    private ModelJar() {
+    }
+
+    public static void pack(Path modelDirectory, String name, Path jar) {
+        if (!ModelJarLayout.validName(name)) {
+            throw new FineTuneException("'" + name + "' cannot name a model in a jar: letters, digits, '.', '_' and '-' only.");
+        }
+        if (!Files.isRegularFile(modelDirectory.resolve("saved_model").resolve("saved_model.pb"))
+                || !Files.isRegularFile(modelDirectory.resolve("labels.json"))) {
+            throw new FineTuneException("No fine-tuned model in " + modelDirectory + " to package: run the train goal first.");
+        }
+        Path parent = jar.toAbsolutePath().getParent();
+        Path partial = null;
+        try {
+            List<Path> files = files(modelDirectory);
+            Files.createDirectories(parent);
+            partial = Files.createTempFile(parent, "." + jar.getFileName(), ".partial");
+            Manifest manifest = new Manifest();
+            manifest.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
+            manifest.getMainAttributes().putValue("Finetune-Model", name);
+            try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(partial))) {
+                put(out, "META-INF/MANIFEST.MF", os -> manifest.write(os));
+                put(out, ModelJarLayout.LIST, os -> os.write((name + "\n").getBytes(StandardCharsets.UTF_8)));
+                StringBuilder index = new StringBuilder();
+                for (Path f : files) {
+                    String path = modelDirectory.relativize(f).toString().replace('\\', '/');
+                    index.append(sha256(f)).append(' ').append(Files.size(f)).append(' ').append(path).append('\n');
+                }
+                put(out, ModelJarLayout.index(name), os -> os.write(index.toString().getBytes(StandardCharsets.UTF_8)));
+                for (Path f : files) {
+                    String path = modelDirectory.relativize(f).toString().replace('\\', '/');
+                    put(out, ModelJarLayout.file(name, path), os -> Files.copy(f, os));
+                }
+            }
+            Files.move(partial, jar, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            partial = null;
+        } catch (IOException e) {
+            throw new FineTuneException("Cannot pack " + modelDirectory + " into " + jar + ": " + e.getMessage(), e);
+        } finally {
+            if (partial != null) {
+                AtomicDirectory.deleteQuietly(partial);
+            }
+        }
+    }
+
+    /** The SavedModel's files, the tokenizer labels.json names and the small JSON files, sorted by path. */
+    private static List<Path> files(Path modelDirectory) throws IOException {
+        List<Path> files = new ArrayList<>();
+        try (Stream<Path> walk = Files.walk(modelDirectory.resolve("saved_model"))) {
+            files.addAll(walk.filter(Files::isRegularFile).collect(Collectors.toList()));
+        }
+        JsonNode labels = Json.MAPPER.readTree(modelDirectory.resolve("labels.json").toFile());
+        String tokenizer = Path.of(labels.path("tokenizer").asText("vocab.txt")).getFileName().toString();
+        for (String kept : Stream.concat(KEPT.stream(), Stream.of(tokenizer)).distinct().toList()) {
+            Path f = modelDirectory.resolve(kept);
+            if (Files.isRegularFile(f)) {
+                files.add(f);
+            }
+        }
+        files.sort(null);
+        return files;
+    }
+
+    private interface Content {
+        void writeTo(OutputStream out) throws IOException;
+    }
+
+    private static void put(JarOutputStream out, String name, Content content) throws IOException {
+        JarEntry e = new JarEntry(name);
+        e.setTime(FIXED_TIME);
+        out.putNextEntry(e);
+        content.writeTo(out);
+        out.closeEntry();
+    }
+
+    private static String sha256(Path f) throws IOException {
+        try (InputStream in = new DigestInputStream(Files.newInputStream(f), MessageDigest.getInstance("SHA-256"))) {
+            in.transferTo(OutputStream.nullOutputStream());
+            return HexFormat.of().formatHex(((DigestInputStream) in).getMessageDigest().digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("Every Java has SHA-256", e);
+        }
+    }
+}

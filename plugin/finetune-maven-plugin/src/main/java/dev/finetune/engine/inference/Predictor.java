@@ -1,0 +1,172 @@
+package dev.finetune.engine.inference;
+
+import dev.finetune.engine.data.DataReader;
+import dev.finetune.engine.data.RecordStream;
+import dev.finetune.engine.data.TextFormat;
+import dev.finetune.engine.data.TokenDataReader;
+import dev.finetune.engine.evaluation.Metrics;
+import dev.finetune.engine.training.ProgressListener;
+import dev.finetune.runtime.FineTuneException;
+import dev.finetune.runtime.FineTunedModel;
+import dev.finetune.runtime.Task;
+import dev.finetune.runtime.encoding.Batches;
+import dev.finetune.runtime.encoding.EncodedExample;
+import dev.finetune.runtime.encoding.LabeledText;
+import dev.finetune.runtime.encoding.Scores;
+import dev.finetune.runtime.encoding.TaggedSentence;
+import dev.finetune.runtime.encoding.TokenExamples;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Batch inference from a data file into a CSV of predictions, one row per input row (per word for token
+ * classification), in the task's form:
+ * <ul>
+ * <li>single-label: {@code line,predicted,probability,p_<label>...};</li>
+ * <li>multi-label: {@code line,predicted,p_<label>...}, predicted being the labels at or over their thresholds, joined
+ * by the model's label separator (empty when none is);</li>
+ * <li>regression: {@code line,prediction};</li>
+ * <li>token classification: {@code line,word,token,predicted,probability}: the sentence's line, the word's position
+ * in it (from 1), the word and its tag.</li>
+ * </ul>
+ * Text files are streamed, so inputs larger than memory work; the output is written to a temporary file and moved
+ * into place when complete.
+ */
+public final class Predictor {
+    /** Batches read ahead and sorted by length before predicting: enough to pad little, few enough to stream. */
+    static final int WINDOW_BATCHES = 32;
+
+    private Predictor() {
+    }
+
+    /** Returns the number of rows predicted. */
+    public static long predict(FineTunedModel model, DataReader reader, Path input, TextFormat format, Path output,
+                               int batchSize, ProgressListener log) {
+        return predict(model, reader, null, input, format, output, batchSize, log);
+    }
+
+    /** Returns the number of rows written: texts, or words for token classification ({@code tokenReader} reads those). */
+    public static long predict(FineTunedModel model, DataReader reader, TokenDataReader tokenReader, Path input, TextFormat format,
+                               Path output, int batchSize, ProgressListener log) {
+        Path parent = output.toAbsolutePath().getParent();
+        Path partial = null;
+        long rows = 0;
+        try {
+            Files.createDirectories(parent);
+            partial = Files.createTempFile(parent, "." + output.getFileName(), ".partial");
+            try (Writer out = new BufferedWriter(Files.newBufferedWriter(partial, StandardCharsets.UTF_8))) {
+                rows = model.task() == Task.TOKEN_CLASSIFICATION ? words(model, tokenReader.read(input, format), batchSize, out, log)
+                        : texts(model, reader, input, format, batchSize, out, log);
+            }
+            Files.move(partial, output, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            partial = null;
+            return rows;
+        } catch (IOException e) {
+            throw new FineTuneException("Cannot write predictions to " + output + ": " + e.getMessage(), e);
+        } finally {
+            if (partial != null) {
+                try {
+                    Files.deleteIfExists(partial);
+                } catch (IOException ignored) {
+                    // The real problem is already being reported.
+                }
+            }
+        }
+    }
+
+    /** One row per text, read a window at a time and predicted in batches of similar length; output keeps input order. */
+    private static long texts(FineTunedModel model, DataReader reader, Path input, TextFormat format, int batchSize, Writer out,
+                              ProgressListener log) throws IOException {
+        long rows = 0;
+        try (RecordStream in = reader.open(input, format)) {
+            out.write(header(model));
+            int window = batchSize * WINDOW_BATCHES;
+            List<EncodedExample> pending = new ArrayList<>(window);
+            long started = System.nanoTime();
+            for (LabeledText t = in.next(); t != null; t = in.next()) {
+                pending.add(EncodedExample.of(model.tokenizer(), t, -1, model.maxSequenceLength()));
+                if (pending.size() == window) {
+                    rows += flush(model, pending, batchSize, out);
+                    log.info(String.format("predicted %,d rows (%.1f rows/s)", rows, rows / ((System.nanoTime() - started) / 1e9)));
+                }
+            }
+            rows += flush(model, pending, batchSize, out);
+        }
+        return rows;
+    }
+
+    private static String header(FineTunedModel model) {
+        if (model.task() == Task.REGRESSION) {
+            return "line,prediction\n";
+        }
+        StringBuilder b = new StringBuilder(model.task() == Task.MULTI_LABEL ? "line,predicted" : "line,predicted,probability");
+        model.labels().forEach(l -> b.append(',').append(csv("p_" + l)));
+        return b.append('\n').toString();
+    }
+
+    /** Token classification: one row per word, sentences in file order. */
+    private static long words(FineTunedModel model, List<TaggedSentence> sentences, int batchSize, Writer out, ProgressListener log)
+            throws IOException {
+        out.write("line,word,token,predicted,probability\n");
+        List<TokenExamples.WordTags> tagged = model.tagWords(sentences, batchSize);
+        long words = 0;
+        for (int i = 0; i < sentences.size(); i++) {
+            TaggedSentence s = sentences.get(i);
+            TokenExamples.WordTags tags = tagged.get(i);
+            List<String> names = dev.finetune.engine.evaluation.Evaluator.wordTags(model.labels(), tags.tags());
+            for (int w = 0; w < s.tokens().size(); w++) {
+                out.write(s.line() + "," + (w + 1) + "," + csv(s.tokens().get(w)) + "," + csv(names.get(w)) + ","
+                        + String.format(Locale.ROOT, "%.6f", tags.probabilities()[w]) + "\n");
+                words++;
+            }
+        }
+        log.info(String.format("predicted the tags of %,d words in %,d sentences", words, sentences.size()));
+        return words;
+    }
+
+    private static int flush(FineTunedModel model, List<EncodedExample> pending, int batchSize, Writer out) throws IOException {
+        if (pending.isEmpty()) {
+            return 0;
+        }
+        float[][] probs = Batches.predictInLengthOrder(pending, batchSize, model.tokenizer().padId(), model::predict);
+        for (int i = 0; i < pending.size(); i++) {
+            StringBuilder b = new StringBuilder();
+            b.append(pending.get(i).line()).append(',');
+            if (model.task() == Task.REGRESSION) {
+                out.write(b.append(String.format(Locale.ROOT, "%.6g", probs[i][0])).append('\n').toString());
+                continue;
+            }
+            if (model.task() == Task.MULTI_LABEL) {
+                List<String> predicted = new ArrayList<>();
+                for (int j = 0; j < probs[i].length; j++) {
+                    if (probs[i][j] >= model.taskInfo().thresholds()[j]) {
+                        predicted.add(model.labels().get(j));
+                    }
+                }
+                b.append(csv(String.join(model.taskInfo().labelSeparator(), predicted)));
+            } else {
+                int best = Scores.argmax(probs[i]);
+                b.append(csv(model.labels().get(best))).append(',').append(String.format(Locale.ROOT, "%.6f", probs[i][best]));
+            }
+            for (float p : probs[i]) {
+                b.append(',').append(String.format(Locale.ROOT, "%.6f", p));
+            }
+            out.write(b.append('\n').toString());
+        }
+        int n = pending.size();
+        pending.clear();
+        return n;
+    }
+
+    static String csv(String s) {
+        return s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replace("\"", "\"\"") + "\"" : s;
+    }
+}

@@ -1,0 +1,72 @@
+package dev.finetune.engine.model;
+
+import dev.finetune.runtime.model.FunctionInliner;
+import dev.finetune.runtime.model.GraphDefs;
+import dev.finetune.runtime.model.ModelException;
+import dev.finetune.runtime.model.SavedModelFile;
+import dev.finetune.runtime.model.UnsafeOps;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.proto.GraphDef;
+import org.tensorflow.proto.SaverDef;
+
+/**
+ * A SavedModel encoder made ready to train: function calls inlined, embedding look-ups made differentiable,
+ * tanh GELUs made cheap to train through ({@link GeluRewrite}), pruned to the encoder's path and the model's own
+ * restore op. Import {@link #graph()} into a fresh
+ * {@code Graph}, run {@link #restoreOp()} with {@link #restoreFilenameTensor()} fed {@link #variablesPrefix()},
+ * and the pretrained weights are loaded.
+ */
+public record EncoderGraph(GraphDef graph, EncoderSignature signature, String restoreOp,
+                           String restoreFilenameTensor, Path variablesPrefix, int inlinedLevels) {
+
+    public static EncoderGraph prepare(SavedModelFile model, SignatureNames names) {
+        return prepare(model, names, List.of());
+    }
+
+    /** Prepares the encoder, refusing it if it holds unsafe ops other than {@code allowedUnsafeOps} ({@link UnsafeOps}). */
+    public static EncoderGraph prepare(SavedModelFile model, SignatureNames names, List<String> allowedUnsafeOps) {
+        EncoderSignature original = SignatureResolver.resolve(model, names);
+        SaverDef saver = model.metaGraph().getSaverDef();
+        if (saver.getRestoreOpName().isEmpty() || saver.getFilenameTensorName().isEmpty()) {
+            throw new ModelException("The SavedModel in " + model.directory() + " has no saver (SaverDef): its "
+                    + "variables cannot be restored.");
+        }
+        Path prefix = model.variablesPrefix();
+        FunctionInliner.Result inlined = FunctionInliner.inline(model.metaGraph().getGraphDef());
+        EncoderSignature signature = original.map(inlined::resolve);
+        String filename = inlined.resolve(saver.getFilenameTensorName());
+        String restore = saver.getRestoreOpName();
+        GraphDef graph = GraphDefs.rewriteResourceGathers(inlined.graph());
+        List<String> roots = new ArrayList<>();
+        for (String t : new String[] {signature.inputIds(), signature.inputMask(), signature.segmentIds(),
+                signature.pooledOutput(), signature.sequenceOutput()}) {
+            if (t != null) {
+                roots.add(t);
+            }
+        }
+        var present = GraphDefs.byName(graph).keySet();
+        for (String t : roots) {
+            if (!present.contains(GraphDefs.nodeName(t))) {
+                throw new ModelException("The model in " + model.directory() + " names tensor '" + t
+                        + "', but its graph has no such node.");
+            }
+        }
+        // What train runs: the restore op (ClassifierSession) and the encoder's inputs and outputs.
+        UnsafeOps.checkSession(model, inlined, roots, allowedUnsafeOps);
+        roots.add(restore);
+        roots.add(filename);
+        graph = GeluRewrite.forTraining(GraphDefs.dropColocation(GraphDefs.prune(graph, roots)));
+        ObjectGraphRestore.Completed complete = ObjectGraphRestore.complete(graph, model.metaGraph(), restore, filename, prefix,
+                model.directory());
+        graph = complete.graph();
+        restore = complete.restoreOp();
+        // int64 ids and bool masks are fed as int32 like every other model's, through a cast into the model.
+        GraphDef.Builder int32 = graph.toBuilder();
+        var renamed = GraphDefs.feedAsInt32(int32, java.util.Arrays.asList(signature.inputIds(), signature.inputMask(),
+                signature.segmentIds()));
+        signature = signature.map(t -> renamed.getOrDefault(t, t));
+        return new EncoderGraph(int32.build(), signature, restore, filename, prefix, inlined.rounds());
+    }
+}

@@ -1,0 +1,483 @@
+package dev.finetune.engine.training;
+
+import dev.finetune.engine.model.EncoderGraph;
+import dev.finetune.engine.model.EncoderSignature;
+import dev.finetune.runtime.Task;
+import dev.finetune.runtime.model.ModelException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Output;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.index.Indices;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.core.VarHandleOp;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/**
+ * The whole training graph: the imported encoder, a classification head, the loss, gradients with respect to
+ * every encoder weight, global-norm clipping, AdamW updates with TensorFlow's {@code ResourceApplyAdam} kernel,
+ * and savers. Built once; a step is one {@code Session.run} with the learning rate and Adam's bias-correction
+ * powers fed, so that any schedule works without rebuilding.
+ */
+public final class ClassifierGraph implements AutoCloseable {
+    public static final String PROBABILITIES = "finetune_probabilities";
+    /** Regression: the prediction in the target's own units (the standardisation undone). */
+    public static final String PREDICTIONS = "finetune_predictions";
+    public static final String LOGITS = "finetune_logits";
+    /** What the head reads (pooled output, [CLS] vector or mean): exported as the model's own pooled output. */
+    public static final String FEATURES = "finetune_features";
+    /** The plugin's own mask input, for models that take none. */
+    public static final String INPUT_MASK = "finetune_input_mask";
+
+    private final Graph graph;
+    private final EncoderGraph encoder;
+    private final List<EncoderVariable> encoderVariables;
+    private final int hiddenSize;
+    private final int numLabels;
+
+    final Output<TInt32> inputIds;
+    final Output<TInt32> inputMask;
+    final Output<TInt32> segmentIds;
+    final Placeholder<TInt32> labels;
+    /** Multi-label: the multi-hot rows; regression: the target of each row, {@code rows × 1}. */
+    final Placeholder<TFloat32> targets;
+    /** Token classification: a tag index per position, -1 where the loss ignores it. */
+    final Placeholder<TInt32> tokenLabels;
+    private final Task task;
+    final Placeholder<TFloat32> learningRate;
+    final Placeholder<TFloat32> beta1Power;
+    final Placeholder<TFloat32> beta2Power;
+    final Operand<TFloat32> loss;
+    final Operand<TFloat32> gradientNorm;
+    /** The task's output: class probabilities (per position for token classification) or the regression prediction. */
+    final Operand<TFloat32> probabilities;
+    final Operand<TFloat32> exampleLosses;
+    final Op trainStep;
+    /** Per variable, in the order of {@link #variableNames}: its handle and its (unclipped) gradient. */
+    final List<Operand<?>> handles = new ArrayList<>();
+    final List<String> variableNames = new ArrayList<>();
+    final List<Shape> shapes = new ArrayList<>();
+    final List<Operand<TFloat32>> gradients;
+    /** Which encoder variables train and at what share of the rate. */
+    private final LayerPlan plan;
+    private final int trainableCount;
+    final List<Op> freshInit = new ArrayList<>();
+    final VariableSaver checkpointSaver;
+    final VariableSaver exportSaver;
+
+    /** Head and optimizer settings the graph bakes in; the learning rate is fed per step. */
+    public record Settings(String pooling, double dropout, long seed, double beta1, double beta2, double epsilon,
+                           double weightDecay, double maxGradNorm, int trainLayers, double layerDecay, Task task,
+                           String regressionLoss, double targetMean, double targetScale, float[] initialBias) {
+        /** Single-label classification. */
+        public Settings(String pooling, double dropout, long seed, double beta1, double beta2, double epsilon,
+                        double weightDecay, double maxGradNorm, int trainLayers, double layerDecay) {
+            this(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
+                    Task.SINGLE_LABEL, "mse", 0, 1, null);
+        }
+
+        /** Single-label classification; every layer trains at the full rate. */
+        public Settings(String pooling, double dropout, long seed, double beta1, double beta2, double epsilon,
+                        double weightDecay, double maxGradNorm) {
+            this(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, -1, 1.0);
+        }
+
+        /** These settings for another task; regression predicts {@code mean + scale × output}. */
+        public Settings forTask(Task t, String loss, double mean, double scale) {
+            return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
+                    t, loss, mean, scale, initialBias);
+        }
+
+        /** These settings with the head's bias starting at {@code bias} (null: zeros). */
+        public Settings withInitialBias(float[] bias) {
+            return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
+                    task, regressionLoss, targetMean, targetScale, bias);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    public ClassifierGraph(EncoderGraph encoder, int classes, Settings s) {
+        CustomGradients.register();
+        this.encoder = encoder;
+        this.task = s.task();
+        // A regression head has one output whatever the caller counts.
+        this.numLabels = task == Task.REGRESSION ? 1 : classes;
+        graph = new Graph();
+        try {
+            graph.importGraphDef(encoder.graph());
+            Ops tf = Ops.create(graph);
+            EncoderSignature sig = encoder.signature();
+            inputIds = (Output<TInt32>) output(sig.inputIds());
+            // A model without a mask input still needs one for pooling, and the export a uniform signature.
+            inputMask = sig.inputMask() != null ? (Output<TInt32>) output(sig.inputMask())
+                    : tf.withName(INPUT_MASK).placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1))).output();
+            segmentIds = sig.segmentIds() == null ? null : (Output<TInt32>) output(sig.segmentIds());
+            boolean perToken = task == Task.TOKEN_CLASSIFICATION;
+            String encoderOutput = perToken ? sig.sequenceOutput() : s.pooling().equals("pooled") ? sig.pooledOutput() : sig.sequenceOutput();
+            if (perToken && encoderOutput == null) {
+                throw new ModelException("task token-classification needs the model's sequence output (a vector per token), "
+                        + "which it does not have; name it with <sequenceOutput>.");
+            }
+            if (encoderOutput == null) {
+                throw new ModelException("pooling '" + s.pooling() + "' needs the model's "
+                        + (s.pooling().equals("pooled") ? "pooled" : "sequence") + " output, which it does not have; "
+                        + "use pooling " + (s.pooling().equals("pooled") ? "cls, mean or last" : "pooled") + ".");
+            }
+            encoderVariables = EncoderVariables.find(encoder.graph(), encoderOutput);
+            // Token classification reads every position's vector; the other tasks one vector per text.
+            Operand<TFloat32> features = tf.withName(FEATURES).identity(perToken ? (Output<TFloat32>) output(encoderOutput)
+                    : features(tf, (Output<TFloat32>) output(encoderOutput), s.pooling()));
+            hiddenSize = (int) features.shape().get(features.shape().numDimensions() - 1);
+            if (hiddenSize <= 0) {
+                throw new ModelException("The hidden size of '" + encoderOutput + "' is not known from the graph.");
+            }
+
+            Ops head = tf.withSubScope("finetune_head");
+            int numLabels = this.numLabels;
+            VarHandleOp kernel = head.withName("kernel").varHandleOp(TFloat32.class, Shape.of(hiddenSize, numLabels),
+                    VarHandleOp.sharedName("finetune_head/kernel"));
+            VarHandleOp bias = head.withName("bias").varHandleOp(TFloat32.class, Shape.of(numLabels),
+                    VarHandleOp.sharedName("finetune_head/bias"));
+            freshInit.add(head.assignVariableOp(kernel, head.constant(truncatedNormal(hiddenSize, numLabels, s.seed()))));
+            float[] bias0 = s.initialBias() != null && s.initialBias().length == numLabels ? s.initialBias() : new float[numLabels];
+            freshInit.add(head.assignVariableOp(bias, head.constant(bias0)));
+            Operand<TFloat32> w = head.withName("kernel_read").readVariableOp(kernel, TFloat32.class);
+            Operand<TFloat32> b = head.withName("bias_read").readVariableOp(bias, TFloat32.class);
+
+            Operand<TFloat32> trainFeatures = dropout(head, features, s.dropout(), s.seed());
+            Operand<TFloat32> trainLogits = dense(head, trainFeatures, w, b, numLabels);
+            Operand<TFloat32> evalLogits = tf.withName(LOGITS).identity(dense(head, features, w, b, numLabels));
+            labels = tf.withName("finetune_labels").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
+            targets = tf.withName("finetune_targets").placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, numLabels)));
+            tokenLabels = tf.withName("finetune_token_labels").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
+            TaskLoss taskLoss = new TaskLoss(tf, s);
+            switch (task) {
+                case MULTI_LABEL -> {
+                    probabilities = tf.withName(PROBABILITIES).math.sigmoid(evalLogits);
+                    loss = tf.withName("finetune_loss").math.mean(taskLoss.binaryCrossEntropy(trainLogits, targets), tf.constant(0));
+                    exampleLosses = tf.withName("finetune_example_losses").identity(taskLoss.binaryCrossEntropy(evalLogits, targets));
+                }
+                case REGRESSION -> {
+                    probabilities = tf.withName(PREDICTIONS).math.add(
+                            tf.math.mul(evalLogits, tf.constant((float) s.targetScale())), tf.constant((float) s.targetMean()));
+                    loss = tf.withName("finetune_loss").math.mean(taskLoss.regression(trainLogits, targets), tf.constant(0));
+                    exampleLosses = tf.withName("finetune_example_losses").identity(taskLoss.regression(evalLogits, targets));
+                }
+                case TOKEN_CLASSIFICATION -> {
+                    probabilities = tf.withName(PROBABILITIES).nn.softmax(evalLogits);
+                    TaskLoss.PerToken train = taskLoss.perToken(trainLogits, tokenLabels, numLabels);
+                    loss = tf.withName("finetune_loss").identity(train.mean());
+                    exampleLosses = tf.withName("finetune_example_losses").identity(
+                            taskLoss.perToken(evalLogits, tokenLabels, numLabels).perExample());
+                }
+                default -> {
+                    probabilities = tf.withName(PROBABILITIES).nn.softmax(evalLogits);
+                    Operand<TFloat32> oneHot = tf.oneHot(labels, tf.constant(numLabels), tf.constant(1f), tf.constant(0f));
+                    loss = tf.withName("finetune_loss").math.mean(
+                            tf.nn.softmaxCrossEntropyWithLogits(trainLogits, oneHot).loss(), tf.constant(0));
+                    exampleLosses = tf.withName("finetune_example_losses").identity(
+                            tf.nn.softmaxCrossEntropyWithLogits(evalLogits, oneHot).loss());
+                }
+            }
+
+            List<String> names = variableNames;
+            plan = LayerPlan.of(encoderVariables.stream().map(EncoderVariable::key).toList(), s.trainLayers(), s.layerDecay());
+            // Every variable is saved and exported; only the trainable ones get gradients, slots and updates.
+            List<Integer> train = new ArrayList<>();
+            List<Double> rates = new ArrayList<>();
+            List<List<Output<?>>> reads = new ArrayList<>();
+            for (int i = 0; i < encoderVariables.size(); i++) {
+                EncoderVariable v = encoderVariables.get(i);
+                handles.add(graph.operationOrThrow(v.handleOp()).output(0));
+                names.add(v.key());
+                shapes.add(Shape.of(v.shape()));
+                if (plan.trainable(i) && v.differentiable()) {
+                    List<Output<?>> r = new ArrayList<>();
+                    v.reads().forEach(t -> r.add(output(t)));
+                    reads.add(r);
+                    train.add(i);
+                    rates.add(plan.multiplier(i));
+                }
+            }
+            handles.add(kernel);
+            names.add("finetune_head/kernel");
+            shapes.add(Shape.of(hiddenSize, numLabels));
+            reads.add(List.of(w.asOutput()));
+            train.add(handles.size() - 1);
+            rates.add(1.0);
+            handles.add(bias);
+            names.add("finetune_head/bias");
+            shapes.add(Shape.of(numLabels));
+            reads.add(List.of(b.asOutput()));
+            train.add(handles.size() - 1);
+            rates.add(1.0);
+            trainableCount = train.size();
+
+            Ops opt = tf.withSubScope("finetune_adam");
+            learningRate = opt.withName("learning_rate").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+            beta1Power = opt.withName("beta1_power").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+            beta2Power = opt.withName("beta2_power").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+            List<Operand<TFloat32>> grads = gradients(opt, reads);
+            gradients = new ArrayList<>(java.util.Collections.nCopies(handles.size(), null));
+            for (int k = 0; k < train.size(); k++) {
+                gradients.set(train.get(k), grads.get(k));
+            }
+            org.tensorflow.op.math.Sqrt<TFloat32> norm = opt.withName("global_norm").math.sqrt(globalSquaredNorm(opt, grads));
+            gradientNorm = norm;
+            // Every update waits for the global norm, hence for every gradient: no weight changes under a
+            // gradient that is still being computed from it.
+            Ops afterGradients = opt.withControlDependencies(List.of((Op) norm));
+            List<Operand<TFloat32>> clipped = clip(opt, grads, gradientNorm, s.maxGradNorm());
+
+            List<Operand<?>> slots = new ArrayList<>();
+            List<String> slotNames = new ArrayList<>();
+            List<Op> updates = new ArrayList<>();
+            Operand<TFloat32> b1 = opt.constant((float) s.beta1());
+            Operand<TFloat32> b2 = opt.constant((float) s.beta2());
+            Operand<TFloat32> eps = opt.constant((float) s.epsilon());
+            java.util.Map<Double, Operand<TFloat32>> scaledRates = new java.util.HashMap<>();
+            java.util.Map<Double, Operand<TFloat32>> decayRates = new java.util.HashMap<>();
+            for (int k = 0; k < train.size(); k++) {
+                int i = train.get(k);
+                Operand<TFloat32> rate = scaledRates.computeIfAbsent(rates.get(k),
+                        share -> share == 1.0 ? learningRate : opt.math.mul(learningRate, opt.constant(share.floatValue())));
+                Operand<TFloat32> decayRate = decayRates.computeIfAbsent(rates.get(k),
+                        share -> opt.math.mul(rate, opt.constant((float) s.weightDecay())));
+                Shape shape = shapes.get(i);
+                VarHandleOp m = slot(opt, "m_" + i, names.get(i) + "/adam_m", shape);
+                VarHandleOp v = slot(opt, "v_" + i, names.get(i) + "/adam_v", shape);
+                slots.add(m);
+                slots.add(v);
+                slotNames.add(names.get(i) + "/adam_m");
+                slotNames.add(names.get(i) + "/adam_v");
+                // Decoupled weight decay (AdamW) on matrices only: biases and normalisation vectors are rank 1.
+                List<Op> before = new ArrayList<>(List.of((Op) norm));
+                if (s.weightDecay() > 0 && shape.numDimensions() >= 2) {
+                    Operand<TFloat32> value = afterGradients.readVariableOp(handles.get(i), TFloat32.class);
+                    before.add(afterGradients.assignSubVariableOp(handles.get(i), afterGradients.math.mul(decayRate, value)));
+                }
+                updates.add(opt.withControlDependencies(before).train.resourceApplyAdam(handles.get(i), m, v,
+                        beta1Power, beta2Power, rate, b1, b2, eps, clipped.get(k)));
+            }
+            trainStep = tf.withControlDependencies(updates).withName("finetune_train_step").noOp();
+
+            List<Operand<?>> all = new ArrayList<>(handles);
+            all.addAll(slots);
+            List<String> allNames = new ArrayList<>(names);
+            allNames.addAll(slotNames);
+            checkpointSaver = new VariableSaver(tf, "finetune_checkpoint", allNames, all);
+            exportSaver = new VariableSaver(tf, "finetune_export", names, handles);
+        } catch (RuntimeException e) {
+            graph.close();
+            throw e;
+        }
+    }
+
+    private Output<?> output(String tensor) {
+        return output(graph, tensor);
+    }
+
+    /** {@code x·w + b} over the last axis: {@code [rows, hidden]}, or {@code [rows, length, hidden]} per token. */
+    private static Operand<TFloat32> dense(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> b, int outputs) {
+        if (x.shape().numDimensions() == 2) {
+            return tf.math.add(tf.linalg.matMul(x, w), b);
+        }
+        long hidden = x.shape().get(2);
+        Operand<TFloat32> flat = tf.reshape(x, tf.constant(new long[] {-1, hidden}));
+        Operand<TFloat32> y = tf.math.add(tf.linalg.matMul(flat, w), b);
+        Operand<TInt32> rowsAndLength = tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {2}));
+        return tf.reshape(y, tf.concat(List.of(rowsAndLength, tf.constant(new int[] {outputs})), tf.constant(0)));
+    }
+
+    /** The output named {@code tensor} ("op:index" or "op") of {@code graph}. */
+    public static Output<?> output(Graph graph, String tensor) {
+        return dev.finetune.runtime.model.GraphDefs.output(graph, tensor);
+    }
+
+    @SuppressWarnings("unchecked")
+    private Operand<TFloat32> features(Ops tf, Output<TFloat32> out, String pooling) {
+        switch (pooling) {
+            case "pooled":
+                return out;
+            case "cls":
+                return tf.withName("finetune_cls").stridedSlice(out, Indices.all(), Indices.at(0), Indices.all());
+            case "last":
+                return lastToken(tf, out);
+            default:
+                Operand<TFloat32> mask = tf.expandDims(tf.dtypes.cast(inputMask, TFloat32.class), tf.constant(-1));
+                Operand<TFloat32> summed = tf.sum(tf.math.mul(out, mask), tf.constant(1));
+                Operand<TFloat32> count = tf.math.maximum(tf.sum(mask, tf.constant(1)), tf.constant(1f));
+                Operand<TFloat32> mean = tf.withName("finetune_mean_pool").math.div(summed, count);
+                return tf.ensureShape(mean, Shape.of(-1, out.shape().get(2)));
+        }
+    }
+
+    /**
+     * The hidden state of each row's last real token: the highest position whose mask is 1, so it is found whichever
+     * side the padding is on. A one-hot mask picks it, which keeps the gradient a plain product.
+     */
+    private Operand<TFloat32> lastToken(Ops tf, Output<TFloat32> out) {
+        Operand<TInt32> length = tf.squeeze(tf.slice(tf.shape(inputMask), tf.constant(new int[] {1}), tf.constant(new int[] {1})));
+        Operand<TInt32> positions = tf.range(tf.constant(0), length, tf.constant(1));
+        Operand<TInt32> last = tf.max(tf.math.mul(inputMask, positions), tf.constant(1));
+        Operand<TFloat32> pick = tf.oneHot(last, length, tf.constant(1f), tf.constant(0f));
+        Operand<TFloat32> picked = tf.sum(tf.math.mul(out, tf.expandDims(pick, tf.constant(-1))), tf.constant(1));
+        return tf.ensureShape(tf.withName("finetune_last_token").identity(picked), Shape.of(-1, out.shape().get(2)));
+    }
+
+    private static Operand<TFloat32> dropout(Ops tf, Operand<TFloat32> x, double rate, long seed) {
+        if (rate <= 0) {
+            return x;
+        }
+        Operand<TFloat32> keep = tf.constant((float) (1 - rate));
+        Operand<TFloat32> noise = tf.random.randomUniform(tf.shape(x), TFloat32.class,
+                org.tensorflow.op.random.RandomUniform.seed(seed), org.tensorflow.op.random.RandomUniform.seed2(seed + 1));
+        Operand<TFloat32> mask = tf.math.floor(tf.math.add(noise, keep));
+        return tf.math.div(tf.math.mul(x, mask), keep);
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<Operand<TFloat32>> gradients(Ops tf, List<List<Output<?>>> reads) {
+        List<Output<?>> xs = new ArrayList<>();
+        reads.forEach(xs::addAll);
+        Output<?>[] dx;
+        try {
+            dx = graph.addGradients(loss.asOutput(), xs.toArray(new Output<?>[0]));
+        } catch (RuntimeException e) {
+            throw new ModelException("TensorFlow cannot differentiate this encoder: " + e.getMessage()
+                    + " (an op on the encoder's path has no gradient).", e);
+        }
+        List<Operand<TFloat32>> grads = new ArrayList<>(reads.size());
+        int k = 0;
+        for (List<Output<?>> r : reads) {
+            Operand<TFloat32> sum = null;
+            for (int j = 0; j < r.size(); j++, k++) {
+                if (dx[k] == null) {
+                    continue;
+                }
+                Operand<TFloat32> g = (Operand<TFloat32>) dx[k];
+                sum = sum == null ? g : tf.math.add(sum, g);
+            }
+            if (sum == null) {
+                throw new ModelException("No gradient reaches variable read '" + r.get(0).op().name() + "'.");
+            }
+            grads.add(sum);
+        }
+        return grads;
+    }
+
+    private static Operand<TFloat32> globalSquaredNorm(Ops tf, List<Operand<TFloat32>> grads) {
+        List<Operand<TFloat32>> halves = new ArrayList<>(grads.size());
+        grads.forEach(g -> halves.add(tf.nn.l2Loss(g)));
+        return tf.math.mul(tf.constant(2f), tf.math.addN(halves));
+    }
+
+    private static List<Operand<TFloat32>> clip(Ops tf, List<Operand<TFloat32>> grads, Operand<TFloat32> norm, double maxNorm) {
+        if (maxNorm <= 0) {
+            return grads;
+        }
+        Operand<TFloat32> limit = tf.constant((float) maxNorm);
+        Operand<TFloat32> factor = tf.withName("clip_factor").math.div(limit, tf.math.maximum(norm, limit));
+        List<Operand<TFloat32>> out = new ArrayList<>(grads.size());
+        grads.forEach(g -> out.add(tf.math.mul(g, factor)));
+        return out;
+    }
+
+    private VarHandleOp slot(Ops tf, String opName, String sharedName, Shape shape) {
+        VarHandleOp h = tf.withName(opName).varHandleOp(TFloat32.class, shape, VarHandleOp.sharedName(sharedName));
+        // tf.fill, not tf.zeros: zeros opens a sub-scope that scans every op of the graph through JNI.
+        long[] dims = shape.asArray();
+        int[] intDims = new int[dims.length];
+        for (int i = 0; i < dims.length; i++) {
+            intDims[i] = (int) dims[i];
+        }
+        freshInit.add(tf.assignVariableOp(h, tf.fill(tf.constant(intDims), tf.constant(0f))));
+        return h;
+    }
+
+    /** Truncated normal (σ 0.02, cut at 2σ) as BERT initialises its heads; seeded, so runs repeat. */
+    private static float[][] truncatedNormal(int rows, int cols, long seed) {
+        Random r = new Random(seed);
+        float[][] out = new float[rows][cols];
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                double g;
+                do {
+                    g = r.nextGaussian();
+                } while (Math.abs(g) > 2);
+                out[i][j] = (float) (0.02 * g);
+            }
+        }
+        return out;
+    }
+
+    /** The saver over the encoder and head weights, without optimizer slots: what an exported model restores. */
+    public VariableSaver exportSaver() {
+        return exportSaver;
+    }
+
+    /** The tensor fed the attention mask: the model's own input, or the plugin's when the model has none. */
+    public String inputMaskTensor() {
+        return inputMask.op().name() + ":" + inputMask.index();
+    }
+
+    public Graph graph() {
+        return graph;
+    }
+
+    public EncoderGraph encoder() {
+        return encoder;
+    }
+
+    public List<EncoderVariable> encoderVariables() {
+        return encoderVariables;
+    }
+
+    public int numLabels() {
+        return numLabels;
+    }
+
+    public Task task() {
+        return task;
+    }
+
+    /** The graph's output for the task: {@link #PROBABILITIES}, or {@link #PREDICTIONS} for regression. */
+    public String outputName() {
+        return probabilities.asOutput().op().name();
+    }
+
+    public int hiddenSize() {
+        return hiddenSize;
+    }
+
+    /** Parameters that train (the frozen ones excluded). */
+    public long trainableParameters() {
+        long n = (long) hiddenSize * numLabels + numLabels;
+        for (int i = 0; i < encoderVariables.size(); i++) {
+            if (plan.trainable(i) && encoderVariables.get(i).differentiable()) {
+                n += encoderVariables.get(i).size();
+            }
+        }
+        return n;
+    }
+
+    /** How many variables train, the head's two included. */
+    public int trainableVariables() {
+        return trainableCount;
+    }
+
+    public LayerPlan layerPlan() {
+        return plan;
+    }
+
+    @Override
+    public void close() {
+        graph.close();
+    }
+}

@@ -1,0 +1,195 @@
+package dev.finetune.engine.training;
+
+import dev.finetune.runtime.encoding.Batch;
+import dev.finetune.runtime.model.ServingSignature;
+import dev.finetune.runtime.model.SessionSettings;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.Output;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.Tensor;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.op.Op;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TString;
+
+/**
+ * A session over a {@link ClassifierGraph}: loads the pretrained weights, runs training steps and predictions,
+ * saves and restores checkpoints. Each call is one {@code Session.run}; every tensor is closed before return.
+ */
+public final class ClassifierSession implements AutoCloseable {
+    private final ClassifierGraph model;
+    private final Session session;
+
+    public ClassifierSession(ClassifierGraph model, int intraOpThreads, int interOpThreads) {
+        this(model, new SessionSettings("auto", intraOpThreads, interOpThreads, "float32", false));
+    }
+
+    /** A session as {@code settings} say; ops without a kernel on the chosen device fall back to the CPU. */
+    public ClassifierSession(ClassifierGraph model, SessionSettings settings) {
+        this.model = model;
+        session = new Session(model.graph(), settings.config());
+    }
+
+    /** Loads the encoder's pretrained weights through the model's own saver, and starts head and slots fresh. */
+    public void initializeFromPretrained() {
+        var enc = model.encoder();
+        try (TString prefix = TString.scalarOf(enc.variablesPrefix().toString())) {
+            session.runner().feed(output(enc.restoreFilenameTensor()), prefix).addTarget(enc.restoreOp()).run().close();
+        }
+        Session.Runner init = session.runner();
+        for (Op op : model.freshInit) {
+            init.addTarget(op);
+        }
+        init.run().close();
+    }
+
+    private Output<?> output(String tensor) {
+        return ClassifierGraph.output(model.graph(), tensor);
+    }
+
+
+    /** One optimizer step (1-based {@code step} for Adam's bias correction); returns loss and gradient norm. */
+    public StepResult train(Batch batch, float learningRate, long step, double beta1, double beta2) {
+        return step(batch, learningRate, step, beta1, beta2, null).result();
+    }
+
+    /** One optimizer step run with TensorFlow's full trace: where the time goes (for profiling, not training). */
+    org.tensorflow.proto.RunMetadata traceStep(Batch batch, float learningRate, long step, double beta1, double beta2) {
+        return step(batch, learningRate, step, beta1, beta2,
+                org.tensorflow.proto.RunOptions.newBuilder().setTraceLevel(org.tensorflow.proto.RunOptions.TraceLevel.FULL_TRACE).build())
+                .metadata();
+    }
+
+    private record Traced(StepResult result, org.tensorflow.proto.RunMetadata metadata) {
+    }
+
+    private Traced step(Batch batch, float learningRate, long step, double beta1, double beta2, org.tensorflow.proto.RunOptions options) {
+        List<Tensor> feeds = new ArrayList<>();
+        try {
+            Session.Runner r = feed(session.runner(), batch, feeds, true);
+            TFloat32 lr = track(feeds, TFloat32.scalarOf(learningRate));
+            TFloat32 p1 = track(feeds, TFloat32.scalarOf((float) Math.pow(beta1, step)));
+            TFloat32 p2 = track(feeds, TFloat32.scalarOf((float) Math.pow(beta2, step)));
+            r.feed(model.learningRate, lr).feed(model.beta1Power, p1).feed(model.beta2Power, p2)
+                    .fetch(model.loss).fetch(model.gradientNorm).addTarget(model.trainStep);
+            if (options != null) {
+                r.setOptions(options);
+            }
+            try (Result out = options == null ? r.run() : r.runAndFetchMetadata()) {
+                StepResult result = new StepResult(((TFloat32) out.get(0)).getFloat(), ((TFloat32) out.get(1)).getFloat());
+                return new Traced(result, out.getMetadata().orElse(null));
+            }
+        } finally {
+            feeds.forEach(Tensor::close);
+        }
+    }
+
+    /**
+     * The task's output per row: class probabilities ({@code numLabels}), the regression prediction (one number), or
+     * for token classification {@code length × numLabels} probabilities, position by position.
+     */
+    public float[][] predict(Batch batch) {
+        return evaluate(batch, false).probabilities();
+    }
+
+    /** The task's output per row (see {@link #predict}) and, when the batch is labelled, each row's loss. */
+    public Evaluation evaluate(Batch batch, boolean withLoss) {
+        List<Tensor> feeds = new ArrayList<>();
+        try {
+            Session.Runner r = feed(session.runner(), batch, feeds, withLoss).fetch(model.probabilities);
+            if (withLoss) {
+                r.fetch(model.exampleLosses);
+            }
+            try (Result out = r.run()) {
+                float[][] probs = ServingSignature.rows(ServingSignature.floats(out.get(0)), batch.rows());
+                float[] losses = null;
+                if (withLoss) {
+                    losses = ServingSignature.floats(out.get(1));
+                }
+                return new Evaluation(probs, losses);
+            }
+        } finally {
+            feeds.forEach(Tensor::close);
+        }
+    }
+
+
+    /** The raw encoder output (pooled or sequence tensor), flattened; for checks against a reference. */
+    public float[] encoderOutput(Batch batch, String tensor) {
+        List<Tensor> feeds = new ArrayList<>();
+        try (Result out = feed(session.runner(), batch, feeds, false).fetch(output(tensor)).run()) {
+            return ServingSignature.floats(out.get(0));
+        } finally {
+            feeds.forEach(Tensor::close);
+        }
+    }
+
+    /** The current value of a model variable, by its saved name ({@link EncoderVariable#key()}), flattened. */
+    public float[] variable(String key) {
+        try (Result out = session.runner().fetch(model.exportSaver.value(key)).run()) {
+            return ServingSignature.floats(out.get(0));
+        }
+    }
+
+    public void saveCheckpoint(Path prefix) {
+        model.checkpointSaver.save(session, prefix.toString());
+    }
+
+    public void restoreCheckpoint(Path prefix) {
+        model.checkpointSaver.restore(session, prefix.toString());
+    }
+
+    /** Writes the encoder and head weights (not the optimizer slots) as a V2 checkpoint at {@code prefix}. */
+    public void saveWeights(Path prefix) {
+        model.exportSaver.save(session, prefix.toString());
+    }
+
+    /** Loads weights written by {@link #saveWeights} (the optimizer slots stay as they are). */
+    public void restoreWeights(Path prefix) {
+        model.exportSaver.restore(session, prefix.toString());
+    }
+
+    private Session.Runner feed(Session.Runner r, Batch batch, List<Tensor> feeds, boolean withLabels) {
+        Shape shape = Shape.of(batch.rows(), batch.length());
+        r.feed(model.inputIds, track(feeds, TInt32.tensorOf(shape, DataBuffers.of(batch.inputIds(), true, false))));
+        r.feed(model.inputMask, track(feeds, TInt32.tensorOf(shape, DataBuffers.of(batch.inputMask(), true, false))));
+        if (model.segmentIds != null) {
+            r.feed(model.segmentIds, track(feeds, TInt32.tensorOf(shape, DataBuffers.of(batch.segmentIds(), true, false))));
+        }
+        if (withLabels) {
+            switch (model.task()) {
+                case MULTI_LABEL, REGRESSION -> r.feed(model.targets, track(feeds,
+                        TFloat32.tensorOf(Shape.of(batch.rows(), model.numLabels()), DataBuffers.of(batch.targets(), true, false))));
+                case TOKEN_CLASSIFICATION -> r.feed(model.tokenLabels, track(feeds, TInt32.tensorOf(shape,
+                        DataBuffers.of(batch.tokenLabels(), true, false))));
+                default -> r.feed(model.labels, track(feeds, TInt32.vectorOf(batch.labels())));
+            }
+        }
+        return r;
+    }
+
+    private static <T extends Tensor> T track(List<Tensor> feeds, T t) {
+        feeds.add(t);
+        return t;
+    }
+
+    public Session session() {
+        return session;
+    }
+
+    @Override
+    public void close() {
+        session.close();
+    }
+
+    public record StepResult(float loss, float gradientNorm) {
+    }
+
+    public record Evaluation(float[][] probabilities, float[] losses) {
+    }
+}

@@ -1,0 +1,111 @@
+package dev.finetune.engine.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.finetune.engine.FineTuneEngine;
+import dev.finetune.engine.training.ProgressListener;
+import dev.finetune.runtime.FineTuneException;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class FineTuneConfigTest {
+    @Test
+    void listsEveryProblemAtOnceBeforeLoadingAnything() {
+        FineTuneConfig c = new FineTuneConfig();
+        c.trainFile = Path.of("does-not-matter.csv");
+        c.model = Path.of("no-model-loaded");
+        c.outputDirectory = Path.of("target/x");
+        c.learningRate = -1;
+        c.batchSize = 0;
+        c.validationSplit = 1.5;
+        c.schedule = "exponential";
+        List<String> problems = c.problems();
+        assertEquals(4, problems.size(), problems.toString());
+        FineTuneException e = assertThrows(FineTuneException.class, () -> FineTuneEngine.train(c, ProgressListener.SILENT));
+        for (String expected : List.of("learningRate must be a positive number, not -1.0", "batchSize must be at least 1, not 0",
+                "validationSplit must be between 0 and 1", "schedule 'exponential' is unknown")) {
+            assertTrue(e.getMessage().contains(expected), e.getMessage());
+        }
+    }
+
+    @Test
+    void taskSettingsAreCheckedWithTheRest() {
+        FineTuneConfig c = new FineTuneConfig();
+        c.trainFile = Path.of("t.conll");
+        c.model = Path.of("m");
+        c.outputDirectory = Path.of("o");
+        c.dataFormat = "conll";
+        assertTrue(c.problems().isEmpty(), c.problems().toString());
+        c.task = "ner";
+        c.threshold = "1.5";
+        c.regressionLoss = "l1";
+        assertEquals(List.of("task 'ner' is unknown: use single-label, multi-label, regression, token-classification.",
+                "threshold '1.5' is neither tuned nor a number between 0 and 1 (exclusive).",
+                "regressionLoss 'l1' is unknown: use mse or huber."), c.problems());
+        c.task = "regression";
+        c.threshold = "0.3";
+        c.regressionLoss = "huber";
+        c.bestModelMetric = "accuracy";
+        assertEquals(List.of("bestModelMetric accuracy means nothing for task regression: use loss."), c.problems());
+        assertEquals(0.3, c.fixedThreshold());
+        c.task = "token-classification";
+        c.bestModelMetric = "loss";
+        c.textPairColumn = "second";
+        assertEquals(List.of("textPairColumn cannot be used with task token-classification: each example is one sentence of words."),
+                c.problems());
+        c.task = "multi-label";
+        c.textPairColumn = null;
+        c.labelSeparator = "";
+        assertEquals(List.of("labelSeparator must not be empty for task multi-label: it splits a cell such as a|b into labels."),
+                c.problems());
+    }
+
+    @Test
+    void defaultsAreValidOnceTheRequiredFilesAreNamed() {
+        FineTuneConfig c = new FineTuneConfig();
+        assertEquals(3, c.problems().size());
+        c.trainFile = Path.of("t.csv");
+        c.model = Path.of("m");
+        c.outputDirectory = Path.of("o");
+        assertTrue(c.problems().isEmpty(), c.problems().toString());
+    }
+
+    @Test
+    void maxSequenceLengthAutoIsTheSmallerOf128AndTheModelsPositions() {
+        FineTuneConfig c = new FineTuneConfig();
+        assertEquals("auto", c.maxSequenceLength);
+        assertEquals(128, c.maxSequenceLength(null), "a model that does not say");
+        assertEquals(64, c.maxSequenceLength(64));
+        assertEquals(128, c.maxSequenceLength(512));
+        c.maxSequenceLength = "256";
+        assertEquals(256, c.maxSequenceLength(64), "a number stays as given (and is then checked against the model)");
+        c.maxSequenceLength = "many";
+        c.delimiter = "::";
+        c.encoding = "klingon-8";
+        c.trainFile = Path.of("t.csv");
+        c.model = Path.of("m");
+        c.outputDirectory = Path.of("o");
+        assertEquals(List.of("delimiter '::' is not usable: use auto, tab, or one character such as ; or | (not a quote).",
+                "encoding 'klingon-8' is not a charset Java knows: use a name such as UTF-8, windows-1252 or ISO-8859-15.",
+                "maxSequenceLength 'many' is neither auto nor a number of tokens."), c.problems());
+        c.maxSequenceLength = "2";
+        assertTrue(c.problems().contains("maxSequenceLength must be at least 3 ([CLS], one token, [SEP]), not 2."), c.problems().toString());
+    }
+
+    @Test
+    void delimiterAndEncodingCountInTheCopyAndJson() {
+        FineTuneConfig c = new FineTuneConfig();
+        c.delimiter = ";";
+        c.encoding = "windows-1252";
+        c.maxSequenceLength = "64";
+        var json = dev.finetune.runtime.Json.MAPPER.valueToTree(c);
+        assertEquals(";", json.get("delimiter").asText());
+        assertEquals("windows-1252", json.get("encoding").asText());
+        assertTrue(json.get("maxSequenceLength").isInt(), "a number is written as a number: " + json);
+        FineTuneConfig copy = c.copy();
+        assertEquals(List.of(";", "windows-1252", "64"), List.of(copy.delimiter, copy.encoding, copy.maxSequenceLength));
+    }
+}

@@ -1,0 +1,119 @@
+package dev.finetune.engine.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.finetune.engine.TestFiles;
+import dev.finetune.engine.training.ClassifierSession;
+import dev.finetune.runtime.model.GraphDefs;
+import dev.finetune.runtime.model.SavedModelFile;
+import dev.finetune.runtime.model.ServingSignature;
+import java.util.function.BiFunction;
+import org.junit.jupiter.api.Test;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Output;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.StdArrays;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.proto.GraphDef;
+import org.tensorflow.types.TFloat32;
+
+class GeluRewriteTest {
+    private static final float C = (float) Math.sqrt(2 / Math.PI);
+    private static final float[] X = xs();
+
+    private static float[] xs() {
+        float[] x = new float[241];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = -6f + i * 0.05f;
+        }
+        return x;
+    }
+
+    /** tanh(c * (x + 0.044715 x^3)) */
+    private static Operand<TFloat32> tanh(Ops tf, Operand<TFloat32> x) {
+        return tf.math.tanh(tf.math.mul(tf.constant(C),
+                tf.math.add(x, tf.math.mul(tf.constant(0.044715f), tf.math.pow(x, tf.constant(3f))))));
+    }
+
+    /** Google's BERT: x * (0.5 * (1 + tanh(...))). */
+    private static Operand<TFloat32> googleGelu(Ops tf, Operand<TFloat32> x) {
+        return tf.math.mul(x, tf.math.mul(tf.constant(0.5f), tf.math.add(tf.constant(1f), tanh(tf, x))));
+    }
+
+    /** The other common spelling: 0.5 * x * (1 + tanh(...)). */
+    private static Operand<TFloat32> pythonGelu(Ops tf, Operand<TFloat32> x) {
+        return tf.math.mul(tf.math.mul(tf.constant(0.5f), x), tf.math.add(tanh(tf, x), tf.constant(1f)));
+    }
+
+    /** x -> dense-free stand-in of a layer: gelu(x * 1.5), then a weighted sum, so the gradient has some shape. */
+    private static GraphDef graph(BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>> gelu) {
+        try (Graph g = new Graph()) {
+            Ops tf = Ops.create(g);
+            Placeholder<TFloat32> x = tf.withName("x").placeholder(TFloat32.class);
+            Operand<TFloat32> y = tf.withName("y").identity(gelu.apply(tf, tf.math.mul(x, tf.constant(1.5f))));
+            float[] w = new float[X.length];
+            for (int i = 0; i < w.length; i++) {
+                w[i] = 1f + (i % 7) * 0.25f;
+            }
+            tf.withName("loss").reduceSum(tf.math.mul(y, tf.constant(w)), tf.constant(0));
+            return g.toGraphDef();
+        }
+    }
+
+    /** y and d loss / d x. */
+    private static float[][] run(GraphDef def) {
+        try (Graph g = new Graph()) {
+            g.importGraphDef(def);
+            Output<?>[] dx = g.addGradients(g.operation("loss").output(0), new Output<?>[] {g.operation("x").output(0)});
+            try (Session s = new Session(g);
+                 TFloat32 x = TFloat32.tensorOf(StdArrays.ndCopyOf(X));
+                 Result r = s.runner().feed("x", x).fetch("y").fetch(dx[0]).run()) {
+                return new float[][] {ServingSignature.floats(r.get(0)), ServingSignature.floats(r.get(1))};
+            }
+        }
+    }
+
+    @Test
+    void bothSpellingsKeepTheirValueExactlyAndTheirGradient() {
+        for (BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>> gelu : java.util.List.<BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>>>of(
+                GeluRewriteTest::googleGelu, GeluRewriteTest::pythonGelu)) {
+            GraphDef original = graph(gelu);
+            GraphDef rewritten = GeluRewrite.forTraining(original);
+            assertEquals(1, GeluRewrite.count(rewritten));
+            float[][] before = run(original);
+            float[][] after = run(rewritten);
+            // Equal up to kernel choice: Grappler may fuse the untouched chain, not the one with extra consumers.
+            assertArrayEquals(before[0], after[0], 1e-6f, "the value must not change");
+            for (int i = 0; i < X.length; i++) {
+                assertEquals(before[1][i], after[1][i], 2e-5 * Math.max(1, Math.abs(before[1][i])), "gradient at x=" + X[i]);
+            }
+            // The backward pass reaches x only through the stopped derivative.
+            assertTrue(rewritten.getNodeList().stream().anyMatch(n -> n.getOp().equals("StopGradient")));
+
+            GraphDef served = GeluRewrite.forInference(rewritten);
+            assertEquals(0, GeluRewrite.count(GraphDefs.prune(served, java.util.List.of("loss"))));
+            assertTrue(GraphDefs.prune(served, java.util.List.of("loss")).getNodeList().stream()
+                    .noneMatch(n -> n.getOp().equals("StopGradient")), "export keeps the training detour");
+            assertArrayEquals(before[0], run(served)[0], 1e-6f);
+        }
+    }
+
+    @Test
+    void leavesOtherGraphsAlone() {
+        GraphDef exact = graph((tf, x) -> tf.math.mul(x, tf.math.tanh(x))); // not a GELU
+        assertEquals(exact, GeluRewrite.forTraining(exact));
+    }
+
+    @Test
+    void rewritesEveryLayerOfTheTf1TestEncoder() {
+        EncoderGraph enc = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf1")), SignatureNames.auto());
+        assertEquals(2, GeluRewrite.count(enc.graph()), "one GELU per layer");
+        EncoderGraph tf2 = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf2")), SignatureNames.auto());
+        assertEquals(0, GeluRewrite.count(tf2.graph()), "exact (erf) GELU is left as it is");
+    }
+}

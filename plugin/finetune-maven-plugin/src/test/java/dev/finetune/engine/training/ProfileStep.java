@@ -1,0 +1,96 @@
+package dev.finetune.engine.training;
+
+import dev.finetune.engine.model.EncoderGraph;
+import dev.finetune.engine.model.ModelLocator;
+import dev.finetune.engine.model.SignatureNames;
+import dev.finetune.runtime.encoding.Batch;
+import dev.finetune.runtime.model.SavedModelFile;
+import dev.finetune.runtime.model.SessionSettings;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Random;
+import org.tensorflow.proto.NodeExecStats;
+import org.tensorflow.proto.RunMetadata;
+
+/**
+ * Not a test: where the time of one training step goes, for {@code src/tools/profile-step.sh MODEL [batch] [length]}.
+ * Runs a few warm-up steps, then one with TensorFlow's full trace, and prints op time summed by op type.
+ */
+public final class ProfileStep {
+    private ProfileStep() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path model = ModelLocator.locate(Path.of(args[0]), Files.createTempDirectory("finetune-profile"));
+        int rows = args.length > 1 ? Integer.parseInt(args[1]) : 16;
+        int length = args.length > 2 ? Integer.parseInt(args[2]) : 64;
+        // -Dprecision=float32|bfloat16|auto -Dxla=true -DintraOp=N -DinterOp=N -Dsteps=N: the session levers to compare.
+        SessionSettings settings = new SessionSettings("cpu", Integer.getInteger("intraOp", 0), Integer.getInteger("interOp", 0),
+                System.getProperty("precision", "float32"), Boolean.getBoolean("xla"));
+        int steps = Integer.getInteger("steps", 3);
+        EncoderGraph enc = EncoderGraph.prepare(SavedModelFile.read(model), SignatureNames.auto());
+        // -DweightDecay=D -DmaxGradNorm=N: the update's extra work, to see what it costs in time and memory.
+        double weightDecay = Double.parseDouble(System.getProperty("weightDecay", "0.01"));
+        double maxGradNorm = Double.parseDouble(System.getProperty("maxGradNorm", "1.0"));
+        try (ClassifierGraph g = new ClassifierGraph(enc, 2,
+                new ClassifierGraph.Settings("pooled", 0.1, 1, 0.9, 0.999, 1e-6, weightDecay, maxGradNorm));
+             ClassifierSession s = new ClassifierSession(g, settings)) {
+            System.out.println("session: " + settings.describe() + "; tanh GELUs taking the training detour: "
+                    + dev.finetune.engine.model.GeluRewrite.count(enc.graph()));
+            System.out.println("resident after building the graph and session: " + residentMiB() + " MiB");
+            s.initializeFromPretrained();
+            System.out.println("resident after restoring the pretrained weights: " + residentMiB() + " MiB");
+            Random r = new Random(1);
+            int[] ids = new int[rows * length];
+            int[] ones = new int[rows * length];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = 1000 + r.nextInt(20000);
+                ones[i] = 1;
+            }
+            Batch batch = new Batch(rows, length, ids, ones, new int[ids.length], new int[rows]);
+            double[] times = new double[steps];
+            for (int step = 1; step <= steps; step++) {
+                long t0 = System.nanoTime();
+                var result = s.train(batch, 1e-5f, step, 0.9, 0.999);
+                times[step - 1] = (System.nanoTime() - t0) / 1e9;
+                System.out.printf("step %d: %.3f s  loss %.4f  resident %d MiB%n", step, times[step - 1], result.loss(), residentMiB());
+            }
+            if (steps > 2) {
+                double[] warm = java.util.Arrays.copyOfRange(times, 1, steps);
+                java.util.Arrays.sort(warm);
+                System.out.printf("median after the first step: %.3f s%n", warm[warm.length / 2]);
+            }
+            long t0 = System.nanoTime();
+            RunMetadata meta = s.traceStep(batch, 1e-5f, steps + 1, 0.9, 0.999);
+            System.out.printf("traced step: %.3f s%n", (System.nanoTime() - t0) / 1e9);
+            Map<String, long[]> byOp = new HashMap<>();
+            long total = 0;
+            for (var dev : meta.getStepStats().getDevStatsList()) {
+                for (NodeExecStats n : dev.getNodeStatsList()) {
+                    String label = n.getTimelineLabel();
+                    String op = label.contains("= ") ? label.substring(label.indexOf("= ") + 2).split("\\(")[0] : n.getNodeName();
+                    long us = n.getAllEndRelMicros();
+                    byOp.computeIfAbsent(op, k -> new long[2])[0] += us;
+                    byOp.get(op)[1]++;
+                    total += us;
+                }
+            }
+            System.out.printf("op time summed over ops (both cores overlap): %.3f s%n", total / 1e6);
+            final long sum = total;
+            byOp.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0])).limit(25).forEach(e ->
+                    System.out.printf("%-36s %8.1f ms %5.1f%%  %6d ops%n", e.getKey(), e.getValue()[0] / 1e3, 100.0 * e.getValue()[0] / sum, e.getValue()[1]));
+        }
+    }
+
+    /** This process's resident memory (Linux), to see which phase takes it. */
+    static long residentMiB() throws java.io.IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("\\D", "")) / 1024;
+            }
+        }
+        return -1;
+    }
+}
