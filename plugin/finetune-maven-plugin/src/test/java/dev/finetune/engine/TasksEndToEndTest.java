@@ -17,7 +17,10 @@ import dev.finetune.engine.training.ProgressListener;
 import dev.finetune.runtime.FineTuneException;
 import dev.finetune.runtime.FineTunedModel;
 import dev.finetune.runtime.Json;
+import dev.finetune.runtime.Prediction;
+import dev.finetune.runtime.TaggedWord;
 import dev.finetune.runtime.Task;
+import dev.finetune.runtime.TextClassifier;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,6 +36,9 @@ import org.junit.jupiter.api.io.TempDir;
  * predict into a CSV. The rules use words the tiny model's vocabulary has, so a few epochs learn them.
  */
 class TasksEndToEndTest {
+    /** The runtime in float32, as the engine's own prediction runs, so that both give the same numbers. */
+    private static final TextClassifier.Options APP = TextClassifier.Options.defaults().precision("float32");
+
     private static final String[] FILLER = {"we", "they", "the", "really", "very", "was", "is", "it", "this", "so", "one", "time"};
     private static final String[] POSITIVE = {"good", "great", "excellent", "wonderful", "amazing", "fun"};
     private static final String[] NEGATIVE = {"bad", "awful", "terrible", "boring", "poor", "dull"};
@@ -109,6 +115,16 @@ class TasksEndToEndTest {
                 right += cells[1].equals(truth) ? 1 : 0;
             }
             assertTrue(right >= 60, right + " of 80 predicted label sets are exact");
+            // An application gets the same label sets from the runtime's API.
+            try (TextClassifier app = TextClassifier.load(c.outputDirectory, APP)) {
+                assertEquals(Task.MULTI_LABEL, app.task());
+                for (int i = 1; i < lines.size(); i++) {
+                    String[] cells = lines.get(i).split(",", -1);
+                    Prediction p = app.predict(input.get(Integer.parseInt(cells[0]) - 1).split(",", -1)[0]);
+                    assertEquals(cells[1], String.join("|", p.labels()));
+                    assertEquals(Double.parseDouble(cells[2]), p.probabilities().get("acting"), 1e-5);
+                }
+            }
         }
     }
 
@@ -166,6 +182,15 @@ class TasksEndToEndTest {
             }
             // The file's predictions are in the target's units, and the same as the evaluation's.
             assertEquals(e.regression().rmse(), Math.sqrt(squared / 80), 1e-4);
+            try (TextClassifier app = TextClassifier.load(c.outputDirectory, APP)) {
+                assertEquals(Task.REGRESSION, app.task());
+                assertEquals(List.of(), app.labels());
+                for (int i = 1; i < lines.size(); i++) {
+                    String[] cells = lines.get(i).split(",");
+                    double value = app.predict(input.get(Integer.parseInt(cells[0]) - 1).split(",")[0]).value();
+                    assertEquals(Double.parseDouble(cells[1]), value, 1e-4 * Math.abs(value));
+                }
+            }
         }
     }
 
@@ -241,6 +266,19 @@ class TasksEndToEndTest {
                 right += conllTags.get(i - 1).equals(cells[3]) ? 1 : 0;
             }
             assertEquals(e.entities().tokenAccuracy(), (double) right / words, 1e-9);
+            // The runtime tags a sentence given as words, or as a text split on spaces, as the predictions file does.
+            try (TextClassifier app = TextClassifier.load(c.outputDirectory, APP)) {
+                String first = lines.get(1).split(",")[0];
+                List<String> rows = lines.stream().skip(1).filter(l -> l.startsWith(first + ",")).toList();
+                List<String> sentence = conllWords.subList(0, rows.size());
+                assertTrue(sentence.size() > 32, "the sentence needs several windows: " + sentence.size() + " words");
+                Prediction tagged = app.tag(sentence);
+                assertEquals(sentence, tagged.words().stream().map(TaggedWord::word).toList());
+                for (int w = 0; w < sentence.size(); w++) {
+                    assertEquals(lines.get(w + 1).split(",")[3], tagged.words().get(w).tag(), "word " + w);
+                }
+                assertEquals(tagged.words(), app.predict(String.join(" ", sentence)).words());
+            }
         }
     }
 }

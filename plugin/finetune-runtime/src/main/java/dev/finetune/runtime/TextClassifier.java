@@ -52,40 +52,49 @@ public final class TextClassifier implements AutoCloseable {
      * How a classifier runs. {@code threads}: TensorFlow's intra-op threads (0: one per core). {@code maxBatchSize}:
      * the most rows one inference runs. {@code maxWait}: the longest a single request waits for others to share its
      * batch. {@code workers}: how many batches run at once. {@code cacheDirectory}: where packed models are unpacked.
+     * {@code precision}: {@code auto} (bfloat16 where the CPU multiplies it natively or on a GPU, else float32),
+     * {@code float32} (exactly what the exported SavedModel computes) or {@code bfloat16}.
      */
-    public record Options(int threads, int maxBatchSize, Duration maxWait, int workers, Path cacheDirectory) {
+    public record Options(int threads, int maxBatchSize, Duration maxWait, int workers, Path cacheDirectory, String precision) {
         public Options {
             Objects.requireNonNull(maxWait, "maxWait");
             Objects.requireNonNull(cacheDirectory, "cacheDirectory");
+            if (!List.of("auto", "float32", "bfloat16").contains(precision)) {
+                throw new IllegalArgumentException("precision is auto, float32 or bfloat16, not " + precision);
+            }
             if (threads < 0 || maxBatchSize < 1 || workers < 1 || maxWait.isNegative()) {
                 throw new IllegalArgumentException("threads >= 0, maxBatchSize >= 1, workers >= 1 and maxWait >= 0, not "
                         + threads + ", " + maxBatchSize + ", " + workers + ", " + maxWait);
             }
         }
 
-        /** All cores, batches of up to 32, 2 ms of waiting for company, one worker, the default cache. */
+        /** All cores, batches of up to 32, 2 ms of waiting for company, one worker, the default cache, auto precision. */
         public static Options defaults() {
-            return new Options(0, 32, Duration.ofMillis(2), 1, ModelCache.defaultRoot());
+            return new Options(0, 32, Duration.ofMillis(2), 1, ModelCache.defaultRoot(), "auto");
+        }
+
+        public Options precision(String p) {
+            return new Options(threads, maxBatchSize, maxWait, workers, cacheDirectory, p);
         }
 
         public Options threads(int n) {
-            return new Options(n, maxBatchSize, maxWait, workers, cacheDirectory);
+            return new Options(n, maxBatchSize, maxWait, workers, cacheDirectory, precision);
         }
 
         public Options maxBatchSize(int n) {
-            return new Options(threads, n, maxWait, workers, cacheDirectory);
+            return new Options(threads, n, maxWait, workers, cacheDirectory, precision);
         }
 
         public Options maxWait(Duration d) {
-            return new Options(threads, maxBatchSize, d, workers, cacheDirectory);
+            return new Options(threads, maxBatchSize, d, workers, cacheDirectory, precision);
         }
 
         public Options workers(int n) {
-            return new Options(threads, maxBatchSize, maxWait, n, cacheDirectory);
+            return new Options(threads, maxBatchSize, maxWait, n, cacheDirectory, precision);
         }
 
         public Options cacheDirectory(Path p) {
-            return new Options(threads, maxBatchSize, maxWait, workers, p);
+            return new Options(threads, maxBatchSize, maxWait, workers, p, precision);
         }
     }
 
@@ -127,7 +136,7 @@ public final class TextClassifier implements AutoCloseable {
     static TextClassifier open(Path folder, Options options, MicroBatcher.BatchListener listener) {
         SessionSettings defaults = SessionSettings.defaults("auto");
         SessionSettings settings = new SessionSettings(defaults.device(), options.threads(), defaults.interOpThreads(),
-                defaults.precision(), defaults.xla());
+                options.precision(), defaults.xla());
         return new TextClassifier(FineTunedModel.load(folder, settings), options, listener);
     }
 
