@@ -2,6 +2,7 @@ package dev.finetune.engine.export;
 
 import dev.finetune.runtime.FineTuneException;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -14,7 +15,7 @@ import java.util.zip.ZipOutputStream;
 /**
  * Packs a fine-tuned model folder (SavedModel, labels, vocabulary, configuration, reports) into one zip, the form
  * in which it is installed and deployed as a Maven artifact. Entries are sorted and carry a fixed time, so the same
- * model always gives the same bytes.
+ * model always gives the same bytes. {@link ModelJar} writes the application's jar the same way.
  */
 public final class ModelArchive {
     private static final long FIXED_TIME = 315532800000L; // 1980-01-01, the earliest time zip can store
@@ -26,32 +27,53 @@ public final class ModelArchive {
         if (!Files.isRegularFile(modelDirectory.resolve("saved_model").resolve("saved_model.pb"))) {
             throw new FineTuneException("No fine-tuned model in " + modelDirectory + " to package: run the train goal first.");
         }
-        Path parent = zip.toAbsolutePath().getParent();
-        Path partial = null;
-        try {
-            Files.createDirectories(parent);
-            partial = Files.createTempFile(parent, "." + zip.getFileName(), ".partial");
+        write(modelDirectory, zip, partial -> {
             List<Path> files;
             try (Stream<Path> walk = Files.walk(modelDirectory)) {
                 files = walk.filter(Files::isRegularFile).sorted().collect(Collectors.toList());
             }
             try (ZipOutputStream out = new ZipOutputStream(Files.newOutputStream(partial))) {
                 for (Path f : files) {
-                    ZipEntry e = new ZipEntry(modelDirectory.relativize(f).toString().replace('\\', '/'));
-                    e.setTime(FIXED_TIME);
-                    out.putNextEntry(e);
-                    Files.copy(f, out);
-                    out.closeEntry();
+                    put(out, new ZipEntry(modelDirectory.relativize(f).toString().replace('\\', '/')), os -> Files.copy(f, os));
                 }
             }
-            Files.move(partial, zip, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        });
+    }
+
+    /** Writes an archive's bytes into a file. */
+    interface Writer {
+        void writeTo(Path file) throws IOException;
+    }
+
+    /** What goes into one entry. */
+    interface Content {
+        void writeTo(OutputStream out) throws IOException;
+    }
+
+    /** Writes {@code archive} whole or not at all: into a temporary file beside it, moved into place when complete. */
+    static void write(Path modelDirectory, Path archive, Writer writer) {
+        Path parent = archive.toAbsolutePath().getParent();
+        Path partial = null;
+        try {
+            Files.createDirectories(parent);
+            partial = Files.createTempFile(parent, "." + archive.getFileName(), ".partial");
+            writer.writeTo(partial);
+            Files.move(partial, archive, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             partial = null;
         } catch (IOException e) {
-            throw new FineTuneException("Cannot pack " + modelDirectory + " into " + zip + ": " + e.getMessage(), e);
+            throw new FineTuneException("Cannot pack " + modelDirectory + " into " + archive + ": " + e.getMessage(), e);
         } finally {
             if (partial != null) {
                 AtomicDirectory.deleteQuietly(partial);
             }
         }
+    }
+
+    /** One entry with the fixed time, so that the archive's bytes depend on the contents only. */
+    static void put(ZipOutputStream out, ZipEntry entry, Content content) throws IOException {
+        entry.setTime(FIXED_TIME);
+        out.putNextEntry(entry);
+        content.writeTo(out);
+        out.closeEntry();
     }
 }

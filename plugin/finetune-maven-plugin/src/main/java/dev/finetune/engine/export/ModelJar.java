@@ -10,7 +10,6 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -31,7 +30,6 @@ import java.util.stream.Stream;
  * and checkpoints stay out. Entries are sorted and carry a fixed time: the same model gives the same bytes.
  */
 public final class ModelJar {
-    private static final long FIXED_TIME = 315532800000L; // 1980-01-01, the earliest time zip can store
     private static final List<String> KEPT = List.of("labels.json", "finetune-config.json", "evaluation.json");
 
     private ModelJar() {
@@ -45,38 +43,28 @@ public final class ModelJar {
                 || !Files.isRegularFile(modelDirectory.resolve("labels.json"))) {
             throw new FineTuneException("No fine-tuned model in " + modelDirectory + " to package: run the train goal first.");
         }
-        Path parent = jar.toAbsolutePath().getParent();
-        Path partial = null;
-        try {
+        ModelArchive.write(modelDirectory, jar, partial -> {
             List<Path> files = files(modelDirectory);
-            Files.createDirectories(parent);
-            partial = Files.createTempFile(parent, "." + jar.getFileName(), ".partial");
             Manifest manifest = new Manifest();
             manifest.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
             manifest.getMainAttributes().putValue("Finetune-Model", name);
+            StringBuilder index = new StringBuilder();
+            for (Path f : files) {
+                index.append(sha256(f)).append(' ').append(Files.size(f)).append(' ').append(path(modelDirectory, f)).append('\n');
+            }
             try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(partial))) {
-                put(out, "META-INF/MANIFEST.MF", os -> manifest.write(os));
-                put(out, ModelJarLayout.LIST, os -> os.write((name + "\n").getBytes(StandardCharsets.UTF_8)));
-                StringBuilder index = new StringBuilder();
+                ModelArchive.put(out, new JarEntry("META-INF/MANIFEST.MF"), manifest::write);
+                ModelArchive.put(out, new JarEntry(ModelJarLayout.LIST), os -> os.write((name + "\n").getBytes(StandardCharsets.UTF_8)));
+                ModelArchive.put(out, new JarEntry(ModelJarLayout.index(name)), os -> os.write(index.toString().getBytes(StandardCharsets.UTF_8)));
                 for (Path f : files) {
-                    String path = modelDirectory.relativize(f).toString().replace('\\', '/');
-                    index.append(sha256(f)).append(' ').append(Files.size(f)).append(' ').append(path).append('\n');
-                }
-                put(out, ModelJarLayout.index(name), os -> os.write(index.toString().getBytes(StandardCharsets.UTF_8)));
-                for (Path f : files) {
-                    String path = modelDirectory.relativize(f).toString().replace('\\', '/');
-                    put(out, ModelJarLayout.file(name, path), os -> Files.copy(f, os));
+                    ModelArchive.put(out, new JarEntry(ModelJarLayout.file(name, path(modelDirectory, f))), os -> Files.copy(f, os));
                 }
             }
-            Files.move(partial, jar, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            partial = null;
-        } catch (IOException e) {
-            throw new FineTuneException("Cannot pack " + modelDirectory + " into " + jar + ": " + e.getMessage(), e);
-        } finally {
-            if (partial != null) {
-                AtomicDirectory.deleteQuietly(partial);
-            }
-        }
+        });
+    }
+
+    private static String path(Path modelDirectory, Path f) {
+        return modelDirectory.relativize(f).toString().replace('\\', '/');
     }
 
     /** The SavedModel's files, the tokenizer labels.json names and the small JSON files, sorted by path. */
@@ -97,17 +85,7 @@ public final class ModelJar {
         return files;
     }
 
-    private interface Content {
-        void writeTo(OutputStream out) throws IOException;
-    }
 
-    private static void put(JarOutputStream out, String name, Content content) throws IOException {
-        JarEntry e = new JarEntry(name);
-        e.setTime(FIXED_TIME);
-        out.putNextEntry(e);
-        content.writeTo(out);
-        out.closeEntry();
-    }
 
     private static String sha256(Path f) throws IOException {
         try (InputStream in = new DigestInputStream(Files.newInputStream(f), MessageDigest.getInstance("SHA-256"))) {
