@@ -1,6 +1,7 @@
 package dev.finetune.maven;
 
 import dev.finetune.engine.data.DataReader;
+import dev.finetune.engine.log.NativeLog;
 import dev.finetune.engine.training.ProgressListener;
 import dev.finetune.runtime.FineTuneException;
 import java.io.File;
@@ -66,17 +67,50 @@ abstract class AbstractFineTuneMojo extends AbstractMojo {
     @Parameter(defaultValue = "${project.basedir}", readonly = true)
     File basedir;
 
+    /**
+     * Where TensorFlow's own log goes: {@code maven} (its warnings and errors as the build's, its information lines
+     * only with {@code -X}) or {@code stderr} (straight to standard error, as TensorFlow writes it).
+     */
+    @Parameter(property = "finetune.nativeLog", defaultValue = "maven")
+    String nativeLog;
+
     @Override
     public final void execute() throws MojoExecutionException, MojoFailureException {
         if (skip) {
             getLog().info("Skipping " + goal() + " (finetune.skip).");
             return;
         }
-        try {
+        try (NativeLog.Routing routing = routeNativeLog()) {
             run();
         } catch (FineTuneException e) {
             throw new MojoExecutionException(e.getMessage(), e);
         }
+    }
+
+    private NativeLog.Routing routeNativeLog() throws MojoExecutionException {
+        if ("stderr".equals(nativeLog)) {
+            return () -> {
+            };
+        }
+        if (!"maven".equals(nativeLog)) {
+            throw new MojoExecutionException("nativeLog is maven or stderr, not '" + nativeLog + "'.");
+        }
+        return NativeLog.route(new NativeLog.Sink() {
+            @Override
+            public void debug(String message) {
+                getLog().debug(message);
+            }
+
+            @Override
+            public void warn(String message) {
+                getLog().warn(message);
+            }
+
+            @Override
+            public void error(String message) {
+                getLog().error(message);
+            }
+        }, problem -> getLog().debug(problem));
     }
 
     abstract String goal();
