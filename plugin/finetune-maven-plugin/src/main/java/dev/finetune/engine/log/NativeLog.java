@@ -165,12 +165,23 @@ public final class NativeLog {
                     line.write(buffer[i]);
                     continue;
                 }
-                record = handle(line.toString(StandardCharsets.UTF_8), record, sameRead);
+                String text = line.toString(StandardCharsets.UTF_8);
+                try {
+                    record = handle(text, record, sameRead);
+                } catch (RuntimeException | Error e) {
+                    // The reader must never stop: a full pipe would block every writer of standard error, TensorFlow too.
+                    record = null;
+                    passOn(text);
+                }
                 sameRead = true;
                 line.reset();
             }
             if (line.size() == 0) {
-                flush(record);
+                try {
+                    flush(record);
+                } catch (RuntimeException | Error e) {
+                    passOn(record.raw.toString());
+                }
                 record = null;
             }
         }
