@@ -13,5 +13,7 @@ assert history.epochs.size() == 2
 assert history.epochs.every { it.validationExamples == 6 }
 def config = new JsonSlurper().parse(new File(out, 'finetune-config.json'))
 assert config.textColumn == 'review' && config.labelColumn == 'sentiment'
-assert config.model.endsWith('tiny-bert-model-1.0.jar')
+// Recorded by its coordinates, not by its path in the builder's local repository.
+assert config.model == 'dev.finetune.it:tiny-bert-model:1.0'
+assert config.trainFile == 'reviews.jsonl'
 return true

@@ -230,7 +230,7 @@ public final class FineTuneEngine {
             labelJson.put("maxSequenceLength", maxLength);
             Json.write(dir.resolve("labels.json"), labelJson);
             Json.write(model.resolve("assets").resolve("labels.json"), labelJson);
-            Json.write(dir.resolve("finetune-config.json"), c);
+            Json.write(dir.resolve("finetune-config.json"), c.portable());
             Json.write(dir.resolve("training-history.json"), history);
             // Regression predicts in the target's units: the tolerance scales with them.
             double tolerance = (settings.precision().equals("bfloat16") ? 3e-2 : 1e-4) * (task == Task.REGRESSION ? Math.max(1, data.targetScale()) : 1);

@@ -110,7 +110,7 @@ public class EvaluateMojo extends AbstractModelMojo {
             Evaluation e = Evaluator.evaluate(model, dataReader(true, model), tokenReader(true), testFile.toPath(),
                     TextFormat.of(dataFormat, testFile.toPath()), batchSize, progress());
             List<QualityGates.Result> results = gates.check(e);
-            EvaluationReports.write(reportDirectory.toPath(), e, results);
+            EvaluationReports.write(reportDirectory.toPath(), e, results, basedir.toPath());
             getLog().info("Reports: " + new File(reportDirectory, EvaluationReports.HTML));
             List<String> failed = results.stream().filter(r -> !r.passed()).map(QualityGates.Result::message).toList();
             results.stream().filter(QualityGates.Result::passed).forEach(r -> getLog().info("Gate passed: " + r.message() + "."));

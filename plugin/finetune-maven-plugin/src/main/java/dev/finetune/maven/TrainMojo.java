@@ -286,6 +286,8 @@ public class TrainMojo extends AbstractFineTuneMojo {
     FineTuneConfig config() throws MojoExecutionException {
         FineTuneConfig c = new FineTuneConfig();
         c.model = model == null || model.isBlank() ? null : resolveModel();
+        c.modelCoordinates = model != null && ModelArtifactResolver.looksLikeCoordinates(model) ? model : null;
+        c.projectDirectory = basedir.toPath();
         c.trainFile = trainFile == null ? null : trainFile.toPath();
         c.validationFile = validationFile == null ? null : validationFile.toPath();
         c.dataFormat = dataFormat;

@@ -1,12 +1,17 @@
 package dev.finetune.engine.config;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.SerializerProvider;
 import com.fasterxml.jackson.databind.annotation.JsonSerialize;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.ser.std.StdSerializer;
 import dev.finetune.engine.data.DataReader;
+import dev.finetune.engine.export.PortablePaths;
+import dev.finetune.runtime.Json;
 import java.io.IOException;
+import java.lang.reflect.Field;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -131,6 +136,36 @@ public class FineTuneConfig {
     public Path outputDirectory;
     public Path workDirectory;
 
+    /** The project the paths are relative to in finetune-config.json; not recorded itself. */
+    @JsonIgnore
+    public Path projectDirectory;
+    /** The coordinates the model was resolved from: recorded instead of its path in the local repository. */
+    @JsonIgnore
+    public String modelCoordinates;
+
+    /**
+     * This configuration as {@code finetune-config.json} records it: paths relative to the project (with '/', whatever
+     * the system) and the model by its coordinates when it came by them. So the record does not tell where or on which
+     * machine the model was built, and the same project built in another folder records the same bytes.
+     */
+    public ObjectNode portable() {
+        ObjectNode node = Json.MAPPER.valueToTree(this);
+        for (Field f : FineTuneConfig.class.getFields()) {
+            if (f.getType() == Path.class && node.hasNonNull(f.getName())) {
+                try {
+                    node.put(f.getName(), PortablePaths.relative((Path) f.get(this), projectDirectory));
+                } catch (IllegalAccessException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+        }
+        if (modelCoordinates != null) {
+            node.put("model", modelCoordinates);
+        }
+        return node;
+    }
+
+
     /** What auto maxSequenceLength is on a model that does not say how many positions it supports, and at most. */
     public static final int DEFAULT_MAX_SEQUENCE_LENGTH = 128;
 
@@ -207,6 +242,8 @@ public class FineTuneConfig {
         FineTuneConfig c = dev.finetune.runtime.Json.MAPPER.convertValue(
                 dev.finetune.runtime.Json.MAPPER.valueToTree(this), FineTuneConfig.class);
         c.pluginVersion = pluginVersion;
+        c.projectDirectory = projectDirectory;
+        c.modelCoordinates = modelCoordinates;
         return c;
     }
 

@@ -1,6 +1,10 @@
 package dev.finetune.engine.export;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finetune.engine.report.EvaluationReports;
 import dev.finetune.runtime.FineTuneException;
+import dev.finetune.runtime.Json;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
@@ -14,8 +18,11 @@ import java.util.zip.ZipOutputStream;
 
 /**
  * Packs a fine-tuned model folder (SavedModel, labels, vocabulary, configuration, reports) into one zip, the form
- * in which it is installed and deployed as a Maven artifact. Entries are sorted and carry a fixed time, so the same
- * model always gives the same bytes. {@link ModelJar} writes the application's jar the same way.
+ * in which it is installed and deployed as a Maven artifact. The artifact depends on the project and the model only,
+ * not on where or when it was built: entries are sorted and carry a fixed time, the records name paths relative to
+ * the project, and what only describes this build stays out (the up-to-date digest, the gates' JUnit file, the wall-clock
+ * {@code seconds} of the JSON records). So the same project built in two folders gives the same bytes.
+ * {@link ModelJar} writes the application's jar the same way.
  */
 public final class ModelArchive {
     private static final long FIXED_TIME = 315532800000L; // 1980-01-01, the earliest time zip can store
@@ -30,14 +37,38 @@ public final class ModelArchive {
         write(modelDirectory, zip, partial -> {
             List<Path> files;
             try (Stream<Path> walk = Files.walk(modelDirectory)) {
-                files = walk.filter(Files::isRegularFile).sorted().collect(Collectors.toList());
+                files = walk.filter(Files::isRegularFile).filter(f -> !buildOnly(f.getFileName().toString())).sorted()
+                        .collect(Collectors.toList());
             }
             try (ZipOutputStream out = new ZipOutputStream(Files.newOutputStream(partial))) {
                 for (Path f : files) {
-                    put(out, new ZipEntry(modelDirectory.relativize(f).toString().replace('\\', '/')), os -> Files.copy(f, os));
+                    put(out, new ZipEntry(modelDirectory.relativize(f).toString().replace('\\', '/')), os -> os.write(portableBytes(f)));
                 }
             }
         });
+    }
+
+    /** Files that describe this build rather than the model: the up-to-date digest and the gates' JUnit report. */
+    static boolean buildOnly(String name) {
+        return name.equals("finetune-digest.txt") || name.equals(EvaluationReports.JUNIT) || name.endsWith(".partial")
+                || name.endsWith(".tmp");
+    }
+
+    /** A file's bytes for an archive: JSON records without their wall-clock {@code seconds}, anything else as it is. */
+    static byte[] portableBytes(Path file) throws IOException {
+        if (!file.getFileName().toString().endsWith(".json")) {
+            return Files.readAllBytes(file);
+        }
+        JsonNode json = Json.MAPPER.readTree(file.toFile());
+        removeSeconds(json);
+        return Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(json);
+    }
+
+    private static void removeSeconds(JsonNode node) {
+        if (node instanceof ObjectNode o) {
+            o.remove("seconds");
+        }
+        node.forEach(ModelArchive::removeSeconds);
     }
 
     /** Writes an archive's bytes into a file. */

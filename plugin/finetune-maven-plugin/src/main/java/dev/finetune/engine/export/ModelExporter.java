@@ -89,7 +89,7 @@ public final class ModelExporter {
                 .build();
         Files.createDirectories(directory.resolve("variables"));
         Files.write(directory.resolve("saved_model.pb"),
-                SavedModel.newBuilder().setSavedModelSchemaVersion(1).addMetaGraphs(meta).build().toByteArray());
+                deterministicBytes(SavedModel.newBuilder().setSavedModelSchemaVersion(1).addMetaGraphs(meta).build()));
         session.saveWeights(directory.resolve("variables").resolve("variables"));
     }
 
@@ -98,6 +98,19 @@ public final class ModelExporter {
      * for token classification; a sigmoid per label for multi-label), or {@code predictions} for regression.
      */
 
+
+    /**
+     * The proto's bytes with map entries (each node's attributes, the signatures) in key order: protobuf otherwise writes
+     * maps in the order it holds them, which differs from run to run, and the same model would give other bytes.
+     */
+    static byte[] deterministicBytes(com.google.protobuf.Message proto) throws IOException {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream(proto.getSerializedSize());
+        com.google.protobuf.CodedOutputStream out = com.google.protobuf.CodedOutputStream.newInstance(bytes);
+        out.useDeterministicSerialization();
+        proto.writeTo(out);
+        out.flush();
+        return bytes.toByteArray();
+    }
 
     private static TensorInfo info(Graph graph, String tensor) {
         var output = ClassifierGraph.output(graph, tensor);

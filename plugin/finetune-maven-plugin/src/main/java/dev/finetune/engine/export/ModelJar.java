@@ -5,7 +5,6 @@ import dev.finetune.runtime.FineTuneException;
 import dev.finetune.runtime.Json;
 import dev.finetune.runtime.ModelJarLayout;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -14,8 +13,10 @@ import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.jar.Attributes;
 import java.util.jar.JarEntry;
 import java.util.jar.JarOutputStream;
@@ -48,16 +49,33 @@ public final class ModelJar {
             Manifest manifest = new Manifest();
             manifest.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
             manifest.getMainAttributes().putValue("Finetune-Model", name);
+            Map<Path, byte[]> records = new HashMap<>();
+            for (Path f : files) {
+                if (f.getFileName().toString().endsWith(".json")) {
+                    records.put(f, ModelArchive.portableBytes(f)); // small, and without the build's clock readings
+                }
+            }
             StringBuilder index = new StringBuilder();
             for (Path f : files) {
-                index.append(sha256(f)).append(' ').append(Files.size(f)).append(' ').append(path(modelDirectory, f)).append('\n');
+                byte[] record = records.get(f);
+                String sha = record != null ? HexFormat.of().formatHex(digest().digest(record)) : sha256(f);
+                long size = record != null ? record.length : Files.size(f);
+                index.append(sha).append(' ').append(size).append(' ').append(path(modelDirectory, f)).append('\n');
             }
             try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(partial))) {
                 ModelArchive.put(out, new JarEntry("META-INF/MANIFEST.MF"), manifest::write);
                 ModelArchive.put(out, new JarEntry(ModelJarLayout.LIST), os -> os.write((name + "\n").getBytes(StandardCharsets.UTF_8)));
                 ModelArchive.put(out, new JarEntry(ModelJarLayout.index(name)), os -> os.write(index.toString().getBytes(StandardCharsets.UTF_8)));
                 for (Path f : files) {
-                    ModelArchive.put(out, new JarEntry(ModelJarLayout.file(name, path(modelDirectory, f))), os -> Files.copy(f, os));
+                    byte[] record = records.get(f);
+                    ModelArchive.put(out, new JarEntry(ModelJarLayout.file(name, path(modelDirectory, f))),
+                            os -> {
+                                if (record != null) {
+                                    os.write(record);
+                                } else {
+                                    Files.copy(f, os);
+                                }
+                            });
                 }
             }
         });
@@ -88,9 +106,15 @@ public final class ModelJar {
 
 
     private static String sha256(Path f) throws IOException {
-        try (InputStream in = new DigestInputStream(Files.newInputStream(f), MessageDigest.getInstance("SHA-256"))) {
+        try (DigestInputStream in = new DigestInputStream(Files.newInputStream(f), digest())) {
             in.transferTo(OutputStream.nullOutputStream());
-            return HexFormat.of().formatHex(((DigestInputStream) in).getMessageDigest().digest());
+            return HexFormat.of().formatHex(in.getMessageDigest().digest());
+        }
+    }
+
+    private static MessageDigest digest() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("Every Java has SHA-256", e);
         }

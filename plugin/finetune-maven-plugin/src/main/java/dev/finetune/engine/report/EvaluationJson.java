@@ -5,7 +5,9 @@ import dev.finetune.engine.evaluation.Evaluation;
 import dev.finetune.engine.evaluation.Metrics;
 import dev.finetune.engine.evaluation.MultiLabelMetrics;
 import dev.finetune.engine.evaluation.QualityGates;
+import dev.finetune.engine.export.PortablePaths;
 import dev.finetune.engine.evaluation.RegressionMetrics;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -83,12 +85,12 @@ final class EvaluationJson {
         doc.put("worstSentences", e.worstSentences());
     }
 
-    static Map<String, Object> of(Evaluation e, List<QualityGates.Result> gates) {
+    static Map<String, Object> of(Evaluation e, List<QualityGates.Result> gates, Path project) {
         Map<String, Object> doc = new LinkedHashMap<>();
         doc.put("schemaVersion", SCHEMA_VERSION);
         doc.put("task", e.task());
-        doc.put("modelDirectory", e.modelDirectory().toString());
-        doc.put("testFile", e.testFile().toString());
+        doc.put("modelDirectory", PortablePaths.relative(e.modelDirectory(), project));
+        doc.put("testFile", PortablePaths.relative(e.testFile(), project));
         if (e.multiLabel() != null) {
             multiLabel(doc, e);
         } else if (e.regression() != null) {

@@ -35,6 +35,14 @@ public final class EvaluationReports {
     }
 
     public static void write(Path directory, Evaluation e, List<QualityGates.Result> gates) {
+        write(directory, e, gates, null);
+    }
+
+    /**
+     * Writes the reports, naming the model and the test file relative to {@code projectDirectory} (when not null): the
+     * reports travel with the model artifact, which should not tell where it was built.
+     */
+    public static void write(Path directory, Evaluation e, List<QualityGates.Result> gates, Path projectDirectory) {
         try {
             Files.createDirectories(directory);
             JsonNode history = null;
@@ -42,19 +50,20 @@ public final class EvaluationReports {
             if (Files.isRegularFile(historyFile)) {
                 history = Json.MAPPER.readTree(historyFile.toFile());
             }
-            write(directory.resolve(JSON), Json.MAPPER.writeValueAsString(EvaluationJson.of(e, gates)));
+            write(directory.resolve(JSON), Json.MAPPER.writeValueAsString(EvaluationJson.of(e, gates, projectDirectory)));
             JsonNode leaderboard = null;
             Path leaderboardFile = e.modelDirectory().resolve(dev.finetune.engine.tuning.Tuner.LEADERBOARD);
             if (Files.isRegularFile(leaderboardFile)) {
                 leaderboard = Json.MAPPER.readTree(leaderboardFile.toFile());
             }
-            write(directory.resolve(HTML), Html.page(e, gates, history, leaderboard));
+            write(directory.resolve(HTML), Html.page(e, gates, history, leaderboard, projectDirectory));
             write(directory.resolve(JUNIT), junit(e, gates));
             write(directory.resolve(MARKDOWN), markdown(e, gates));
         } catch (IOException ex) {
             throw new FineTuneException("Cannot write evaluation reports to " + directory + ": " + ex.getMessage(), ex);
         }
     }
+
 
     private static void write(Path target, String content) throws IOException {
         Path tmp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".tmp");

@@ -7,6 +7,8 @@ import dev.finetune.engine.evaluation.Evaluation;
 import dev.finetune.engine.evaluation.Metrics;
 import dev.finetune.engine.evaluation.MultiLabelMetrics;
 import dev.finetune.engine.evaluation.QualityGates;
+import dev.finetune.engine.export.PortablePaths;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -55,12 +57,17 @@ final class Html {
     }
 
     static String page(Evaluation e, List<QualityGates.Result> gates, JsonNode history, JsonNode leaderboard) {
+        return page(e, gates, history, leaderboard, null);
+    }
+
+    /** The page, with paths relative to {@code project} and no clock readings: it travels with the model artifact. */
+    static String page(Evaluation e, List<QualityGates.Result> gates, JsonNode history, JsonNode leaderboard, Path project) {
         StringBuilder b = new StringBuilder("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">");
         b.append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Evaluation: ")
                 .append(escape(e.modelDirectory().getFileName().toString())).append("</title><style>").append(CSS).append("</style></head><body>");
-        b.append("<h1>Fine-tuned model evaluation</h1><p class=\"sub\">").append(escape(e.modelDirectory().toString()))
-                .append(" on ").append(escape(e.testFile().toString())).append(String.format(Locale.ROOT, " · %s · %s · %.1f s</p>", e.task(),
-                        EvaluationReports.size(e), e.seconds()));
+        b.append("<h1>Fine-tuned model evaluation</h1><p class=\"sub\">").append(escape(PortablePaths.relative(e.modelDirectory(), project)))
+                .append(" on ").append(escape(PortablePaths.relative(e.testFile(), project)))
+                .append(String.format(Locale.ROOT, " · %s · %s</p>", e.task(), EvaluationReports.size(e)));
         if (!gates.isEmpty()) {
             boolean passed = gates.stream().allMatch(QualityGates.Result::passed);
             long failed = gates.stream().filter(g -> !g.passed()).count();
@@ -99,12 +106,12 @@ final class Html {
             b.append("<h2>Hyperparameter search</h2><p>").append(escape(leaderboard.path("strategy").asText())).append(" search, ")
                     .append(leaderboard.path("trials").size()).append(" trials of ").append(leaderboard.path("combinations").asLong())
                     .append(" combinations, ranked by ").append(escape(leaderboard.path("metric").asText())).append(".</p>");
-            b.append("<table><tr><th>rank</th><th>trial</th><th class=\"text\">values</th><th>validation loss</th><th>validation accuracy</th><th>seconds</th></tr>");
+            b.append("<table><tr><th>rank</th><th>trial</th><th class=\"text\">values</th><th>validation loss</th><th>validation accuracy</th></tr>");
             for (JsonNode t : leaderboard.path("trials")) {
                 b.append("<tr><td>").append(t.path("rank").asInt()).append("</td><td>").append(t.path("trial").asInt())
                         .append("</td><td class=\"text\">").append(escape(values(t.path("values")))).append("</td><td>")
                         .append(f(t.path("validationLoss").asDouble())).append("</td><td>").append(f(t.path("validationAccuracy").asDouble()))
-                        .append("</td><td>").append(String.format(Locale.ROOT, "%.1f", t.path("seconds").asDouble())).append("</td></tr>");
+                        .append("</td></tr>");
             }
             b.append("</table>");
         }
