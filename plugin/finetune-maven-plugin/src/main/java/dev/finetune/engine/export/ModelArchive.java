@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.LocalDateTime;
 import java.util.List;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -17,7 +18,12 @@ import java.util.zip.ZipOutputStream;
  * model always gives the same bytes.
  */
 public final class ModelArchive {
-    private static final long FIXED_TIME = 315532800000L; // 1980-01-01, the earliest time zip can store
+    /**
+     * Zip stores local date-times, and setTime(long) converts an instant in the default time zone: 1980-01-01 UTC
+     * fell before 1980 west of Greenwich and added an extra timestamp field, so the bytes depended on the time zone.
+     * A local date-time is stored as it is; 1 February, since zip reads 1980-01-01 00:00 as "before 1980".
+     */
+    static final LocalDateTime FIXED_TIME = LocalDateTime.of(1980, 2, 1, 0, 0);
 
     private ModelArchive() {
     }
@@ -38,7 +44,7 @@ public final class ModelArchive {
             try (ZipOutputStream out = new ZipOutputStream(Files.newOutputStream(partial))) {
                 for (Path f : files) {
                     ZipEntry e = new ZipEntry(modelDirectory.relativize(f).toString().replace('\\', '/'));
-                    e.setTime(FIXED_TIME);
+                    e.setTimeLocal(FIXED_TIME);
                     out.putNextEntry(e);
                     Files.copy(f, out);
                     out.closeEntry();

@@ -26,13 +26,17 @@ import java.util.stream.Stream;
 
 /**
  * Packs what an application needs of a fine-tuned model (the SavedModel, labels.json, the tokenizer file, the training
- * configuration and evaluation) into a jar laid out as {@link ModelJarLayout} says, so that the application declares
+ * configuration) into a jar laid out as {@link ModelJarLayout} says, so that the application declares
  * the model as an ordinary dependency and {@code TextClassifier.load()} finds it on its class path. Reports, history
  * and checkpoints stay out. Entries are sorted and carry a fixed time: the same model gives the same bytes.
  */
 public final class ModelJar {
-    private static final long FIXED_TIME = 315532800000L; // 1980-01-01, the earliest time zip can store
-    private static final List<String> KEPT = List.of("labels.json", "finetune-config.json", "evaluation.json");
+    /**
+     * Besides the SavedModel and the tokenizer: the labels and the training settings. Not evaluation.json: evaluate
+     * runs at every build and records how long it took, so with it every build gave a new jar, and every application
+     * start after it a new copy in the cache (the cache is keyed by content; BERT-base is 440 MB). The zip keeps it.
+     */
+    private static final List<String> KEPT = List.of("labels.json", "finetune-config.json");
 
     private ModelJar() {
     }
@@ -103,7 +107,7 @@ public final class ModelJar {
 
     private static void put(JarOutputStream out, String name, Content content) throws IOException {
         JarEntry e = new JarEntry(name);
-        e.setTime(FIXED_TIME);
+        e.setTimeLocal(ModelArchive.FIXED_TIME);
         out.putNextEntry(e);
         content.writeTo(out);
         out.closeEntry();
