@@ -146,7 +146,14 @@ class ModelJarTest {
         // Loaded again (by name): the cached copy is used as it is, not unpacked anew.
         Path marker = Files.writeString(unpacked.resolve("marker"), "still here");
         withClassPath(List.of(jar), () -> {
-            TextClassifier.load("reviews", options).close();
+            TextClassifier again = TextClassifier.load("reviews", options);
+            again.close();
+            again.close(); // a second close does nothing
+            // Closed: a clear refusal, for lists (run on the caller's thread) as for single texts (the batcher's).
+            for (Runnable use : List.<Runnable>of(() -> again.predict(List.of("the movie was great")), () -> again.predict("the movie"))) {
+                IllegalStateException closed = assertThrows(IllegalStateException.class, use::run);
+                assertEquals("This classifier is closed.", closed.getMessage());
+            }
             return null;
         });
         assertEquals(folders, cacheFolders(cache));
