@@ -47,6 +47,7 @@ public final class TextClassifier implements AutoCloseable {
     private final FineTunedModel model;
     private final Options options;
     private final MicroBatcher<LabeledText, Prediction> batcher;
+    private volatile boolean closed;
 
     /**
      * How a classifier runs. {@code threads}: TensorFlow's intra-op threads (0: one per core). {@code maxBatchSize}:
@@ -208,6 +209,7 @@ public final class TextClassifier implements AutoCloseable {
 
     /** The answers for many texts, in their order, computed in batches of similar length. */
     public List<Prediction> predict(List<String> texts) {
+        requireOpen();
         return predictRows(texts.stream().map(t -> new LabeledText(Objects.requireNonNull(t, "text"), null, null, 0)).toList());
     }
 
@@ -219,6 +221,7 @@ public final class TextClassifier implements AutoCloseable {
 
     /** Token classification: the tags of many sentences, each given as its words. */
     public List<Prediction> tagAll(List<List<String>> sentences) {
+        requireOpen();
         requireTokens();
         List<TaggedSentence> in = sentences.stream().map(w -> new TaggedSentence(w, null, 0)).toList();
         List<TokenExamples.WordTags> tags = model.tagWords(in, options.maxBatchSize());
@@ -233,6 +236,13 @@ public final class TextClassifier implements AutoCloseable {
             out.add(Prediction.tokens(tagged));
         }
         return out;
+    }
+
+    /** Lists run on the caller's thread, straight into the session: after close() that is a freed graph. */
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("This classifier is closed.");
+        }
     }
 
     private void requireTokens() {
@@ -267,9 +277,13 @@ public final class TextClassifier implements AutoCloseable {
         return t.isEmpty() ? List.of() : List.of(t.split("\\s+"));
     }
 
-    /** Stops the batching worker, then frees the model's native memory. */
+    /** Stops the batching worker, then frees the model's native memory. Closing again does nothing. */
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         batcher.close();
         model.close();
     }

@@ -10,6 +10,7 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.LocalDateTime;
 import java.util.List;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -25,7 +26,12 @@ import java.util.zip.ZipOutputStream;
  * {@link ModelJar} writes the application's jar the same way.
  */
 public final class ModelArchive {
-    private static final long FIXED_TIME = 315532800000L; // 1980-01-01, the earliest time zip can store
+    /**
+     * Zip stores local date-times, and setTime(long) converts an instant in the default time zone: 1980-01-01 UTC
+     * fell before 1980 west of Greenwich and added an extra timestamp field, so the bytes depended on the time zone.
+     * A local date-time is stored as it is; 1 February, since zip reads 1980-01-01 00:00 as "before 1980".
+     */
+    static final LocalDateTime FIXED_TIME = LocalDateTime.of(1980, 2, 1, 0, 0);
 
     private ModelArchive() {
     }
@@ -102,7 +108,7 @@ public final class ModelArchive {
 
     /** One entry with the fixed time, so that the archive's bytes depend on the contents only. */
     static void put(ZipOutputStream out, ZipEntry entry, Content content) throws IOException {
-        entry.setTime(FIXED_TIME);
+        entry.setTimeLocal(FIXED_TIME);
         out.putNextEntry(entry);
         content.writeTo(out);
         out.closeEntry();

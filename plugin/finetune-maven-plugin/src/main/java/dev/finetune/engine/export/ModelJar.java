@@ -26,12 +26,17 @@ import java.util.stream.Stream;
 
 /**
  * Packs what an application needs of a fine-tuned model (the SavedModel, labels.json, the tokenizer file, the training
- * configuration and evaluation) into a jar laid out as {@link ModelJarLayout} says, so that the application declares
+ * configuration) into a jar laid out as {@link ModelJarLayout} says, so that the application declares
  * the model as an ordinary dependency and {@code TextClassifier.load()} finds it on its class path. Reports, history
  * and checkpoints stay out. Entries are sorted and carry a fixed time: the same model gives the same bytes.
  */
 public final class ModelJar {
-    private static final List<String> KEPT = List.of("labels.json", "finetune-config.json", "evaluation.json");
+    /**
+     * Besides the SavedModel and the tokenizer: the labels and the training settings. Not evaluation.json: evaluate
+     * runs at every build and records how long it took, so with it every build gave a new jar, and every application
+     * start after it a new copy in the cache (the cache is keyed by content; BERT-base is 440 MB). The zip keeps it.
+     */
+    private static final List<String> KEPT = List.of("labels.json", "finetune-config.json");
 
     private ModelJar() {
     }
