@@ -60,21 +60,25 @@ public final class ModelArchive {
                 || name.endsWith(".tmp");
     }
 
-    /** A file's bytes for an archive: JSON records without their wall-clock {@code seconds}, anything else as it is. */
+    /**
+     * A file's bytes for an archive: a JSON record without its wall-clock {@code seconds} (rewritten only when it had
+     * some), anything else as it is.
+     */
     static byte[] portableBytes(Path file) throws IOException {
+        byte[] bytes = Files.readAllBytes(file);
         if (!file.getFileName().toString().endsWith(".json")) {
-            return Files.readAllBytes(file);
+            return bytes;
         }
-        JsonNode json = Json.MAPPER.readTree(file.toFile());
-        removeSeconds(json);
-        return Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(json);
+        JsonNode json = Json.MAPPER.readTree(bytes);
+        return removeSeconds(json) ? Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(json) : bytes;
     }
 
-    private static void removeSeconds(JsonNode node) {
-        if (node instanceof ObjectNode o) {
-            o.remove("seconds");
+    private static boolean removeSeconds(JsonNode node) {
+        boolean removed = node instanceof ObjectNode o && o.remove("seconds") != null;
+        for (JsonNode child : node) {
+            removed |= removeSeconds(child);
         }
-        node.forEach(ModelArchive::removeSeconds);
+        return removed;
     }
 
     /** Writes an archive's bytes into a file. */

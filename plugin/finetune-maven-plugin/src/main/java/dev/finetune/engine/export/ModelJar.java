@@ -13,10 +13,8 @@ import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Map;
 import java.util.jar.Attributes;
 import java.util.jar.JarEntry;
 import java.util.jar.JarOutputStream;
@@ -54,33 +52,16 @@ public final class ModelJar {
             Manifest manifest = new Manifest();
             manifest.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
             manifest.getMainAttributes().putValue("Finetune-Model", name);
-            Map<Path, byte[]> records = new HashMap<>();
-            for (Path f : files) {
-                if (f.getFileName().toString().endsWith(".json")) {
-                    records.put(f, ModelArchive.portableBytes(f)); // small, and without the build's clock readings
-                }
-            }
             StringBuilder index = new StringBuilder();
             for (Path f : files) {
-                byte[] record = records.get(f);
-                String sha = record != null ? HexFormat.of().formatHex(digest().digest(record)) : sha256(f);
-                long size = record != null ? record.length : Files.size(f);
-                index.append(sha).append(' ').append(size).append(' ').append(path(modelDirectory, f)).append('\n');
+                index.append(sha256(f)).append(' ').append(Files.size(f)).append(' ').append(path(modelDirectory, f)).append('\n');
             }
             try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(partial))) {
                 ModelArchive.put(out, new JarEntry("META-INF/MANIFEST.MF"), manifest::write);
                 ModelArchive.put(out, new JarEntry(ModelJarLayout.LIST), os -> os.write((name + "\n").getBytes(StandardCharsets.UTF_8)));
                 ModelArchive.put(out, new JarEntry(ModelJarLayout.index(name)), os -> os.write(index.toString().getBytes(StandardCharsets.UTF_8)));
                 for (Path f : files) {
-                    byte[] record = records.get(f);
-                    ModelArchive.put(out, new JarEntry(ModelJarLayout.file(name, path(modelDirectory, f))),
-                            os -> {
-                                if (record != null) {
-                                    os.write(record);
-                                } else {
-                                    Files.copy(f, os);
-                                }
-                            });
+                    ModelArchive.put(out, new JarEntry(ModelJarLayout.file(name, path(modelDirectory, f))), os -> Files.copy(f, os));
                 }
             }
         });
