@@ -54,12 +54,13 @@ public final class FineTuneEngine {
             throw invalid(problems);
         }
         Path work = c.workDirectory != null ? c.workDirectory : c.outputDirectory.resolveSibling("finetune-work");
-        // The lock comes first: the model cache in the work folder is written under it too.
         try (OutputLock lock = OutputLock.acquire(c.outputDirectory)) {
             ModelInfo info = null;
             if (c.model != null) {
                 try {
-                    info = ModelInfo.inspect(ModelLocator.locate(c.model, work.resolve("model-cache")), c.tokenizerOverride(), c.doLowerCase);
+                    // The shared cache needs no lock: other builds may unpack the same archive at the same time.
+                    Path model = ModelLocator.locate(c.model, c.modelCache(), log::info);
+                    info = ModelInfo.inspect(model, c.tokenizerOverride(), c.doLowerCase);
                     problems.addAll(info.problems(c.maxSequenceLength(info.maxPositions())));
                     SignatureResolver.resolve(info.savedModel(), signatureNames(c));
                 } catch (FineTuneException e) {

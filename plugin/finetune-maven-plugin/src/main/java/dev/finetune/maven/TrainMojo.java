@@ -251,9 +251,18 @@ public class TrainMojo extends AbstractFineTuneMojo {
     @Parameter(property = "finetune.outputDirectory", defaultValue = "${project.build.directory}/finetune")
     File outputDirectory;
 
-    /** Checkpoints and unpacked model archives. */
+    /** Checkpoints, the exported model before it is checked, and tuning trials. */
     @Parameter(property = "finetune.workDirectory", defaultValue = "${project.build.directory}/finetune-work")
     File workDirectory;
+
+    /**
+     * Where a base model given as a .zip/.jar (or coordinates) is unpacked: a cache shared by every build and project,
+     * kept by {@code mvn clean}, one folder per archive checksum, safe for builds that unpack at the same time.
+     * By default the {@code FINETUNE_CACHE} environment variable, else {@code ~/.cache/finetune/models};
+     * {@code finetune:clean-cache} empties it.
+     */
+    @Parameter(property = "finetune.cache")
+    File cacheDirectory;
 
     /** Retrain even when data, base model, configuration and plugin version are unchanged since the last run. */
     @Parameter(property = "finetune.force", defaultValue = "false")
@@ -347,6 +356,7 @@ public class TrainMojo extends AbstractFineTuneMojo {
         c.xla = xla;
         c.outputDirectory = outputDirectory.toPath();
         c.workDirectory = workDirectory.toPath();
+        c.cacheDirectory = cacheDirectory == null ? null : cacheDirectory.toPath();
         return c;
     }
 

@@ -77,7 +77,7 @@ final class ClasspathModels {
             }
             entries.add(new IndexEntry(f[0], Long.parseLong(f[1]), f[2]));
         }
-        String key = name + "-" + sha256(String.join("\n", lines).getBytes(StandardCharsets.UTF_8)).substring(0, 32);
+        String key = ModelCache.key(name, sha256(String.join("\n", lines).getBytes(StandardCharsets.UTF_8)));
         return ModelCache.folder(cacheRoot, key, folder -> {
             for (IndexEntry e : entries) {
                 Path target = folder.resolve(e.path());

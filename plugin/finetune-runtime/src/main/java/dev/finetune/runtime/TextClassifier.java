@@ -7,7 +7,6 @@ import dev.finetune.runtime.encoding.TaggedSentence;
 import dev.finetune.runtime.encoding.TokenExamples;
 import dev.finetune.runtime.model.SessionSettings;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -147,18 +146,7 @@ public final class TextClassifier implements AutoCloseable {
     }
 
     private static Path unzip(Path zip, Path cacheRoot) {
-        String key;
-        try (InputStream in = Files.newInputStream(zip)) {
-            var sha = ClasspathModels.digest();
-            byte[] buffer = new byte[1 << 16];
-            for (int n = in.read(buffer); n >= 0; n = in.read(buffer)) {
-                sha.update(buffer, 0, n);
-            }
-            key = zip.getFileName().toString().replaceAll("[^A-Za-z0-9._-]", "_") + "-"
-                    + java.util.HexFormat.of().formatHex(sha.digest()).substring(0, 32);
-        } catch (IOException e) {
-            throw new FineTuneException("Cannot read the model archive " + zip + ": " + e.getMessage(), e);
-        }
+        String key = ModelCache.archiveKey(zip);
         return ModelCache.folder(cacheRoot, key, folder -> {
             try (ZipInputStream in = new ZipInputStream(Files.newInputStream(zip))) {
                 for (ZipEntry e = in.getNextEntry(); e != null; e = in.getNextEntry()) {

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.ser.std.StdSerializer;
 import dev.finetune.engine.data.DataReader;
 import dev.finetune.engine.export.PortablePaths;
 import dev.finetune.runtime.Json;
+import dev.finetune.runtime.ModelCache;
 import java.io.IOException;
 import java.lang.reflect.Field;
 import java.nio.file.Path;
@@ -135,6 +136,12 @@ public class FineTuneConfig {
     // --- output
     public Path outputDirectory;
     public Path workDirectory;
+    /**
+     * The root of the shared cache base-model archives are unpacked into ({@link ModelCache}); null: its default. Where a
+     * model is unpacked does not change the result, so it is neither in finetune-config.json nor in the up-to-date digest.
+     */
+    @JsonIgnore
+    public Path cacheDirectory;
 
     /** The project the paths are relative to in finetune-config.json; not recorded itself. */
     @JsonIgnore
@@ -206,6 +213,11 @@ public class FineTuneConfig {
         }
     }
 
+    /** Where base-model archives are unpacked: {@link #cacheDirectory}, else the cache's default. */
+    public Path modelCache() {
+        return cacheDirectory != null ? cacheDirectory : ModelCache.defaultRoot();
+    }
+
     /** The tokenizer file the user named, if any. */
     public Path tokenizerOverride() {
         return tokenizer != null ? tokenizer : vocabulary;
@@ -244,6 +256,7 @@ public class FineTuneConfig {
         c.pluginVersion = pluginVersion;
         c.projectDirectory = projectDirectory;
         c.modelCoordinates = modelCoordinates;
+        c.cacheDirectory = cacheDirectory;
         return c;
     }
 

