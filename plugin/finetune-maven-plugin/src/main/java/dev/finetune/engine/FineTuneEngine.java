@@ -261,8 +261,15 @@ public final class FineTuneEngine {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
             // Settings that do not change the result (resume, force, logging, threads, device) stay out of it.
             var settings = Json.MAPPER.valueToTree(c);
-            for (String ignored : new String[] {"resume", "force", "logEverySteps", "intraOpThreads", "interOpThreads", "device"}) {
+            for (String ignored : new String[] {"resume", "force", "logEverySteps", "intraOpThreads", "interOpThreads", "device",
+                    "workerTimeout"}) {
                 ((com.fasterxml.jackson.databind.node.ObjectNode) settings).remove(ignored);
+            }
+            // How many workers share a step decides the global batch; where they run and which one this is do not, so
+            // every worker of a cluster computes the same digest (and a lone run keeps the digest it always had).
+            int workers = c.clusterSpec().size();
+            if (workers > 1) {
+                ((com.fasterxml.jackson.databind.node.ObjectNode) settings).put("workers", workers);
             }
             sha.update(Json.MAPPER.writeValueAsBytes(settings));
             List<Path> files = new ArrayList<>(java.util.Arrays.asList(c.trainFile, c.validationFile, c.vocabulary, c.tokenizer,
