@@ -1,5 +1,6 @@
 package dev.finetune.engine.training;
 
+import dev.finetune.engine.distributed.ClusterSpec;
 import dev.finetune.runtime.FineTuneException;
 import dev.finetune.runtime.encoding.Batch;
 import dev.finetune.runtime.encoding.Batches;
@@ -28,15 +29,28 @@ public final class Trainer {
     private final ProgressListener log;
     private final int padId;
     private final BestModel best;
+    /** The workers sharing each step; this process trains on its shard of every batch. */
+    private final ClusterSpec cluster;
 
     public Trainer(ClassifierSession session, Settings settings, CheckpointStore checkpoints, int padId, ProgressListener log) {
+        this(session, settings, checkpoints, padId, log, ClusterSpec.SINGLE);
+    }
+
+    /**
+     * A trainer for one worker of {@code cluster}: every worker builds the same epoch of global batches of
+     * {@code batchSize × workers} rows (the same seeded order a lone run with that batch size has) and trains on its
+     * own shard of each; only a writing {@code checkpoints} (the chief's) keeps checkpoints and best weights.
+     */
+    public Trainer(ClassifierSession session, Settings settings, CheckpointStore checkpoints, int padId, ProgressListener log,
+                   ClusterSpec cluster) {
+        this.cluster = cluster;
         this.session = session;
         this.s = settings;
         this.checkpoints = checkpoints;
         this.padId = padId;
         this.log = log;
         this.best = new BestModel(new BestModel.Settings(settings.bestModelMetric(), settings.earlyStoppingPatience(),
-                settings.exportBestModel()), checkpoints.bestDirectory(), session, log);
+                settings.exportBestModel()), checkpoints.bestDirectory(), session, log, checkpoints.writes());
     }
 
     /** Trains (or resumes) and returns the history; the session holds the trained weights afterwards. */
@@ -65,14 +79,22 @@ public final class Trainer {
             checkpoints.clear();
             best.clear();
         }
-        int perEpoch = Batches.count(train.size(), s.batchSize());
+        int workers = cluster.size();
+        int globalBatch = s.batchSize() * workers;
+        if (cluster.distributed()) {
+            log.info("Worker " + cluster.index() + " of " + workers + (cluster.chief() ? " (the chief)" : "") + ": each step's batch of "
+                    + globalBatch + " is shared by " + workers + " workers, " + s.batchSize() + " each; waiting for the others.");
+            session.meet(startPoint(state, workers));
+            log.info("All " + workers + " workers are here and start from step " + state.globalStep + ".");
+        }
+        int perEpoch = Batches.count(train.size(), globalBatch);
         long total = (long) perEpoch * s.epochs();
         LearningRateSchedule schedule = LearningRateSchedule.of(s.learningRate(), total, s.warmupRatio(), s.schedule());
         for (int epoch = state.epochsDone; epoch < s.epochs() && !state.stoppedEarly; epoch++) {
             long started = System.nanoTime();
             List<Batch> batches = s.bucketByLength()
-                    ? Batches.bucketed(train, s.seed(), epoch, s.batchSize(), padId)
-                    : Batches.of(Batches.shuffled(train, s.seed(), epoch), s.batchSize(), padId);
+                    ? Batches.bucketed(train, s.seed(), epoch, globalBatch, padId)
+                    : Batches.of(Batches.shuffled(train, s.seed(), epoch), globalBatch, padId);
             double lossSum = 0;
             long examplesSeen = 0;
             long timed = 0;
@@ -82,7 +104,8 @@ public final class Trainer {
                 long step = state.globalStep;
                 double lr = schedule.rate(step);
                 long t0 = System.nanoTime();
-                ClassifierSession.StepResult r = session.train(batch, (float) lr, step + 1, s.beta1(), s.beta2());
+                Shard shard = Shard.of(batch, workers, cluster.index());
+                ClassifierSession.StepResult r = session.train(shard.batch(), shard.real(), (float) lr, step + 1, s.beta1(), s.beta2());
                 long dt = System.nanoTime() - t0;
                 if (b > 0 || epoch > state.epochsDone) {
                     timed += batch.rows();
@@ -101,7 +124,7 @@ public final class Trainer {
                 boolean lastOfEpoch = b == batches.size() - 1;
                 if (state.globalStep % s.logEverySteps() == 0 || lastOfEpoch) {
                     double perSecond = timedNanos > 0 ? timed / (timedNanos / 1e9) : examplesSeen / ((System.nanoTime() - started) / 1e9);
-                    long remaining = (total - state.globalStep) * s.batchSize();
+                    long remaining = (total - state.globalStep) * globalBatch;
                     log.info(String.format("epoch %d/%d  step %d/%d  loss %.4f  lr %.3e  %.1f examples/s  ETA %s",
                             epoch + 1, s.epochs(), state.globalStep, total, r.loss(), lr, perSecond,
                             duration(perSecond > 0 ? remaining / perSecond : 0)));
@@ -131,6 +154,15 @@ public final class Trainer {
         state.history.stoppedEarly = state.stoppedEarly;
         state.history.exportedStep = best.restoreBestIfWanted(state);
         return state.history;
+    }
+
+    /**
+     * What every worker must agree on before the first step: the step training starts after, the number of workers,
+     * and the run's digest (a hash of it in 16-bit halves, which a double carries exactly).
+     */
+    private double[] startPoint(CheckpointStore.State state, int workers) {
+        int digest = s.fingerprint().hashCode();
+        return new double[] {state.globalStep, workers, digest >>> 16, digest & 0xffff};
     }
 
     /** One validation pass over the held-out examples. */
