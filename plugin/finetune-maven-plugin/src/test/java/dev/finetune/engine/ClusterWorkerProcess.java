@@ -21,7 +21,7 @@ public final class ClusterWorkerProcess {
         c.resume = Boolean.parseBoolean(args[1]);
         c.cluster = List.of(args[2].split(","));
         c.workerIndex = Integer.parseInt(args[3]);
-        c.workerTimeout = DistributedTrainingTest.WORKER_TIMEOUT;
+        c.workerTimeout = Integer.getInteger("finetune.test.workerTimeout", DistributedTrainingTest.WORKER_TIMEOUT);
         if (args.length > 5) {
             // The chief's checkpoints, as a folder every worker sees (resume needs them on every worker).
             c.workDirectory = Path.of(args[5]);

@@ -112,6 +112,29 @@ class DistributedTrainingTest {
         assertSameRun(reference.outputDirectory, chief, other);
     }
 
+    @Test
+    @Timeout(300)
+    void aWorkerThatNeverComesIsNamedWithinTheStartTimeout(@TempDir Path tmp) throws Exception {
+        writeData(tmp);
+        int timeout = 5;
+        // The chief alone: its first collective times out waiting for worker 1.
+        // Worker 1 alone: TensorFlow retries reaching the chief for ever; Java's deadline stops it.
+        for (int index : new int[] {0, 1}) {
+            Run alone = new Run(tmp.resolve("alone-" + index), hosts(), index, null, false, timeout);
+            long started = System.nanoTime();
+            alone.finish(line -> false);
+            double seconds = (System.nanoTime() - started) / 1e9;
+            int missing = 1 - index;
+            assertTrue(alone.last != null && alone.last.startsWith("FAILED WorkerLostException: worker " + index), alone.output);
+            assertTrue(alone.last.contains("stopped at the start, waiting for the other workers: worker " + missing + " (127.0.0.1:"),
+                    alone.last);
+            // Start-up (JVM, model, data) plus twice the timeout plus Java's grace, with room for a busy machine.
+            assertTrue(seconds < 2 * timeout + 6 + 60, "took " + seconds + " s");
+            assertFalse(Files.exists(tmp.resolve("alone-" + index).resolve("finetune")));
+            System.out.printf("worker %d alone stopped after %.1f s: %s%n", index, seconds, alone.last);
+        }
+    }
+
     /** Kills worker {@code victim} once it prints a line {@code killAt} matches; the survivor must fail naming it. */
     private static void assertSurvivorStops(List<Run> runs, int victim, Predicate<String> killAt, String named) throws Exception {
         Run killed = runs.get(victim);
@@ -126,7 +149,7 @@ class DistributedTrainingTest {
         assertTrue(survivor.last.contains(named) && survivor.last.contains("has stopped or cannot be reached"), survivor.last);
         assertTrue(survivor.last.contains("-Dfinetune.resume=true"), survivor.last);
         // TensorFlow's collective timeout, or Java's deadline just after it; never a wait without end.
-        assertTrue(seconds < 2 * WORKER_TIMEOUT + 30 + 15, "the survivor took " + seconds + " s to stop");
+        assertTrue(seconds < WORKER_TIMEOUT + 7 + 15, "the survivor took " + seconds + " s to stop");
         System.out.printf("worker %d killed; the other stopped %.1f s later: %s%n", victim, seconds, survivor.last);
     }
 
@@ -173,8 +196,8 @@ class DistributedTrainingTest {
 
     private static List<Run> startBoth(String hosts, Path chief, Path other, Path work, boolean resume) throws IOException {
         List<Run> runs = new ArrayList<>();
-        runs.add(new Run(chief, hosts, 0, work, resume));
-        runs.add(new Run(other, hosts, 1, work, resume));
+        runs.add(new Run(chief, hosts, 0, work, resume, WORKER_TIMEOUT));
+        runs.add(new Run(other, hosts, 1, work, resume, WORKER_TIMEOUT));
         return runs;
     }
 
@@ -186,9 +209,10 @@ class DistributedTrainingTest {
         String last;
         boolean killed;
 
-        Run(Path root, String hosts, int index, Path work, boolean resume) throws IOException {
+        Run(Path root, String hosts, int index, Path work, boolean resume, int timeout) throws IOException {
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             List<String> command = new ArrayList<>(List.of(java, "-Xmx512m", "-cp", System.getProperty("java.class.path"),
+                    "-Dfinetune.test.workerTimeout=" + timeout,
                     "-Dfinetune.shared.dir=" + TestFiles.shared().toAbsolutePath(), ClusterWorkerProcess.class.getName(),
                     root.toString(), String.valueOf(resume), hosts, String.valueOf(index), history(root).toString()));
             if (work != null) {

@@ -37,8 +37,6 @@ import org.tensorflow.proto.ServerDef;
 public final class Worker {
     /** Every run with collectives carries this key, the same on every worker. */
     static final long COLLECTIVE_GRAPH_KEY = 1;
-    /** Java's own deadline waits this much longer than TensorFlow's collective timeout, which should fire first. */
-    private static final int GRACE_SECONDS = 30;
     /** A gRPC server cannot be stopped in TensorFlow 2.18 ("Clean shutdown is not currently implemented"): one per JVM and address. */
     private static final Map<String, Started> SERVERS = new HashMap<>();
 
@@ -136,7 +134,7 @@ public final class Worker {
 
     /**
      * Runs {@code call} (a session run with collectives) and returns its result; when TensorFlow reports a lost or late
-     * worker, or the run has not come back {@code seconds} (plus a grace) later, throws a {@link WorkerLostException}
+     * worker, or the run has not come back {@code seconds} (plus {@link #grace}) later, throws a {@link WorkerLostException}
      * that names the workers this one waited for. A run that never came back is left on its daemon thread and
      * {@link #abandoned()} turns true: its session and graph must not be closed (closing waits for the run).
      */
@@ -146,10 +144,10 @@ public final class Worker {
         }
         Future<T> f = runner.submit(call::get);
         try {
-            return f.get(seconds + GRACE_SECONDS, TimeUnit.SECONDS);
+            return f.get(seconds + grace(seconds), TimeUnit.SECONDS);
         } catch (TimeoutException e) {
             abandoned = true;
-            throw new WorkerLostException(lost(what, "got no answer within " + (seconds + GRACE_SECONDS) + " s", null));
+            throw new WorkerLostException(lost(what, "no answer within " + (seconds + grace(seconds)) + " s", null));
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             if (cause instanceof TensorFlowException tf && looksLikeAPeer(tf.getMessage())) {
@@ -164,6 +162,14 @@ public final class Worker {
             abandoned = true;
             throw new FineTuneException(what + " was interrupted.", e);
         }
+    }
+
+    /**
+     * How much longer than TensorFlow's collective timeout Java's own deadline waits: TensorFlow's should fire first,
+     * but a worker whose chief is unreachable retries the step-id exchange with it for ever, outside any collective.
+     */
+    static int grace(int seconds) {
+        return 5 + seconds / 10;
     }
 
     /** Whether a run was left behind: see {@link #run}. */
