@@ -4,7 +4,6 @@ import dev.finetune.engine.config.FineTuneConfig;
 import dev.finetune.engine.training.TrainingHistory;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -47,10 +46,7 @@ public final class DistributedBench {
         System.out.printf("model %s, global batch %d, %s tokens, %d epochs, %d cores%n", c.model.getFileName(), c.batchSize,
                 c.maxSequenceLength, c.epochs, Runtime.getRuntime().availableProcessors());
         List<String> single = run(List.of(command(args, tmp.resolve("single"), "1", "0", "2")));
-        String hosts;
-        try (ServerSocket a = new ServerSocket(0); ServerSocket b = new ServerSocket(0)) {
-            hosts = "127.0.0.1:" + a.getLocalPort() + ",127.0.0.1:" + b.getLocalPort();
-        }
+        String hosts = DistributedTrainingTest.hosts();
         List<String> two = run(List.of(command(args, tmp.resolve("w0"), hosts, "0", "1"), command(args, tmp.resolve("w1"), hosts, "1", "1")));
         System.out.println("| setup | median s/step | examples/s |");
         System.out.println("| --- | --- | --- |");
@@ -85,10 +81,7 @@ public final class DistributedBench {
     private static void allReduce(String[] a) throws Exception {
         int floats = Integer.parseInt(a[0]);
         if (a.length == 1) {
-            String hosts;
-            try (ServerSocket x = new ServerSocket(0); ServerSocket y = new ServerSocket(0)) {
-                hosts = "127.0.0.1:" + x.getLocalPort() + ",127.0.0.1:" + y.getLocalPort();
-            }
+            String hosts = DistributedTrainingTest.hosts();
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             List<List<String>> cmds = new ArrayList<>();
             for (String index : List.of("0", "1")) {

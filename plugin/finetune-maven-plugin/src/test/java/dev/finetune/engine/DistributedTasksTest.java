@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.finetune.engine.config.FineTuneConfig;
 import dev.finetune.engine.training.ProgressListener;
 import dev.finetune.engine.training.TrainingHistory;
-import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -53,7 +51,7 @@ class DistributedTasksTest {
         FineTuneConfig reference = config(tmp.resolve("reference"), task, data, labelColumn);
         // Two workers of 5 rows make the reference's batch of 10.
         TrainingHistory one = FineTuneEngine.train(reference, ProgressListener.SILENT).history();
-        String hosts = hosts();
+        String hosts = DistributedTrainingTest.hosts();
         List<CompletableFuture<TrainingHistory>> workers = List.of(0, 1).stream().map(i -> CompletableFuture.supplyAsync(() -> {
             FineTuneConfig c = config(tmp.resolve("worker-" + i), task, data, labelColumn);
             c.batchSize = 5;
@@ -69,12 +67,6 @@ class DistributedTasksTest {
                 assertEquals(one.steps.get(s).gradientNorm(), h.steps.get(s).gradientNorm(), 1e-4, task + ": gradient norm of step " + (s + 1));
             }
             assertEquals(one.epochs.get(1).validationLoss(), h.epochs.get(1).validationLoss(), 1e-5, task + ": final weights");
-        }
-    }
-
-    private static String hosts() throws IOException {
-        try (ServerSocket a = new ServerSocket(0); ServerSocket b = new ServerSocket(0)) {
-            return "127.0.0.1:" + a.getLocalPort() + ",127.0.0.1:" + b.getLocalPort();
         }
     }
 }

@@ -187,8 +187,8 @@ class DistributedTrainingTest {
         return root.resolveSibling(root.getFileName() + "-history.json");
     }
 
-    /** Two free ports on 127.0.0.1. */
-    private static String hosts() throws IOException {
+    /** Two free ports on 127.0.0.1, as a cluster list. */
+    static String hosts() throws IOException {
         try (ServerSocket a = new ServerSocket(0); ServerSocket b = new ServerSocket(0)) {
             return "127.0.0.1:" + a.getLocalPort() + ",127.0.0.1:" + b.getLocalPort();
         }
