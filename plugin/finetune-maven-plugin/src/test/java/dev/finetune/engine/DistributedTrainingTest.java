@@ -128,6 +128,7 @@ class DistributedTrainingTest {
             assertTrue(alone.last != null && alone.last.startsWith("FAILED WorkerLostException: worker " + index), alone.output);
             assertTrue(alone.last.contains("stopped at the start, waiting for the other workers: worker " + missing + " (127.0.0.1:"),
                     alone.last);
+            assertTrue(alone.last.contains("each can reach the others' ports"), alone.last);
             // Start-up (JVM, model, data) plus twice the timeout plus Java's grace, with room for a busy machine.
             assertTrue(seconds < 2 * timeout + 6 + 60, "took " + seconds + " s");
             assertFalse(Files.exists(tmp.resolve("alone-" + index).resolve("finetune")));

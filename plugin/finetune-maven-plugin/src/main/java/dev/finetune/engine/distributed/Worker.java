@@ -43,6 +43,9 @@ public final class Worker {
     private record Started(ServerDef def, TF_Server server, String target) {
     }
 
+    /** What {@link #run} is told while the workers first meet. */
+    public static final String START = "the start, waiting for the other workers";
+
     private final ClusterSpec cluster;
     private final ConfigProto config;
     private final String target;
@@ -203,9 +206,13 @@ public final class Worker {
         }
         List<String> names = new ArrayList<>();
         named.forEach(t -> names.add(cluster.describe(t)));
+        String next = what.startsWith(START)
+                ? "Start every worker with the same cluster, each with its own index, within " + startTimeoutSeconds()
+                        + " s of each other, and check that each can reach the others' ports."
+                : "Nothing half-written is left; start every worker again with -Dfinetune.resume=true to continue from the "
+                        + "chief's last checkpoint.";
         return cluster.describe(cluster.index()) + " stopped at " + what + ": " + String.join(", ", names)
-                + (names.size() == 1 ? " has" : " have") + " stopped or cannot be reached (" + why + "). Nothing half-written "
-                + "is left; start every worker again with -Dfinetune.resume=true to continue from the chief's last checkpoint.";
+                + (names.size() == 1 ? " has" : " have") + " stopped or cannot be reached (" + why + "). " + next;
     }
 
     private static String firstLine(String message) {

@@ -103,7 +103,7 @@ public final class ClassifierSession implements AutoCloseable {
                 }
                 return r;
             }
-        }, worker.startTimeoutSeconds(), "the start, waiting for the other workers");
+        }, worker.startTimeoutSeconds(), dev.finetune.engine.distributed.Worker.START);
         for (int i = 0; i < point.length; i++) {
             // The largest value is this worker's and so is the smallest (the largest negated): all workers agree.
             if (max[i] != point[i] || -max[point.length + i] != point[i]) {
