@@ -181,7 +181,8 @@ public final class FineTuneEngine {
         Worker worker = cluster.distributed() ? Worker.start(cluster, settings.config(), c.workerTimeout) : null;
         DataParallel parallel = worker == null ? DataParallel.NONE
                 : new DataParallel(cluster.size(), worker.timeoutSeconds(), worker.startTimeoutSeconds());
-        try (ClassifierGraph graph = new ClassifierGraph(encoder, data.labels().size(), head, parallel);
+        try (Worker closesLast = worker;
+             ClassifierGraph graph = new ClassifierGraph(encoder, data.labels().size(), head, parallel);
              ClassifierSession session = worker == null ? new ClassifierSession(graph, settings) : new ClassifierSession(graph, worker)) {
             log.info("Device: " + Devices.describe(c.device) + ", " + settings.describe() + ", TensorFlow "
                     + org.tensorflow.TensorFlow.version() + ".");

@@ -34,7 +34,7 @@ import org.tensorflow.proto.ServerDef;
  * and runs with a deadline. Collectives find each other through the servers; the step's own ops stay on this worker
  * (the session only sees this task's devices), so no tensor but the all-reduced ones crosses the network.
  */
-public final class Worker {
+public final class Worker implements AutoCloseable {
     /** Every run with collectives carries this key, the same on every worker. */
     static final long COLLECTIVE_GRAPH_KEY = 1;
     /** A gRPC server cannot be stopped in TensorFlow 2.18 ("Clean shutdown is not currently implemented"): one per JVM and address. */
@@ -178,6 +178,12 @@ public final class Worker {
     /** Whether a run was left behind: see {@link #run}. */
     public boolean abandoned() {
         return abandoned;
+    }
+
+    /** Ends the step thread (the server stays: it cannot be stopped); a thread left in TensorFlow stays with it. */
+    @Override
+    public void close() {
+        runner.shutdown();
     }
 
     private static boolean looksLikeAPeer(String message) {
