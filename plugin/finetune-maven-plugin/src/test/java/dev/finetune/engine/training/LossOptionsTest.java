@@ -38,9 +38,20 @@ class LossOptionsTest {
         }
     }
 
-    private static ClassifierGraph.Settings settings(Task task, float[] weights, double smoothing) {
-        return new ClassifierGraph.Settings("pooled", 0.0, 7, 0.9, 0.999, 1e-6, 0.0, 1.0).forTask(task, "mse", 0, 1)
-                .withLoss(weights, smoothing);
+    /** What a graph with these loss options gives after a few steps: outputs and plain losses, and the next step's loss. */
+    private record Observed(ClassifierSession.Evaluation evaluation, float nextLoss) {
+    }
+
+    private static Observed observe(Task task, float[] weights, double smoothing, Batch batch) {
+        ClassifierGraph.Settings settings = new ClassifierGraph.Settings("pooled", 0.0, 7, 0.9, 0.999, 1e-6, 0.0, 1.0)
+                .forTask(task, "mse", 0, 1).withLoss(weights, smoothing);
+        try (ClassifierGraph g = new ClassifierGraph(encoder, 3, settings);
+             ClassifierSession s = new ClassifierSession(g, 1, 1)) {
+            s.initializeFromPretrained();
+            trainAway(s, batch);
+            ClassifierSession.Evaluation e = s.evaluate(batch, true);
+            return new Observed(e, s.train(batch, 1e-3f, STEPS + 1, 0.9, 0.999).loss());
+        }
     }
 
     /** Σ_k -((1 - ε)·[k = y] + ε / K)·log p_k, times the weight of y. */
@@ -59,20 +70,15 @@ class LossOptionsTest {
         float[][] cases = {null, {2.5f, 0.5f, 1f}};
         for (float[] weights : cases) {
             for (double epsilon : new double[] {0, EPSILON}) {
-                try (ClassifierGraph g = new ClassifierGraph(encoder, 3, settings(Task.SINGLE_LABEL, weights, epsilon));
-                     ClassifierSession s = new ClassifierSession(g, 1, 1)) {
-                    s.initializeFromPretrained();
-                    trainAway(s, batch);
-                    ClassifierSession.Evaluation e = s.evaluate(batch, true);
-                    double mean = 0;
-                    for (int i = 0; i < batch.rows(); i++) {
-                        int y = batch.labels()[i];
-                        assertEquals(-Math.log(e.probabilities()[i][y]), e.losses()[i], 1e-5, "evaluation loss stays plain");
-                        mean += smoothedCrossEntropy(e.probabilities()[i], 0, 3, y, epsilon, weights) / batch.rows();
-                    }
-                    String which = "weights " + java.util.Arrays.toString(weights) + ", ε " + epsilon;
-                    assertEquals(mean, s.train(batch, 1e-3f, STEPS + 1, 0.9, 0.999).loss(), 1e-5, which);
+                Observed o = observe(Task.SINGLE_LABEL, weights, epsilon, batch);
+                ClassifierSession.Evaluation e = o.evaluation();
+                double mean = 0;
+                for (int i = 0; i < batch.rows(); i++) {
+                    int y = batch.labels()[i];
+                    assertEquals(-Math.log(e.probabilities()[i][y]), e.losses()[i], 1e-5, "evaluation loss stays plain");
+                    mean += smoothedCrossEntropy(e.probabilities()[i], 0, 3, y, epsilon, weights) / batch.rows();
                 }
+                assertEquals(mean, o.nextLoss(), 1e-5, "weights " + java.util.Arrays.toString(weights) + ", ε " + epsilon);
             }
         }
     }
@@ -82,27 +88,23 @@ class LossOptionsTest {
     void multiLabelLossWeighsPositivesAndSmoothsTowardsOneHalf() {
         Batch batch = TaskHeadsTest.multiLabelBatch();
         float[] weights = {4f, 1f, 0.5f};
-        try (ClassifierGraph g = new ClassifierGraph(encoder, 3, settings(Task.MULTI_LABEL, weights, EPSILON));
-             ClassifierSession s = new ClassifierSession(g, 1, 1)) {
-            s.initializeFromPretrained();
-            trainAway(s, batch);
-            ClassifierSession.Evaluation e = s.evaluate(batch, true);
-            double mean = 0;
-            for (int i = 0; i < batch.rows(); i++) {
-                double plain = 0;
-                double row = 0;
-                for (int j = 0; j < 3; j++) {
-                    double p = e.probabilities()[i][j];
-                    double z = batch.targets()[i * 3 + j];
-                    double smoothed = z * (1 - EPSILON) + EPSILON / 2;
-                    plain -= (z * Math.log(p) + (1 - z) * Math.log(1 - p)) / 3;
-                    row -= (weights[j] * smoothed * Math.log(p) + (1 - smoothed) * Math.log(1 - p)) / 3;
-                }
-                assertEquals(plain, e.losses()[i], 1e-5, "evaluation loss stays plain, row " + i);
-                mean += row / batch.rows();
+        Observed o = observe(Task.MULTI_LABEL, weights, EPSILON, batch);
+        ClassifierSession.Evaluation e = o.evaluation();
+        double mean = 0;
+        for (int i = 0; i < batch.rows(); i++) {
+            double plain = 0;
+            double row = 0;
+            for (int j = 0; j < 3; j++) {
+                double p = e.probabilities()[i][j];
+                double z = batch.targets()[i * 3 + j];
+                double smoothed = z * (1 - EPSILON) + EPSILON / 2;
+                plain -= (z * Math.log(p) + (1 - z) * Math.log(1 - p)) / 3;
+                row -= (weights[j] * smoothed * Math.log(p) + (1 - smoothed) * Math.log(1 - p)) / 3;
             }
-            assertEquals(mean, s.train(batch, 1e-3f, STEPS + 1, 0.9, 0.999).loss(), 1e-5);
+            assertEquals(plain, e.losses()[i], 1e-5, "evaluation loss stays plain, row " + i);
+            mean += row / batch.rows();
         }
+        assertEquals(mean, o.nextLoss(), 1e-5);
     }
 
     /** Token classification: the weighted, smoothed cross-entropy of each labelled word, averaged over the labelled words. */
@@ -112,28 +114,24 @@ class LossOptionsTest {
         int[] labels = {-1, 0, 2, -1, -1, -1, -1, 1, 1, 0, -1, -1, -1, 2, -1, -1, -1, -1, -1, 0, -1, 1, 2, -1};
         Batch batch = new Batch(toy.rows(), toy.length(), toy.inputIds(), toy.inputMask(), toy.segmentIds(), toy.labels(), null, labels);
         float[] weights = {0.5f, 3f, 1.5f};
-        try (ClassifierGraph g = new ClassifierGraph(encoder, 3, settings(Task.TOKEN_CLASSIFICATION, weights, EPSILON));
-             ClassifierSession s = new ClassifierSession(g, 1, 1)) {
-            s.initializeFromPretrained();
-            trainAway(s, batch);
-            ClassifierSession.Evaluation e = s.evaluate(batch, true);
-            double total = 0;
-            int counted = 0;
-            for (int i = 0; i < batch.rows(); i++) {
-                double plain = 0;
-                int n = 0;
-                for (int t = 0; t < batch.length(); t++) {
-                    int label = labels[i * batch.length() + t];
-                    if (label >= 0) {
-                        plain -= Math.log(e.probabilities()[i][t * 3 + label]);
-                        total += smoothedCrossEntropy(e.probabilities()[i], t * 3, 3, label, EPSILON, weights);
-                        n++;
-                    }
+        Observed o = observe(Task.TOKEN_CLASSIFICATION, weights, EPSILON, batch);
+        ClassifierSession.Evaluation e = o.evaluation();
+        double total = 0;
+        int counted = 0;
+        for (int i = 0; i < batch.rows(); i++) {
+            double plain = 0;
+            int n = 0;
+            for (int t = 0; t < batch.length(); t++) {
+                int label = labels[i * batch.length() + t];
+                if (label >= 0) {
+                    plain -= Math.log(e.probabilities()[i][t * 3 + label]);
+                    total += smoothedCrossEntropy(e.probabilities()[i], t * 3, 3, label, EPSILON, weights);
+                    n++;
                 }
-                assertEquals(plain / n, e.losses()[i], 1e-5, "evaluation loss stays plain, row " + i);
-                counted += n;
             }
-            assertEquals(total / counted, s.train(batch, 1e-3f, STEPS + 1, 0.9, 0.999).loss(), 1e-5);
+            assertEquals(plain / n, e.losses()[i], 1e-5, "evaluation loss stays plain, row " + i);
+            counted += n;
         }
+        assertEquals(total / counted, o.nextLoss(), 1e-5);
     }
 }
