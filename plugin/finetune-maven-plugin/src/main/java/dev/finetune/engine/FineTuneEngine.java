@@ -1,5 +1,6 @@
 package dev.finetune.engine;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finetune.engine.config.ClassWeights;
 import dev.finetune.engine.config.FineTuneConfig;
 import dev.finetune.engine.export.AtomicDirectory;
@@ -267,10 +268,10 @@ public final class FineTuneEngine {
     }
 
     /** The configuration as finetune-config.json records it, with the class weights auto (or the labels) resolved to. */
-    private static com.fasterxml.jackson.databind.node.ObjectNode recorded(FineTuneConfig c, List<String> labels, float[] classWeights) {
-        com.fasterxml.jackson.databind.node.ObjectNode node = c.portable();
+    private static ObjectNode recorded(FineTuneConfig c, List<String> labels, float[] classWeights) {
+        ObjectNode node = c.portable();
         if (classWeights != null) {
-            com.fasterxml.jackson.databind.node.ObjectNode used = node.putObject("classWeightsUsed");
+            ObjectNode used = node.putObject("classWeightsUsed");
             for (int j = 0; j < classWeights.length; j++) {
                 used.put(labels.get(j), classWeights[j]);
             }

@@ -19,8 +19,9 @@ import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
 /**
- * The whole training graph: the imported encoder, a classification head, the loss, gradients with respect to
- * every encoder weight, global-norm clipping, AdamW updates with TensorFlow's {@code ResourceApplyAdam} kernel,
+ * The whole training graph: the imported encoder, a classification head ({@link ClassifierHead}), the loss
+ * ({@link TaskLoss}), gradients with respect to every encoder weight, optionally summed over micro-batches
+ * ({@link GradientAccumulators}), global-norm clipping, AdamW updates with TensorFlow's {@code ResourceApplyAdam} kernel,
  * and savers. Built once; a step is one {@code Session.run} with the learning rate and Adam's bias-correction
  * powers fed, so that any schedule works without rebuilding.
  */
