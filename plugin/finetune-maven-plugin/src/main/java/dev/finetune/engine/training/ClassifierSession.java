@@ -55,12 +55,41 @@ public final class ClassifierSession implements AutoCloseable {
 
     /** One optimizer step (1-based {@code step} for Adam's bias correction); returns loss and gradient norm. */
     public StepResult train(Batch batch, float learningRate, long step, double beta1, double beta2) {
-        return step(batch, learningRate, step, beta1, beta2, null).result();
+        return step(batch, 1f, learningRate, step, beta1, beta2, null).result();
+    }
+
+    /**
+     * The optimizer step that ends an effective batch, in a graph that accumulates: the gradient applied is what earlier
+     * {@link #accumulate} calls summed plus {@code share} × this micro-batch's; the sums are empty afterwards. The loss
+     * returned is this micro-batch's alone, the norm that of the whole gradient (before clipping).
+     */
+    public StepResult train(Batch batch, float share, float learningRate, long step, double beta1, double beta2) {
+        return step(batch, share, learningRate, step, beta1, beta2, null).result();
+    }
+
+    /** Adds {@code share} × this micro-batch's gradient to the graph's sums, changing no weight; returns its loss. */
+    public float accumulate(Batch batch, float share) {
+        List<Tensor> feeds = new ArrayList<>();
+        try {
+            Session.Runner r = feed(session.runner(), batch, feeds, true)
+                    .feed(model.accumulators.share, track(feeds, TFloat32.scalarOf(share)))
+                    .fetch(model.loss).addTarget(model.accumulators.accumulate);
+            try (Result out = r.run()) {
+                return ((TFloat32) out.get(0)).getFloat();
+            }
+        } finally {
+            feeds.forEach(Tensor::close);
+        }
+    }
+
+    /** Whether the graph has gradient sums ({@link #accumulate} works). */
+    public boolean accumulates() {
+        return model.accumulators != null;
     }
 
     /** One optimizer step run with TensorFlow's full trace: where the time goes (for profiling, not training). */
     org.tensorflow.proto.RunMetadata traceStep(Batch batch, float learningRate, long step, double beta1, double beta2) {
-        return step(batch, learningRate, step, beta1, beta2,
+        return step(batch, 1f, learningRate, step, beta1, beta2,
                 org.tensorflow.proto.RunOptions.newBuilder().setTraceLevel(org.tensorflow.proto.RunOptions.TraceLevel.FULL_TRACE).build())
                 .metadata();
     }
@@ -68,10 +97,14 @@ public final class ClassifierSession implements AutoCloseable {
     private record Traced(StepResult result, org.tensorflow.proto.RunMetadata metadata) {
     }
 
-    private Traced step(Batch batch, float learningRate, long step, double beta1, double beta2, org.tensorflow.proto.RunOptions options) {
+    private Traced step(Batch batch, float share, float learningRate, long step, double beta1, double beta2,
+                        org.tensorflow.proto.RunOptions options) {
         List<Tensor> feeds = new ArrayList<>();
         try {
             Session.Runner r = feed(session.runner(), batch, feeds, true);
+            if (model.accumulators != null) {
+                r.feed(model.accumulators.share, track(feeds, TFloat32.scalarOf(share)));
+            }
             TFloat32 lr = track(feeds, TFloat32.scalarOf(learningRate));
             TFloat32 p1 = track(feeds, TFloat32.scalarOf((float) Math.pow(beta1, step)));
             TFloat32 p2 = track(feeds, TFloat32.scalarOf((float) Math.pow(beta2, step)));
