@@ -582,7 +582,7 @@ def cmd_table(a):
              f"threads each; latency over {first['requests']} sequential requests, the systems taken in turn in "
              f"{first['rounds']} rounds. In brackets, Java against the better Python system of the same precision "
              f"(above 1: Java does better).", "",
-             "| system | precision | latency p50 / p99, ms (1 client) | 8 concurrent clients, texts/s | batched ({n}), texts/s "
+             f"| system | precision | latency p50 / p99, ms (1 client) | 8 concurrent clients, texts/s | batched ({n}), texts/s "
              "| load → first prediction, s | process start → first prediction, s | peak RSS, MiB (run / start-up) |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for key, r in rows.items():
