@@ -3,6 +3,8 @@ package dev.finetune.engine;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finetune.engine.config.ClassWeights;
 import dev.finetune.engine.config.FineTuneConfig;
+import dev.finetune.engine.distributed.ClusterSpec;
+import dev.finetune.engine.distributed.Worker;
 import dev.finetune.engine.export.AtomicDirectory;
 import dev.finetune.engine.export.ModelExporter;
 import dev.finetune.engine.export.OutputLock;
@@ -14,6 +16,7 @@ import dev.finetune.engine.model.SignatureResolver;
 import dev.finetune.engine.training.CheckpointStore;
 import dev.finetune.engine.training.ClassifierGraph;
 import dev.finetune.engine.training.ClassifierSession;
+import dev.finetune.engine.training.DataParallel;
 import dev.finetune.engine.training.ProgressListener;
 import dev.finetune.engine.training.Trainer;
 import dev.finetune.engine.training.TrainingHistory;
@@ -56,7 +59,9 @@ public final class FineTuneEngine {
             throw invalid(problems);
         }
         Path work = c.workDirectory != null ? c.workDirectory : c.outputDirectory.resolveSibling("finetune-work");
-        try (OutputLock lock = OutputLock.acquire(c.outputDirectory)) {
+        // A cluster's other workers write nothing (they may share the chief's folder), so they take no lock either.
+        boolean writes = problems.isEmpty() ? c.clusterSpec().chief() : true;
+        try (OutputLock lock = writes ? OutputLock.acquire(c.outputDirectory) : null) {
             ModelInfo info = null;
             if (c.model != null) {
                 try {
@@ -135,7 +140,9 @@ public final class FineTuneEngine {
 
     private static TrainingResult train(FineTuneConfig c, ModelInfo info, Path work, ProgressListener log, int maxLength) {
         String digest = fingerprint(c, info.savedModel().directory());
-        TrainingResult existing = upToDate(c, digest);
+        ClusterSpec cluster = c.clusterSpec();
+        // In a cluster every worker trains or none does: a chief that skipped training would leave the others waiting.
+        TrainingResult existing = cluster.distributed() ? null : upToDate(c, digest);
         if (existing != null) {
             log.info("The fine-tuned model in " + c.outputDirectory + " is up to date (data, base model, configuration and plugin "
                     + "unchanged, digest " + digest.substring(0, 12) + "); not training. -Dfinetune.force=true retrains.");
@@ -180,8 +187,11 @@ public final class FineTuneEngine {
         Path exported = work.resolve("export");
         SessionSettings settings = c.sessionSettings().resolved();
         double[] thresholds = null;
-        try (ClassifierGraph graph = new ClassifierGraph(encoder, data.labels().size(), head);
-             ClassifierSession session = new ClassifierSession(graph, settings)) {
+        Worker worker = cluster.distributed() ? Worker.start(cluster, settings.config(), c.workerTimeout) : null;
+        DataParallel parallel = worker == null ? DataParallel.NONE
+                : new DataParallel(cluster.size(), worker.timeoutSeconds(), worker.startTimeoutSeconds());
+        try (ClassifierGraph graph = new ClassifierGraph(encoder, data.labels().size(), head, parallel);
+             ClassifierSession session = worker == null ? new ClassifierSession(graph, settings) : new ClassifierSession(graph, worker)) {
             log.info("Device: " + Devices.describe(c.device) + ", " + settings.describe() + ", TensorFlow "
                     + org.tensorflow.TensorFlow.version() + ".");
             log.info(String.format("Model: %s (%s), %d encoder variables, %,d trainable parameters, hidden size %d, %s%s; task %s.",
@@ -209,8 +219,12 @@ public final class FineTuneEngine {
                 log.info("Gradient accumulation: " + c.gradientAccumulationSteps + " batches of " + c.batchSize + " per optimizer step, "
                         + "an effective batch of " + c.batchSize * c.gradientAccumulationSteps + ".");
             }
-            history = new Trainer(session, loop, new CheckpointStore(work), tokenizer.padId(), log)
+            history = new Trainer(session, loop, new CheckpointStore(work, cluster.chief()), tokenizer.padId(), log, cluster)
                     .train(train, validation);
+            if (!cluster.chief()) {
+                log.info("Worker " + cluster.index() + " is done; the chief, " + cluster.describe(0) + ", writes the model.");
+                return new TrainingResult(c.outputDirectory, data.labels(), history);
+            }
             if (task == Task.MULTI_LABEL) {
                 thresholds = Thresholds.choose(c, session, validation, tokenizer.padId(), data.labels(), log);
             }
@@ -290,8 +304,22 @@ public final class FineTuneEngine {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
             // Settings that do not change the result (resume, force, logging, threads, device) stay out of it.
             var settings = Json.MAPPER.valueToTree(c);
-            for (String ignored : new String[] {"resume", "force", "logEverySteps", "intraOpThreads", "interOpThreads", "device"}) {
+            for (String ignored : new String[] {"resume", "force", "logEverySteps", "intraOpThreads", "interOpThreads", "device",
+                    "workerTimeout"}) {
                 ((com.fasterxml.jackson.databind.node.ObjectNode) settings).remove(ignored);
+            }
+            // How many workers share a step decides the global batch; where they run and which one this is do not, so
+            // every worker of a cluster computes the same digest (and a lone run keeps the digest it always had).
+            int workers = c.clusterSpec().size();
+            if (workers > 1) {
+                ((com.fasterxml.jackson.databind.node.ObjectNode) settings).put("workers", workers);
+                // Workers on other machines keep the same files in other folders (and copies get new times): in a
+                // cluster the files count by their contents, hashed below, not by where they are.
+                for (java.lang.reflect.Field f : FineTuneConfig.class.getFields()) {
+                    if (f.getType() == Path.class) {
+                        ((com.fasterxml.jackson.databind.node.ObjectNode) settings).remove(f.getName());
+                    }
+                }
             }
             sha.update(Json.MAPPER.writeValueAsBytes(settings));
             List<Path> files = new ArrayList<>(java.util.Arrays.asList(c.trainFile, c.validationFile, c.vocabulary, c.tokenizer,
@@ -310,7 +338,7 @@ public final class FineTuneEngine {
             // The weights themselves can be gigabytes: their sizes and times stand for them (the index above lists them).
             try (var shards = Files.list(modelDir.resolve("variables"))) {
                 for (Path p : (Iterable<Path>) shards.sorted()::iterator) {
-                    sha.update((p.getFileName() + ":" + Files.size(p) + ":" + Files.getLastModifiedTime(p).toMillis() + "\n")
+                    sha.update((p.getFileName() + ":" + Files.size(p) + (workers > 1 ? "" : ":" + Files.getLastModifiedTime(p).toMillis()) + "\n")
                             .getBytes(java.nio.charset.StandardCharsets.UTF_8));
                 }
             }

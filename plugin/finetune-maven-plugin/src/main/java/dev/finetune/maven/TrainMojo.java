@@ -290,6 +290,22 @@ public class TrainMojo extends AbstractFineTuneMojo {
     @Parameter(property = "finetune.xla", defaultValue = "false")
     boolean xla;
 
+    /**
+     * The workers that train together, each as {@code host:port} where its TensorFlow server will listen; every worker
+     * runs the same build with its own {@code workerIndex}. Empty: the {@code TF_CONFIG} environment variable's cluster,
+     * else one process alone. Each step's batch is {@code batchSize} per worker, so {@code batchSize × workers} in all.
+     */
+    @Parameter
+    List<String> cluster;
+
+    /** Which worker of {@code cluster} (or of TF_CONFIG) this build is; 0 is the chief, which writes the model. */
+    @Parameter(property = "finetune.workerIndex")
+    Integer workerIndex;
+
+    /** Seconds a worker waits for the others at a step before it stops with an error naming them (startup: twice). */
+    @Parameter(property = "finetune.workerTimeout", defaultValue = "300")
+    int workerTimeout;
+
     /** Where the fine-tuned model and its files go; replaced whole at the end of a successful run. */
     @Parameter(property = "finetune.outputDirectory", defaultValue = "${project.build.directory}/finetune")
     File outputDirectory;
@@ -405,6 +421,10 @@ public class TrainMojo extends AbstractFineTuneMojo {
         c.outputDirectory = outputDirectory.toPath();
         c.workDirectory = workDirectory.toPath();
         c.cacheDirectory = cacheDirectory == null ? null : cacheDirectory.toPath();
+        c.cluster = cluster == null ? new ArrayList<>() : cluster;
+        c.workerIndex = workerIndex;
+        c.tfConfig = System.getenv("TF_CONFIG");
+        c.workerTimeout = workerTimeout;
         return c;
     }
 

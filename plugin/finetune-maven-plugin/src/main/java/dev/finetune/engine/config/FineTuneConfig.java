@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.annotation.JsonSerialize;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.ser.std.StdSerializer;
 import dev.finetune.engine.data.DataReader;
+import dev.finetune.engine.distributed.ClusterSpec;
 import dev.finetune.engine.export.PortablePaths;
 import dev.finetune.runtime.Json;
 import dev.finetune.runtime.ModelCache;
@@ -148,6 +149,25 @@ public class FineTuneConfig {
     /** The plugin's version; part of the up-to-date digest, so a new plugin retrains. */
     public String pluginVersion;
 
+    // --- more than one machine
+    /**
+     * The workers that train together, each as host:port where its TensorFlow server listens; empty: one process
+     * alone (or TF_CONFIG's cluster). Where a machine is does not change the result: neither recorded nor in the digest.
+     */
+    @JsonIgnore
+    public List<String> cluster = new ArrayList<>();
+    /** Which of {@link #cluster}'s workers this is (0 is the chief); null: TF_CONFIG's task index, or 0. */
+    @JsonIgnore
+    public Integer workerIndex;
+    /** The value of the TF_CONFIG environment variable (the Mojo reads it), used when {@link #cluster} is empty. */
+    @JsonIgnore
+    public String tfConfig;
+    /**
+     * Seconds a worker waits for the others at a step before it stops training with an error that names them;
+     * starting up (loading, tokenizing) may take twice as long.
+     */
+    public int workerTimeout = 300;
+
     // --- output
     public Path outputDirectory;
     public Path workDirectory;
@@ -243,6 +263,11 @@ public class FineTuneConfig {
         return new dev.finetune.runtime.model.SessionSettings(device, intraOpThreads, interOpThreads, precision, xla);
     }
 
+    /** The workers of this run and which one this process is ({@link ClusterSpec#SINGLE} when alone). */
+    public ClusterSpec clusterSpec() {
+        return ClusterSpec.resolve(cluster, workerIndex, tfConfig);
+    }
+
     /** trainLayers as a number: -1 for all, 0 for the head only, N for the top N layers; MIN_VALUE when invalid. */
     public int trainLayersCount() {
         if (trainLayers == null || trainLayers.equals("all")) {
@@ -292,6 +317,9 @@ public class FineTuneConfig {
         c.projectDirectory = projectDirectory;
         c.modelCoordinates = modelCoordinates;
         c.cacheDirectory = cacheDirectory;
+        c.cluster = new ArrayList<>(cluster);
+        c.workerIndex = workerIndex;
+        c.tfConfig = tfConfig;
         return c;
     }
 
@@ -452,6 +480,19 @@ public class FineTuneConfig {
         }
         if (outputDirectory == null) {
             p.add("outputDirectory is not set.");
+        }
+        try {
+            if (clusterSpec().distributed() && gradientAccumulationSteps > 1) {
+                // Both change what one optimizer step sums; together they are not built (yet): more workers give the
+                // larger batch without the memory cost that accumulation exists to avoid.
+                p.add("gradientAccumulationSteps " + gradientAccumulationSteps + " with a cluster of " + clusterSpec().size()
+                        + " workers is not supported: use more workers or accumulation, not both.");
+            }
+        } catch (dev.finetune.runtime.FineTuneException e) {
+            p.add(e.getMessage());
+        }
+        if (workerTimeout < 1) {
+            p.add("workerTimeout must be at least 1 second, not " + workerTimeout + ".");
         }
         return p;
     }

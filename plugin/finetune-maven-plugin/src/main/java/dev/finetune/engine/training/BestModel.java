@@ -20,8 +20,11 @@ final class BestModel {
     private final Path directory;
     private final ClassifierSession session;
     private final ProgressListener log;
+    /** Only the chief of a cluster keeps weights: the others write nothing and export nothing. */
+    private final boolean writes;
 
-    BestModel(Settings settings, Path directory, ClassifierSession session, ProgressListener log) {
+    BestModel(Settings settings, Path directory, ClassifierSession session, ProgressListener log, boolean writes) {
+        this.writes = writes;
         this.s = settings;
         this.directory = directory;
         this.session = session;
@@ -37,7 +40,7 @@ final class BestModel {
             state.bestValue = value;
             state.bestStep = state.globalStep;
             state.validationsSinceBest = 0;
-            if (s.keepsWeights()) {
+            if (s.keepsWeights() && writes) {
                 AtomicDirectory.write(directory, dir -> session.saveWeights(dir.resolve("variables")));
             }
         } else {
@@ -55,8 +58,13 @@ final class BestModel {
 
     /** Loads the best weights into the session when they are to be exported and differ from the last ones. */
     long restoreBestIfWanted(CheckpointStore.State state) {
-        if (!s.keepsWeights() || state.bestValue == null || state.bestStep == state.globalStep
-                || !Files.isDirectory(directory)) {
+        if (!s.keepsWeights() || state.bestValue == null || state.bestStep == state.globalStep) {
+            return state.globalStep;
+        }
+        if (!writes) {
+            return state.bestStep;
+        }
+        if (!Files.isDirectory(directory)) {
             return state.globalStep;
         }
         session.restoreWeights(directory.resolve("variables"));
@@ -65,6 +73,8 @@ final class BestModel {
     }
 
     void clear() {
-        AtomicDirectory.deleteQuietly(directory);
+        if (writes) {
+            AtomicDirectory.deleteQuietly(directory);
+        }
     }
 }

@@ -19,9 +19,21 @@ public final class CheckpointStore {
     static final String PREFIX = "variables";
 
     private final Path root;
+    /** A cluster's other workers read the chief's checkpoints (to resume) but never write or delete one. */
+    private final boolean writes;
 
     public CheckpointStore(Path workDirectory) {
+        this(workDirectory, true);
+    }
+
+    public CheckpointStore(Path workDirectory, boolean writes) {
         this.root = workDirectory.resolve("checkpoints");
+        this.writes = writes;
+    }
+
+    /** Whether this store writes (the chief's, or a lone run's). */
+    public boolean writes() {
+        return writes;
     }
 
     /** Where training stands after a completed epoch; {@code fingerprint} ties it to one configuration. */
@@ -38,6 +50,9 @@ public final class CheckpointStore {
     }
 
     public void save(ClassifierSession session, State state) {
+        if (!writes) {
+            return;
+        }
         Path target = root.resolve("epoch-" + state.epochsDone);
         AtomicDirectory.write(target, dir -> {
             session.saveCheckpoint(dir.resolve(PREFIX));
@@ -82,7 +97,9 @@ public final class CheckpointStore {
     }
 
     public void clear() {
-        AtomicDirectory.deleteQuietly(root);
+        if (writes) {
+            AtomicDirectory.deleteQuietly(root);
+        }
     }
 
     private static int epoch(Path p) {

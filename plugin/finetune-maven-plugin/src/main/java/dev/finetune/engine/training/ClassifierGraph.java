@@ -53,7 +53,15 @@ public final class ClassifierGraph implements AutoCloseable {
     final Placeholder<TFloat32> learningRate;
     final Placeholder<TFloat32> beta1Power;
     final Placeholder<TFloat32> beta2Power;
+    /** This worker's loss: the mean over its own rows (labelled positions for token classification). */
     final Operand<TFloat32> loss;
+    /** The step's loss over the whole global batch: {@link #loss} alone, or all workers' losses weighed by their counts. */
+    final Operand<TFloat32> stepLoss;
+    /** Data parallel: 1 for a real shard, 0 for the stand-in a worker runs when the last batch has no row left for it. */
+    final Placeholder<TFloat32> shardWeight;
+    /** Data parallel: the workers' start points (see {@link #handshake}) in, their element-wise maximum out. */
+    final Placeholder<org.tensorflow.types.TFloat64> handshakeIn;
+    final Operand<org.tensorflow.types.TFloat64> handshake;
     final Operand<TFloat32> gradientNorm;
     /** The task's output: class probabilities (per position for token classification) or the regression prediction. */
     final Operand<TFloat32> probabilities;
@@ -128,8 +136,17 @@ public final class ClassifierGraph implements AutoCloseable {
         }
     }
 
-    @SuppressWarnings("unchecked")
     public ClassifierGraph(EncoderGraph encoder, int classes, Settings s) {
+        this(encoder, classes, s, DataParallel.NONE);
+    }
+
+    /**
+     * The training graph; with {@code parallel} workers, each computes gradients on its shard of the step's batch and
+     * they are all-reduced (weighed by each shard's share of the examples) before clipping and the update, so every
+     * worker applies the same update to the same weights.
+     */
+    @SuppressWarnings("unchecked")
+    public ClassifierGraph(EncoderGraph encoder, int classes, Settings s, DataParallel parallel) {
         CustomGradients.register();
         this.encoder = encoder;
         this.task = s.task();
@@ -234,6 +251,22 @@ public final class ClassifierGraph implements AutoCloseable {
             beta1Power = opt.withName("beta1_power").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
             beta2Power = opt.withName("beta2_power").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
             List<Operand<TFloat32>> batchGrads = gradients(opt, reads);
+            if (parallel.distributed()) {
+                Ops dp = tf.withSubScope("finetune_data_parallel");
+                shardWeight = dp.withName("shard_weight").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+                GlobalBatch global = GlobalBatch.allReduce(dp, batchGrads, train.stream().map(shapes::get).toList(), loss, dp.math.mul(lossCount(dp), shardWeight), parallel);
+                batchGrads = global.gradients();
+                stepLoss = global.loss();
+                handshakeIn = dp.withName("handshake_in").placeholder(org.tensorflow.types.TFloat64.class,
+                        Placeholder.shape(Shape.of(-1)));
+                handshake = dev.finetune.engine.distributed.AllReduce.max(dp, handshakeIn, parallel.workers(),
+                        dev.finetune.engine.distributed.AllReduce.HANDSHAKE, parallel.startTimeoutSeconds());
+            } else {
+                shardWeight = null;
+                stepLoss = loss;
+                handshakeIn = null;
+                handshake = null;
+            }
             gradients = new ArrayList<>(java.util.Collections.nCopies(handles.size(), null));
             for (int k = 0; k < train.size(); k++) {
                 gradients.set(train.get(k), batchGrads.get(k));
@@ -369,6 +402,19 @@ public final class ClassifierGraph implements AutoCloseable {
         return grads;
     }
 
+    /**
+     * How many things this worker's loss is the mean of: its rows, or for token classification its labelled positions;
+     * so that the global loss (and its gradient) is the mean over the whole global batch, shards of any size.
+     */
+    private Operand<TFloat32> lossCount(Ops tf) {
+        if (task == Task.TOKEN_CLASSIFICATION) {
+            Operand<TFloat32> labelled = tf.dtypes.cast(tf.math.greaterEqual(tokenLabels, tf.constant(0)), TFloat32.class);
+            return tf.sum(labelled, tf.constant(new int[] {0, 1}));
+        }
+        Operand<TInt32> rows = tf.squeeze(tf.slice(tf.shape(inputIds), tf.constant(new int[] {0}), tf.constant(new int[] {1})));
+        return tf.dtypes.cast(rows, TFloat32.class);
+    }
+
     private static Operand<TFloat32> globalSquaredNorm(Ops tf, List<Operand<TFloat32>> grads) {
         List<Operand<TFloat32>> halves = new ArrayList<>(grads.size());
         grads.forEach(g -> halves.add(tf.nn.l2Loss(g)));
@@ -451,8 +497,17 @@ public final class ClassifierGraph implements AutoCloseable {
         return plan;
     }
 
+    /** Set when a session run never came back (a lost worker): closing would wait for it for ever. */
+    private volatile boolean abandoned;
+
+    void abandon() {
+        abandoned = true;
+    }
+
     @Override
     public void close() {
-        graph.close();
+        if (!abandoned) {
+            graph.close();
+        }
     }
 }

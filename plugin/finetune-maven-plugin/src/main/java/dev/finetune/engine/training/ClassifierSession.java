@@ -24,6 +24,8 @@ import org.tensorflow.types.TString;
 public final class ClassifierSession implements AutoCloseable {
     private final ClassifierGraph model;
     private final Session session;
+    /** This process as one of several workers, or null when it trains alone. */
+    private final dev.finetune.engine.distributed.Worker worker;
 
     public ClassifierSession(ClassifierGraph model, int intraOpThreads, int interOpThreads) {
         this(model, new SessionSettings("auto", intraOpThreads, interOpThreads, "float32", false));
@@ -32,7 +34,18 @@ public final class ClassifierSession implements AutoCloseable {
     /** A session as {@code settings} say; ops without a kernel on the chosen device fall back to the CPU. */
     public ClassifierSession(ClassifierGraph model, SessionSettings settings) {
         this.model = model;
+        this.worker = null;
         session = new Session(model.graph(), settings.config());
+    }
+
+    /** A session on {@code worker}'s TensorFlow server, for a graph built for data parallelism. */
+    public ClassifierSession(ClassifierGraph model, dev.finetune.engine.distributed.Worker worker) {
+        if (model.shardWeight == null) {
+            throw new IllegalArgumentException("the graph was built for one process, not for a cluster");
+        }
+        this.model = model;
+        this.worker = worker;
+        session = worker.openSession(model.graph());
     }
 
     /** Loads the encoder's pretrained weights through the model's own saver, and starts head and slots fresh. */
@@ -55,7 +68,7 @@ public final class ClassifierSession implements AutoCloseable {
 
     /** One optimizer step (1-based {@code step} for Adam's bias correction); returns loss and gradient norm. */
     public StepResult train(Batch batch, float learningRate, long step, double beta1, double beta2) {
-        return step(batch, 1f, learningRate, step, beta1, beta2, null).result();
+        return train(batch, true, learningRate, step, beta1, beta2);
     }
 
     /**
@@ -64,7 +77,7 @@ public final class ClassifierSession implements AutoCloseable {
      * returned is this micro-batch's alone, the norm that of the whole gradient (before clipping).
      */
     public StepResult train(Batch batch, float share, float learningRate, long step, double beta1, double beta2) {
-        return step(batch, share, learningRate, step, beta1, beta2, null).result();
+        return step(batch, share, learningRate, step, beta1, beta2, null, true).result();
     }
 
     /** Adds {@code share} × this micro-batch's gradient to the graph's sums, changing no weight; returns its loss. */
@@ -87,18 +100,71 @@ public final class ClassifierSession implements AutoCloseable {
         return model.accumulators != null;
     }
 
+    /**
+     * One optimizer step on this worker's shard of the step's batch; {@code real} false: the shard is a stand-in that
+     * counts for nothing (the last batch had no row left for this worker). Returns the whole step's loss.
+     */
+    public StepResult train(Batch shard, boolean real, float learningRate, long step, double beta1, double beta2) {
+        if (worker == null) {
+            return step(shard, 1f, learningRate, step, beta1, beta2, null, real).result();
+        }
+        return worker.run(() -> step(shard, 1f, learningRate, step, beta1, beta2, worker.runOptions(null), real).result(),
+                worker.timeoutSeconds(), "step " + step);
+    }
+
+    /**
+     * Data parallel: waits for every worker (up to the start timeout) and checks that they all start from the same
+     * point; {@code point} is this worker's (the run's digest, the step it resumes after, ...).
+     */
+    public void meet(double[] point) {
+        double[] both = new double[point.length * 2];
+        for (int i = 0; i < point.length; i++) {
+            both[i] = point[i];
+            both[point.length + i] = -point[i];
+        }
+        double[] max = worker.run(() -> {
+            try (org.tensorflow.types.TFloat64 in = org.tensorflow.types.TFloat64.vectorOf(both);
+                 Result out = session.runner().feed(model.handshakeIn, in).fetch(model.handshake).setOptions(worker.runOptions(null)).run()) {
+                org.tensorflow.types.TFloat64 t = (org.tensorflow.types.TFloat64) out.get(0);
+                double[] r = new double[both.length];
+                for (int i = 0; i < r.length; i++) {
+                    r[i] = t.getDouble(i);
+                }
+                return r;
+            }
+        }, worker.startTimeoutSeconds(), "the start, waiting for the other workers");
+        for (int i = 0; i < point.length; i++) {
+            // The largest value is this worker's and so is the smallest (the largest negated): all workers agree.
+            if (max[i] != point[i] || -max[point.length + i] != point[i]) {
+                throw new dev.finetune.runtime.FineTuneException("The workers do not start from the same point: "
+                        + describe(i) + " differs between them (here " + point[i] + ", elsewhere between "
+                        + -max[point.length + i] + " and " + max[i] + "). Run every worker with the same data, model and "
+                        + "settings, and with -Dfinetune.resume=true on all or none (a resuming worker needs the chief's "
+                        + "checkpoint folder).");
+            }
+        }
+    }
+
+    private static String describe(int i) {
+        return switch (i) {
+            case 0 -> "the step to start after (a resumed checkpoint)";
+            case 1 -> "the number of workers";
+            default -> "the run's digest (data, base model, settings, plugin version)";
+        };
+    }
+
     /** One optimizer step run with TensorFlow's full trace: where the time goes (for profiling, not training). */
     org.tensorflow.proto.RunMetadata traceStep(Batch batch, float learningRate, long step, double beta1, double beta2) {
         return step(batch, 1f, learningRate, step, beta1, beta2,
-                org.tensorflow.proto.RunOptions.newBuilder().setTraceLevel(org.tensorflow.proto.RunOptions.TraceLevel.FULL_TRACE).build())
-                .metadata();
+                org.tensorflow.proto.RunOptions.newBuilder().setTraceLevel(org.tensorflow.proto.RunOptions.TraceLevel.FULL_TRACE).build(),
+                true).metadata();
     }
 
     private record Traced(StepResult result, org.tensorflow.proto.RunMetadata metadata) {
     }
 
     private Traced step(Batch batch, float share, float learningRate, long step, double beta1, double beta2,
-                        org.tensorflow.proto.RunOptions options) {
+                        org.tensorflow.proto.RunOptions options, boolean real) {
         List<Tensor> feeds = new ArrayList<>();
         try {
             Session.Runner r = feed(session.runner(), batch, feeds, true);
@@ -109,11 +175,16 @@ public final class ClassifierSession implements AutoCloseable {
             TFloat32 p1 = track(feeds, TFloat32.scalarOf((float) Math.pow(beta1, step)));
             TFloat32 p2 = track(feeds, TFloat32.scalarOf((float) Math.pow(beta2, step)));
             r.feed(model.learningRate, lr).feed(model.beta1Power, p1).feed(model.beta2Power, p2)
-                    .fetch(model.loss).fetch(model.gradientNorm).addTarget(model.trainStep);
+                    .fetch(model.stepLoss).fetch(model.gradientNorm).addTarget(model.trainStep);
+            if (model.shardWeight != null) {
+                r.feed(model.shardWeight, track(feeds, TFloat32.scalarOf(real ? 1f : 0f)));
+            }
             if (options != null) {
                 r.setOptions(options);
             }
-            try (Result out = options == null ? r.run() : r.runAndFetchMetadata()) {
+            // Metadata only when a trace is asked for: a distributed session returns none, which TF Java cannot parse.
+            boolean traced = options != null && options.getTraceLevel() != org.tensorflow.proto.RunOptions.TraceLevel.NO_TRACE;
+            try (Result out = traced ? r.runAndFetchMetadata() : r.run()) {
                 StepResult result = new StepResult(((TFloat32) out.get(0)).getFloat(), ((TFloat32) out.get(1)).getFloat());
                 return new Traced(result, out.getMetadata().orElse(null));
             }
@@ -215,8 +286,18 @@ public final class ClassifierSession implements AutoCloseable {
         return session;
     }
 
+    /** Whether a run was left stuck in TensorFlow (a lost worker): then neither this session nor its graph can close. */
+    public boolean abandoned() {
+        return worker != null && worker.abandoned();
+    }
+
     @Override
     public void close() {
+        if (abandoned()) {
+            // Closing waits for the run that never came back; the process is about to end with the error anyway.
+            model.abandon();
+            return;
+        }
         session.close();
     }
 

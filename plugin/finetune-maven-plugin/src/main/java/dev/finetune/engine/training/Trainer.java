@@ -1,5 +1,6 @@
 package dev.finetune.engine.training;
 
+import dev.finetune.engine.distributed.ClusterSpec;
 import dev.finetune.runtime.FineTuneException;
 import dev.finetune.runtime.encoding.Batch;
 import dev.finetune.runtime.encoding.Batches;
@@ -38,15 +39,28 @@ public final class Trainer {
     private final ProgressListener log;
     private final int padId;
     private final BestModel best;
+    /** The workers sharing each step; this process trains on its shard of every batch. */
+    private final ClusterSpec cluster;
 
     public Trainer(ClassifierSession session, Settings settings, CheckpointStore checkpoints, int padId, ProgressListener log) {
+        this(session, settings, checkpoints, padId, log, ClusterSpec.SINGLE);
+    }
+
+    /**
+     * A trainer for one worker of {@code cluster}: every worker builds the same epoch of global batches of
+     * {@code batchSize × workers} rows (the same seeded order a lone run with that batch size has) and trains on its
+     * own shard of each; only a writing {@code checkpoints} (the chief's) keeps checkpoints and best weights.
+     */
+    public Trainer(ClassifierSession session, Settings settings, CheckpointStore checkpoints, int padId, ProgressListener log,
+                   ClusterSpec cluster) {
+        this.cluster = cluster;
         this.session = session;
         this.s = settings;
         this.checkpoints = checkpoints;
         this.padId = padId;
         this.log = log;
         this.best = new BestModel(new BestModel.Settings(settings.bestModelMetric(), settings.earlyStoppingPatience(),
-                settings.exportBestModel()), checkpoints.bestDirectory(), session, log);
+                settings.exportBestModel()), checkpoints.bestDirectory(), session, log, checkpoints.writes());
     }
 
     /** Trains (or resumes) and returns the history; the session holds the trained weights afterwards. */
@@ -75,8 +89,16 @@ public final class Trainer {
             checkpoints.clear();
             best.clear();
         }
-        int effective = s.effectiveBatchSize();
+        int workers = cluster.size();
+        // One optimizer step's batch: batchSize rows per worker, times the accumulated micro-batches (one worker only).
+        int effective = s.effectiveBatchSize() * workers;
         AccumulatedStep optimizerStep = new AccumulatedStep(session, s.batchSize());
+        if (cluster.distributed()) {
+            log.info("Worker " + cluster.index() + " of " + workers + (cluster.chief() ? " (the chief)" : "") + ": each step's batch of "
+                    + effective + " is shared by " + workers + " workers, " + s.batchSize() + " each; waiting for the others.");
+            session.meet(startPoint(state, workers));
+            log.info("All " + workers + " workers are here and start from step " + state.globalStep + ".");
+        }
         int perEpoch = Batches.count(train.size(), effective);
         long total = (long) perEpoch * s.epochs();
         LearningRateSchedule schedule = LearningRateSchedule.of(s.learningRate(), total, s.warmupRatio(), s.schedule());
@@ -94,7 +116,13 @@ public final class Trainer {
                 long step = state.globalStep;
                 double lr = schedule.rate(step);
                 long t0 = System.nanoTime();
-                ClassifierSession.StepResult r = optimizerStep.run(batch, (float) lr, step + 1, s.beta1(), s.beta2());
+                ClassifierSession.StepResult r;
+                if (cluster.distributed()) {
+                    Shard shard = Shard.of(batch, workers, cluster.index());
+                    r = session.train(shard.batch(), shard.real(), (float) lr, step + 1, s.beta1(), s.beta2());
+                } else {
+                    r = optimizerStep.run(batch, (float) lr, step + 1, s.beta1(), s.beta2());
+                }
                 long dt = System.nanoTime() - t0;
                 if (b > 0 || epoch > state.epochsDone) {
                     timed += batch.rows();
@@ -143,6 +171,15 @@ public final class Trainer {
         state.history.stoppedEarly = state.stoppedEarly;
         state.history.exportedStep = best.restoreBestIfWanted(state);
         return state.history;
+    }
+
+    /**
+     * What every worker must agree on before the first step: the step training starts after, the number of workers,
+     * and the run's digest (a hash of it in 16-bit halves, which a double carries exactly).
+     */
+    private double[] startPoint(CheckpointStore.State state, int workers) {
+        int digest = s.fingerprint().hashCode();
+        return new double[] {state.globalStep, workers, digest >>> 16, digest & 0xffff};
     }
 
     /** One validation pass over the held-out examples. */

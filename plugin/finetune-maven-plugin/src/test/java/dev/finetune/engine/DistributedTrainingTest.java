@@ -1,0 +1,253 @@
+package dev.finetune.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.finetune.engine.config.FineTuneConfig;
+import dev.finetune.engine.training.ProgressListener;
+import dev.finetune.runtime.Json;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Two worker JVMs on 127.0.0.1, one thread each, train the tiny model together through TensorFlow's gRPC servers and
+ * collective all-reduce: their per-step losses, gradient norms and final weights equal one process that trains on the
+ * whole global batch. A worker killed mid-epoch stops the other within a bounded time with a message naming it, and
+ * resuming both ends where the uninterrupted run ends.
+ */
+class DistributedTrainingTest {
+    /** The reference's batch; each of the two workers takes half of every batch. */
+    static final int GLOBAL_BATCH = 16;
+    /** Seconds a worker waits for the other: short, so a lost worker is noticed quickly. */
+    static final int WORKER_TIMEOUT = 20;
+
+    /**
+     * The repeatable tiny run on {@link #writeData the data beside root}, which leaves an odd number of training rows
+     * (191): the last batch of each epoch (15 rows) splits 8 + 7, so the workers' shares must be weighed by their
+     * sizes, not just averaged.
+     */
+    static FineTuneConfig config(Path root) {
+        FineTuneConfig c = TestFiles.repeatableConfig(root);
+        c.trainFile = root.resolveSibling("train.csv");
+        c.batchSize = GLOBAL_BATCH;
+        c.logEverySteps = 1;
+        return c;
+    }
+
+    /** tiny-sentiment.csv without its last row (239 rows: 191 to train, 48 to validate), beside the runs' roots. */
+    static void writeData(Path folder) throws IOException {
+        List<String> lines = Files.readAllLines(TestFiles.data("tiny-sentiment.csv"));
+        Files.createDirectories(folder);
+        Files.write(folder.resolve("train.csv"), lines.subList(0, lines.size() - 1));
+    }
+
+    @Test
+    @Timeout(600)
+    void twoWorkersTrainAsOneProcessWithTheWholeBatch(@TempDir Path tmp) throws Exception {
+        writeData(tmp);
+        FineTuneConfig reference = config(tmp.resolve("reference"));
+        TrainingResult one = FineTuneEngine.train(reference, ProgressListener.SILENT);
+        assertEquals(191, one.history().steps.stream().mapToInt(s -> s.examples()).sum() / reference.epochs,
+                "the split should leave 191 training rows");
+
+        String hosts = hosts();
+        Path chief = tmp.resolve("chief");
+        Path other = tmp.resolve("other");
+        List<Run> runs = startBoth(hosts, chief, other, null, false);
+        for (Run r : runs) {
+            r.finish(line -> false);
+            assertEquals("DONE", r.last, r.output);
+        }
+        assertTrue(runs.get(0).output.contains("Worker 0 of 2 (the chief): each step's batch of 16 is shared by 2 workers, 8 each"),
+                runs.get(0).output);
+        assertSameRun(reference.outputDirectory, chief, other);
+        // The other worker wrote nothing of its own: no model folder, no checkpoints, no lock.
+        assertFalse(Files.exists(other.resolve("finetune")), "worker 1 wrote a model folder");
+        assertFalse(Files.exists(other.resolve("finetune-work")), "worker 1 wrote checkpoints");
+        assertFalse(Files.exists(other.resolve("finetune.lock")), "worker 1 took the output lock");
+    }
+
+    @Test
+    @Timeout(900)
+    void aKilledWorkerStopsTheOtherAndBothResumeToTheSameResult(@TempDir Path tmp) throws Exception {
+        writeData(tmp);
+        FineTuneConfig reference = config(tmp.resolve("reference"));
+        FineTuneEngine.train(reference, ProgressListener.SILENT);
+        Path chief = tmp.resolve("chief");
+        Path other = tmp.resolve("other");
+        // A folder both workers see, as a shared file system would be across machines: the chief's checkpoints.
+        Path shared = chief.resolve("finetune-work");
+
+        // Worker 1 dies in the middle of epoch 2: the chief names it and stops; its epoch-1 checkpoint stays.
+        assertSurvivorStops(startBoth(hosts(), chief, other, shared, false), 1, line -> line.startsWith("epoch 2/3  step 17/"),
+                "worker 1 (127.0.0.1:");
+        assertFalse(Files.exists(chief.resolve("finetune")), "a model was written although training stopped");
+        assertTrue(Files.isDirectory(shared.resolve("checkpoints").resolve("epoch-1")), "the epoch-1 checkpoint is gone");
+
+        // Resumed, the chief dies in epoch 3: worker 1 names it and stops in bounded time too.
+        assertSurvivorStops(startBoth(hosts(), chief, other, shared, true), 0, line -> line.startsWith("epoch 3/3  step 28/"),
+                "worker 0 (127.0.0.1:");
+        assertFalse(Files.exists(chief.resolve("finetune")), "a model was written although training stopped");
+
+        // Resumed again, both finish: as if nothing had happened.
+        List<Run> runs = startBoth(hosts(), chief, other, shared, true);
+        for (Run r : runs) {
+            r.finish(line -> false);
+            assertEquals("DONE", r.last, r.output);
+            assertTrue(r.output.contains("Resuming from"), r.output);
+        }
+        assertSameRun(reference.outputDirectory, chief, other);
+    }
+
+    @Test
+    @Timeout(300)
+    void aWorkerThatNeverComesIsNamedWithinTheStartTimeout(@TempDir Path tmp) throws Exception {
+        writeData(tmp);
+        int timeout = 5;
+        // The chief alone: its first collective times out waiting for worker 1.
+        // Worker 1 alone: TensorFlow retries reaching the chief for ever; Java's deadline stops it.
+        for (int index : new int[] {0, 1}) {
+            Run alone = new Run(tmp.resolve("alone-" + index), hosts(), index, null, false, timeout);
+            long started = System.nanoTime();
+            alone.finish(line -> false);
+            double seconds = (System.nanoTime() - started) / 1e9;
+            int missing = 1 - index;
+            assertTrue(alone.last != null && alone.last.startsWith("FAILED WorkerLostException: worker " + index), alone.output);
+            assertTrue(alone.last.contains("stopped at the start, waiting for the other workers: worker " + missing + " (127.0.0.1:"),
+                    alone.last);
+            // Start-up (JVM, model, data) plus twice the timeout plus Java's grace, with room for a busy machine.
+            assertTrue(seconds < 2 * timeout + 6 + 60, "took " + seconds + " s");
+            assertFalse(Files.exists(tmp.resolve("alone-" + index).resolve("finetune")));
+            System.out.printf("worker %d alone stopped after %.1f s: %s%n", index, seconds, alone.last);
+        }
+    }
+
+    /** Kills worker {@code victim} once it prints a line {@code killAt} matches; the survivor must fail naming it. */
+    private static void assertSurvivorStops(List<Run> runs, int victim, Predicate<String> killAt, String named) throws Exception {
+        Run killed = runs.get(victim);
+        Run survivor = runs.get(1 - victim);
+        CompletableFuture<Void> watch = CompletableFuture.runAsync(() -> survivor.finishQuietly());
+        killed.finish(killAt);
+        assertTrue(killed.killed, "worker " + victim + " was not killed:\n" + killed.output);
+        long diedAt = System.nanoTime();
+        watch.get();
+        double seconds = (System.nanoTime() - diedAt) / 1e9;
+        assertTrue(survivor.last != null && survivor.last.startsWith("FAILED WorkerLostException"), survivor.output);
+        assertTrue(survivor.last.contains(named) && survivor.last.contains("has stopped or cannot be reached"), survivor.last);
+        assertTrue(survivor.last.contains("-Dfinetune.resume=true"), survivor.last);
+        // TensorFlow's collective timeout, or Java's deadline just after it; never a wait without end.
+        assertTrue(seconds < WORKER_TIMEOUT + 7 + 15, "the survivor took " + seconds + " s to stop");
+        System.out.printf("worker %d killed; the other stopped %.1f s later: %s%n", victim, seconds, survivor.last);
+    }
+
+    /** Per-step losses and final weights of both workers equal the reference's. */
+    private static void assertSameRun(Path referenceOutput, Path chief, Path other) throws IOException {
+        JsonNode expected = Json.MAPPER.readTree(referenceOutput.resolve("training-history.json").toFile());
+        JsonNode chiefHistory = Json.MAPPER.readTree(chief.resolve("finetune").resolve("training-history.json").toFile());
+        for (Path worker : List.of(chief, other)) {
+            JsonNode actual = Json.MAPPER.readTree(history(worker).toFile());
+            assertEquals(expected.get("steps").size(), actual.get("steps").size());
+            for (int s = 0; s < expected.get("steps").size(); s++) {
+                JsonNode e = expected.get("steps").get(s);
+                JsonNode a = actual.get("steps").get(s);
+                assertEquals(e.get("loss").asDouble(), a.get("loss").asDouble(), 1e-5, worker + ": loss of step " + (s + 1));
+                assertEquals(e.get("gradientNorm").asDouble(), a.get("gradientNorm").asDouble(), 1e-4, worker + ": gradient norm of step " + (s + 1));
+                assertEquals(e.get("examples").asInt(), a.get("examples").asInt(), "rows of step " + (s + 1));
+            }
+            // Validation runs on each worker's own weights: equal losses after the last epoch mean equal final weights.
+            JsonNode lastEpoch = actual.get("epochs").get(actual.get("epochs").size() - 1);
+            JsonNode lastExpected = expected.get("epochs").get(expected.get("epochs").size() - 1);
+            assertEquals(lastExpected.get("validationLoss").asDouble(), lastEpoch.get("validationLoss").asDouble(), 1e-5, worker.toString());
+        }
+        assertEquals(chiefHistory.get("steps").size(), expected.get("steps").size());
+        JsonNode e = Json.MAPPER.readTree(referenceOutput.resolve("reload-check.json").toFile()).get("probabilities");
+        JsonNode a = Json.MAPPER.readTree(chief.resolve("finetune").resolve("reload-check.json").toFile()).get("probabilities");
+        for (int r = 0; r < e.size(); r++) {
+            for (int c = 0; c < e.get(r).size(); c++) {
+                assertEquals(e.get(r).get(c).asDouble(), a.get(r).get(c).asDouble(), 1e-5, "final prediction " + r + "," + c);
+            }
+        }
+    }
+
+    /** Where a worker's process writes the history it saw: beside its root, so worker 1's root stays untouched. */
+    private static Path history(Path root) {
+        return root.resolveSibling(root.getFileName() + "-history.json");
+    }
+
+    /** Two free ports on 127.0.0.1. */
+    private static String hosts() throws IOException {
+        try (ServerSocket a = new ServerSocket(0); ServerSocket b = new ServerSocket(0)) {
+            return "127.0.0.1:" + a.getLocalPort() + ",127.0.0.1:" + b.getLocalPort();
+        }
+    }
+
+    private static List<Run> startBoth(String hosts, Path chief, Path other, Path work, boolean resume) throws IOException {
+        List<Run> runs = new ArrayList<>();
+        runs.add(new Run(chief, hosts, 0, work, resume, WORKER_TIMEOUT));
+        runs.add(new Run(other, hosts, 1, work, resume, WORKER_TIMEOUT));
+        return runs;
+    }
+
+    /** A worker JVM and what it printed. */
+    private static final class Run {
+        final Process process;
+        final StringBuilder all = new StringBuilder();
+        String output = "";
+        String last;
+        boolean killed;
+
+        Run(Path root, String hosts, int index, Path work, boolean resume, int timeout) throws IOException {
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            List<String> command = new ArrayList<>(List.of(java, "-Xmx512m", "-cp", System.getProperty("java.class.path"),
+                    "-Dfinetune.test.workerTimeout=" + timeout,
+                    "-Dfinetune.shared.dir=" + TestFiles.shared().toAbsolutePath(), ClusterWorkerProcess.class.getName(),
+                    root.toString(), String.valueOf(resume), hosts, String.valueOf(index), history(root).toString()));
+            if (work != null) {
+                command.add(work.toString());
+            }
+            ProcessBuilder pb = new ProcessBuilder(command);
+            pb.redirectErrorStream(true);
+            process = pb.start();
+        }
+
+        /** Reads until the process ends, or kills it (SIGKILL) at the first line {@code killAt} matches. */
+        void finish(Predicate<String> killAt) throws IOException, InterruptedException {
+            try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream()))) {
+                for (String line = out.readLine(); line != null; line = out.readLine()) {
+                    all.append(line).append('\n');
+                    if (line.startsWith("epoch") || line.equals("DONE") || line.startsWith("FAILED")) {
+                        last = line;
+                    }
+                    if (killAt.test(line)) {
+                        process.destroyForcibly();
+                        killed = true;
+                        break;
+                    }
+                }
+            }
+            process.waitFor();
+            output = all.toString();
+        }
+
+        void finishQuietly() {
+            try {
+                finish(line -> false);
+            } catch (IOException | InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+}
