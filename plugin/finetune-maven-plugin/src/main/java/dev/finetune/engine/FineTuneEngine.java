@@ -1,5 +1,7 @@
 package dev.finetune.engine;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finetune.engine.config.ClassWeights;
 import dev.finetune.engine.config.FineTuneConfig;
 import dev.finetune.engine.distributed.ClusterSpec;
 import dev.finetune.engine.distributed.Worker;
@@ -169,9 +171,16 @@ public final class FineTuneEngine {
                     + "the two texts apart; name it with <segmentIds>.");
         }
         String pooling = Pooling.resolve(c.pooling, encoder);
+        float[] classWeights = data.classWeights(c.classWeights);
+        if (classWeights != null) {
+            log.info("Class weights (" + c.classWeights + "): " + ClassWeights.describe(data.labels(), classWeights)
+                    + (task == Task.MULTI_LABEL ? ", on each label's positive cases." : "."));
+        }
         ClassifierGraph.Settings head = new ClassifierGraph.Settings(pooling, c.dropout, c.seed, c.beta1, c.beta2, c.epsilon,
                 c.effectiveWeightDecay(), c.maxGradNorm, c.trainLayersCount(), c.layerwiseLrDecay)
-                .forTask(task, c.regressionLoss, data.targetMean(), data.targetScale()).withInitialBias(data.initialBias());
+                .forTask(task, c.regressionLoss, data.targetMean(), data.targetScale()).withInitialBias(data.initialBias())
+                .withHeadLayers(c.headLayerSizes(), c.headActivation).withLoss(classWeights, c.labelSmoothing)
+                .withAccumulation(c.gradientAccumulationSteps > 1);
         TrainingHistory history;
         Batch sampleBatch;
         float[][] expected;
@@ -192,6 +201,10 @@ public final class FineTuneEngine {
                     task == Task.TOKEN_CLASSIFICATION ? "a head on every token" : "pooling " + pooling + (c.pooling.equals("auto") ? " (auto)" : ""),
                     lowerCase ? ", lower-cased input" : "", task));
             log.info("Tokenizer: " + tokenizer.describe() + " from " + tokenizerFile + ".");
+            if (c.headLayerSizes().length > 0) {
+                log.info("Head: hidden layers " + c.headLayers.strip() + " (" + c.headActivation + ", dropout " + c.dropout
+                        + " after each), then the output layer.");
+            }
             if (encoder.signature().inputMask() == null) {
                 log.info("The model takes no attention mask: batches are padded at the end" + (pooling.equals("last")
                         ? ", which a causal model never looks ahead to." : ", and the model sees the padding (length buckets keep it short)."));
@@ -202,7 +215,11 @@ public final class FineTuneEngine {
             }
             Trainer.Settings loop = new Trainer.Settings(c.epochs, c.batchSize, c.learningRate, c.warmupRatio, c.schedule,
                     c.beta1, c.beta2, c.seed, c.logEverySteps, c.resume, digest, c.bestModelMetric, c.earlyStoppingPatience,
-                    c.evaluateEverySteps, c.exportBestModel, c.bucketByLength);
+                    c.evaluateEverySteps, c.exportBestModel, c.bucketByLength, c.gradientAccumulationSteps);
+            if (c.gradientAccumulationSteps > 1) {
+                log.info("Gradient accumulation: " + c.gradientAccumulationSteps + " batches of " + c.batchSize + " per optimizer step, "
+                        + "an effective batch of " + c.batchSize * c.gradientAccumulationSteps + ".");
+            }
             history = new Trainer(session, loop, new CheckpointStore(work, cluster.chief()), tokenizer.padId(), log, cluster)
                     .train(train, validation);
             if (!cluster.chief()) {
@@ -246,7 +263,7 @@ public final class FineTuneEngine {
             labelJson.put("maxSequenceLength", maxLength);
             Json.write(dir.resolve("labels.json"), labelJson);
             Json.write(model.resolve("assets").resolve("labels.json"), labelJson);
-            Json.write(dir.resolve("finetune-config.json"), c.portable());
+            Json.write(dir.resolve("finetune-config.json"), recorded(c, data.labels(), classWeights));
             Json.write(dir.resolve("training-history.json"), history);
             // Regression predicts in the target's units: the tolerance scales with them.
             double tolerance = (settings.precision().equals("bfloat16") ? 3e-2 : 1e-4) * (task == Task.REGRESSION ? Math.max(1, data.targetScale()) : 1);
@@ -264,6 +281,18 @@ public final class FineTuneEngine {
         });
         log.info("Fine-tuned model written to " + c.outputDirectory + " (reloaded and checked).");
         return new TrainingResult(c.outputDirectory, data.labels(), history);
+    }
+
+    /** The configuration as finetune-config.json records it, with the class weights auto (or the labels) resolved to. */
+    private static ObjectNode recorded(FineTuneConfig c, List<String> labels, float[] classWeights) {
+        ObjectNode node = c.portable();
+        if (classWeights != null) {
+            ObjectNode used = node.putObject("classWeightsUsed");
+            for (int j = 0; j < classWeights.length; j++) {
+                used.put(labels.get(j), classWeights[j]);
+            }
+        }
+        return node;
     }
 
     /**

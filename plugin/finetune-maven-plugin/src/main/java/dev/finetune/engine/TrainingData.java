@@ -1,5 +1,6 @@
 package dev.finetune.engine;
 
+import dev.finetune.engine.config.ClassWeights;
 import dev.finetune.engine.config.FineTuneConfig;
 import dev.finetune.engine.data.DataException;
 import dev.finetune.engine.data.DataReader;
@@ -52,6 +53,41 @@ record TrainingData(Task task, List<EncodedExample> train, List<EncodedExample> 
             bias[j] = (float) Math.log(p / (1 - p));
         }
         return bias;
+    }
+
+    /**
+     * The class weights {@code spec} gives on this training data ({@link ClassWeights#resolve}), null for none: counted
+     * per row for single-label, per positive row for multi-label, per labelled word for token classification.
+     */
+    float[] classWeights(String spec) {
+        if (ClassWeights.isNone(spec)) {
+            return null;
+        }
+        double[] counts = new double[labels.size()];
+        double total = 0;
+        for (EncodedExample e : train) {
+            switch (task) {
+                case MULTI_LABEL -> {
+                    for (int j = 0; j < counts.length; j++) {
+                        counts[j] += e.targets()[j] > 0.5f ? 1 : 0;
+                    }
+                    total++;
+                }
+                case TOKEN_CLASSIFICATION -> {
+                    for (int tag : e.tokenLabels()) {
+                        if (tag >= 0) {
+                            counts[tag]++;
+                            total++;
+                        }
+                    }
+                }
+                default -> {
+                    counts[e.label()]++;
+                    total++;
+                }
+            }
+        }
+        return ClassWeights.resolve(spec, task, labels, counts, total);
     }
 
     /** What {@code labels.json} records beyond the labels for this task. */

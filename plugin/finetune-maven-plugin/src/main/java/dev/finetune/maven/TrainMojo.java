@@ -6,11 +6,15 @@ import java.io.File;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.apache.maven.execution.MavenSession;
+import org.apache.maven.plugin.MojoExecution;
 import org.apache.maven.plugin.MojoExecutionException;
+import org.apache.maven.plugin.PluginParameterExpressionEvaluator;
 import org.apache.maven.plugins.annotations.Component;
 import org.apache.maven.plugins.annotations.LifecyclePhase;
 import org.apache.maven.plugins.annotations.Mojo;
 import org.apache.maven.plugins.annotations.Parameter;
+import org.codehaus.plexus.configuration.PlexusConfiguration;
 import org.eclipse.aether.RepositorySystem;
 import org.eclipse.aether.RepositorySystemSession;
 import org.eclipse.aether.repository.RemoteRepository;
@@ -181,9 +185,48 @@ public class TrainMojo extends AbstractFineTuneMojo {
     @Parameter(property = "finetune.maxGradNorm", defaultValue = "1.0")
     double maxGradNorm;
 
-    /** Dropout rate on the head's input during training. */
+    /** Dropout rate on the head's input during training, and after each of its hidden layers. */
     @Parameter(property = "finetune.dropout", defaultValue = "0.1")
     double dropout;
+
+    /**
+     * Hidden layers of the head before its output layer, as sizes: {@code <headLayers>512,256</headLayers>}. Each is a
+     * dense layer, then {@code headActivation}, then dropout; they are part of the exported model. {@code none}: the
+     * output layer reads the encoder's vector directly.
+     */
+    @Parameter(property = "finetune.headLayers", defaultValue = "none")
+    String headLayers;
+
+    /** The activation after each hidden layer of the head: {@code gelu} (exact), {@code relu} or {@code tanh}. */
+    @Parameter(property = "finetune.headActivation", defaultValue = "gelu")
+    String headActivation;
+
+    /**
+     * Weights of the classes in the training loss, for skewed data: {@code auto} (scikit-learn's balanced,
+     * {@code n / (classes × count)}; multi-label: each label's negatives / positives on its positive cases), or per label,
+     * unlisted ones 1: {@code <classWeights><spam>3.0</spam></classWeights>}, {@code -Dfinetune.classWeights=spam=3.0}.
+     * The validation loss stays unweighted. Not for regression.
+     */
+    @Parameter(property = "finetune.classWeights")
+    PlexusConfiguration classWeights;
+
+    /** Label smoothing ε in [0, 1) of the training cross-entropy: the target is (1 - ε) on the true class plus ε / classes on each. */
+    @Parameter(property = "finetune.labelSmoothing", defaultValue = "0")
+    double labelSmoothing;
+
+    /**
+     * Sum the gradients of this many batches into one optimizer step: an effective batch of {@code batchSize × N} at
+     * the memory of {@code batchSize} (plus one copy of the trained weights). Steps, the schedule and
+     * {@code evaluateEverySteps} count optimizer steps.
+     */
+    @Parameter(property = "finetune.gradientAccumulationSteps", defaultValue = "1")
+    int gradientAccumulationSteps;
+
+    @Parameter(defaultValue = "${session}", readonly = true)
+    MavenSession session;
+
+    @Parameter(defaultValue = "${mojoExecution}", readonly = true)
+    MojoExecution mojoExecution;
 
     /** Seeds the split, the shuffling, the head's initialisation and dropout. */
     @Parameter(property = "finetune.seed", defaultValue = "42")
@@ -355,6 +398,11 @@ public class TrainMojo extends AbstractFineTuneMojo {
         c.epsilon = epsilon;
         c.maxGradNorm = maxGradNorm;
         c.dropout = dropout;
+        c.headLayers = headLayers == null || headLayers.isBlank() ? c.headLayers : headLayers;
+        c.headActivation = headActivation;
+        c.classWeights = ClassWeightsParameter.spec(classWeights, new PluginParameterExpressionEvaluator(session, mojoExecution));
+        c.labelSmoothing = labelSmoothing;
+        c.gradientAccumulationSteps = gradientAccumulationSteps;
         c.seed = seed;
         c.logEverySteps = logEverySteps;
         c.evaluateEverySteps = evaluateEverySteps;

@@ -51,6 +51,18 @@ public class TuneMojo extends TrainMojo {
     @Parameter
     List<Double> tuneDropouts;
 
+    /** Head layer sizes to try, each as {@code headLayers} takes it: {@code <tuneHeadLayer>none</tuneHeadLayer><tuneHeadLayer>64,32</tuneHeadLayer>}. */
+    @Parameter
+    List<String> tuneHeadLayers;
+
+    /** Class weights to try, each as {@code -Dfinetune.classWeights} takes it: {@code none}, {@code auto}, {@code spam=3.0,ham=1}. */
+    @Parameter
+    List<String> tuneClassWeights;
+
+    /** Label smoothing values to try. */
+    @Parameter
+    List<Double> tuneLabelSmoothings;
+
     @Override
     String goal() {
         return "tuning";
@@ -58,7 +70,8 @@ public class TuneMojo extends TrainMojo {
 
     @Override
     void run() throws MojoExecutionException {
-        SearchSpace space = new SearchSpace(tuneLearningRates, tuneEpochs, tuneBatchSizes, tuneWarmupRatios, tuneDropouts);
+        SearchSpace space = new SearchSpace(tuneLearningRates, tuneEpochs, tuneBatchSizes, tuneWarmupRatios, tuneDropouts,
+                tuneHeadLayers, tuneClassWeights, tuneLabelSmoothings);
         Tuner.tune(config(), space, tuneStrategy, tuneTrials, seed, progress());
     }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.SerializerProvider;
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import com.fasterxml.jackson.databind.annotation.JsonSerialize;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.ser.std.StdSerializer;
@@ -87,6 +88,18 @@ public class FineTuneConfig {
     /** Op types that touch files, the network or run code which the user accepts in this model knowingly. */
     public List<String> allowUnsafeOps = new ArrayList<>();
 
+    // --- head and loss
+    /** Hidden layer sizes of the head before its output layer, e.g. 512,256; none: the output layer reads the encoder. */
+    public String headLayers = "none";
+    /** The activation after each hidden layer of the head: gelu (exact, erf), relu or tanh. */
+    public String headActivation = "gelu";
+    /** none, auto, or label=weight pairs ({@link ClassWeights}); written per label as a JSON object. */
+    @JsonSerialize(using = ClassWeights.Writer.class)
+    @JsonDeserialize(using = ClassWeights.Reader.class)
+    public String classWeights = ClassWeights.NONE;
+    /** ε in [0, 1): the cross-entropy's target is (1 - ε) on the true class plus ε spread evenly over all classes. */
+    public double labelSmoothing = 0;
+
     // --- training
     /** adamw (Adam with decoupled weight decay) or adam (no weight decay). */
     public String optimizer = "adamw";
@@ -96,6 +109,8 @@ public class FineTuneConfig {
     /** Layer-wise learning-rate decay in (0, 1]: each layer further down gets this share of the one above (1: off). */
     public double layerwiseLrDecay = 1.0;
     public int batchSize = 16;
+    /** Gradients of this many batches are summed into one optimizer step: an effective batch of batchSize × N. */
+    public int gradientAccumulationSteps = 1;
     public double learningRate = 5e-5;
     public double warmupRatio = 0.1;
     /** linear, cosine or constant decay after warm-up. */
@@ -269,6 +284,26 @@ public class FineTuneConfig {
         }
     }
 
+    /** The head's hidden layer sizes (empty for none); null when {@link #headLayers} is not a list of positive numbers. */
+    public int[] headLayerSizes() {
+        if (headLayers == null || headLayers.isBlank() || headLayers.strip().equalsIgnoreCase("none")) {
+            return new int[0];
+        }
+        String[] parts = headLayers.split(",");
+        int[] sizes = new int[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            try {
+                sizes[i] = Integer.parseInt(parts[i].strip());
+            } catch (NumberFormatException e) {
+                return null;
+            }
+            if (sizes[i] < 1) {
+                return null;
+            }
+        }
+        return sizes;
+    }
+
     /** The weight decay the optimizer applies: none for plain adam. */
     public double effectiveWeightDecay() {
         return optimizer.equals("adam") ? 0 : weightDecay;
@@ -372,6 +407,24 @@ public class FineTuneConfig {
         if (!(layerwiseLrDecay > 0 && layerwiseLrDecay <= 1)) {
             p.add("layerwiseLrDecay must be in (0, 1], not " + layerwiseLrDecay + ".");
         }
+        if (headLayerSizes() == null) {
+            p.add("headLayers '" + headLayers + "' is neither none nor hidden layer sizes separated by commas, such as 512,256.");
+        }
+        if (!List.of("gelu", "relu", "tanh").contains(headActivation)) {
+            p.add("headActivation '" + headActivation + "' is unknown: use gelu, relu or tanh.");
+        }
+        String weightsProblem = ClassWeights.problem(classWeights, t);
+        if (weightsProblem != null) {
+            p.add(weightsProblem);
+        }
+        if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
+            p.add("labelSmoothing must be in [0, 1), not " + labelSmoothing + ".");
+        } else if (labelSmoothing > 0 && t == dev.finetune.runtime.Task.REGRESSION) {
+            p.add("labelSmoothing cannot be used with task regression: it smooths class targets.");
+        }
+        if (gradientAccumulationSteps < 1) {
+            p.add("gradientAccumulationSteps must be at least 1, not " + gradientAccumulationSteps + ".");
+        }
         if (epochs < 1) {
             p.add("epochs must be at least 1, not " + epochs + ".");
         }
@@ -429,7 +482,12 @@ public class FineTuneConfig {
             p.add("outputDirectory is not set.");
         }
         try {
-            clusterSpec();
+            if (clusterSpec().distributed() && gradientAccumulationSteps > 1) {
+                // Both change what one optimizer step sums; together they are not built (yet): more workers give the
+                // larger batch without the memory cost that accumulation exists to avoid.
+                p.add("gradientAccumulationSteps " + gradientAccumulationSteps + " with a cluster of " + clusterSpec().size()
+                        + " workers is not supported: use more workers or accumulation, not both.");
+            }
         } catch (dev.finetune.runtime.FineTuneException e) {
             p.add(e.getMessage());
         }

@@ -6,7 +6,6 @@ import dev.finetune.runtime.Task;
 import dev.finetune.runtime.model.ModelException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
@@ -20,8 +19,9 @@ import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
 /**
- * The whole training graph: the imported encoder, a classification head, the loss, gradients with respect to
- * every encoder weight, global-norm clipping, AdamW updates with TensorFlow's {@code ResourceApplyAdam} kernel,
+ * The whole training graph: the imported encoder, a classification head ({@link ClassifierHead}), the loss
+ * ({@link TaskLoss}), gradients with respect to every encoder weight, optionally summed over micro-batches
+ * ({@link GradientAccumulators}), global-norm clipping, AdamW updates with TensorFlow's {@code ResourceApplyAdam} kernel,
  * and savers. Built once; a step is one {@code Session.run} with the learning rate and Adam's bias-correction
  * powers fed, so that any schedule works without rebuilding.
  */
@@ -67,6 +67,8 @@ public final class ClassifierGraph implements AutoCloseable {
     final Operand<TFloat32> probabilities;
     final Operand<TFloat32> exampleLosses;
     final Op trainStep;
+    /** The gradient sums when the graph accumulates micro-batches (null otherwise). */
+    final GradientAccumulators accumulators;
     /** Per variable, in the order of {@link #variableNames}: its handle and its (unclipped) gradient. */
     final List<Operand<?>> handles = new ArrayList<>();
     final List<String> variableNames = new ArrayList<>();
@@ -75,19 +77,24 @@ public final class ClassifierGraph implements AutoCloseable {
     /** Which encoder variables train and at what share of the rate. */
     private final LayerPlan plan;
     private final int trainableCount;
+    private final ClassifierHead head;
     final List<Op> freshInit = new ArrayList<>();
     final VariableSaver checkpointSaver;
     final VariableSaver exportSaver;
 
-    /** Head and optimizer settings the graph bakes in; the learning rate is fed per step. */
+    /**
+     * Head and optimizer settings the graph bakes in; the learning rate is fed per step. {@code accumulate}: build the
+     * gradient sums of {@link GradientAccumulators} (for gradientAccumulationSteps above 1).
+     */
     public record Settings(String pooling, double dropout, long seed, double beta1, double beta2, double epsilon,
                            double weightDecay, double maxGradNorm, int trainLayers, double layerDecay, Task task,
-                           String regressionLoss, double targetMean, double targetScale, float[] initialBias) {
+                           String regressionLoss, double targetMean, double targetScale, float[] initialBias,
+                           ClassifierHead.Layers headLayers, TaskLoss.Options lossOptions, boolean accumulate) {
         /** Single-label classification. */
         public Settings(String pooling, double dropout, long seed, double beta1, double beta2, double epsilon,
                         double weightDecay, double maxGradNorm, int trainLayers, double layerDecay) {
             this(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
-                    Task.SINGLE_LABEL, "mse", 0, 1, null);
+                    Task.SINGLE_LABEL, "mse", 0, 1, null, ClassifierHead.Layers.NONE, TaskLoss.Options.NONE, false);
         }
 
         /** Single-label classification; every layer trains at the full rate. */
@@ -99,13 +106,33 @@ public final class ClassifierGraph implements AutoCloseable {
         /** These settings for another task; regression predicts {@code mean + scale × output}. */
         public Settings forTask(Task t, String loss, double mean, double scale) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
-                    t, loss, mean, scale, initialBias);
+                    t, loss, mean, scale, initialBias, headLayers, lossOptions, accumulate);
         }
 
         /** These settings with the head's bias starting at {@code bias} (null: zeros). */
         public Settings withInitialBias(float[] bias) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
-                    task, regressionLoss, targetMean, targetScale, bias);
+                    task, regressionLoss, targetMean, targetScale, bias, headLayers, lossOptions, accumulate);
+        }
+
+        /** These settings with hidden layers of {@code sizes} (empty: none) before the output layer, and their activation. */
+        public Settings withHeadLayers(int[] sizes, String activation) {
+            return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
+                    task, regressionLoss, targetMean, targetScale, initialBias, new ClassifierHead.Layers(sizes, activation),
+                    lossOptions, accumulate);
+        }
+
+        /** These settings with class weights (label order; null: none) and label smoothing ε in the training loss. */
+        public Settings withLoss(float[] classWeights, double labelSmoothing) {
+            return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
+                    task, regressionLoss, targetMean, targetScale, initialBias, headLayers,
+                    new TaskLoss.Options(classWeights, labelSmoothing), accumulate);
+        }
+
+        /** These settings with gradient sums for accumulating several micro-batches into one optimizer step. */
+        public Settings withAccumulation(boolean on) {
+            return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
+                    task, regressionLoss, targetMean, targetScale, initialBias, headLayers, lossOptions, on);
         }
     }
 
@@ -155,21 +182,10 @@ public final class ClassifierGraph implements AutoCloseable {
                 throw new ModelException("The hidden size of '" + encoderOutput + "' is not known from the graph.");
             }
 
-            Ops head = tf.withSubScope("finetune_head");
             int numLabels = this.numLabels;
-            VarHandleOp kernel = head.withName("kernel").varHandleOp(TFloat32.class, Shape.of(hiddenSize, numLabels),
-                    VarHandleOp.sharedName("finetune_head/kernel"));
-            VarHandleOp bias = head.withName("bias").varHandleOp(TFloat32.class, Shape.of(numLabels),
-                    VarHandleOp.sharedName("finetune_head/bias"));
-            freshInit.add(head.assignVariableOp(kernel, head.constant(truncatedNormal(hiddenSize, numLabels, s.seed()))));
-            float[] bias0 = s.initialBias() != null && s.initialBias().length == numLabels ? s.initialBias() : new float[numLabels];
-            freshInit.add(head.assignVariableOp(bias, head.constant(bias0)));
-            Operand<TFloat32> w = head.withName("kernel_read").readVariableOp(kernel, TFloat32.class);
-            Operand<TFloat32> b = head.withName("bias_read").readVariableOp(bias, TFloat32.class);
-
-            Operand<TFloat32> trainFeatures = dropout(head, features, s.dropout(), s.seed());
-            Operand<TFloat32> trainLogits = dense(head, trainFeatures, w, b, numLabels);
-            Operand<TFloat32> evalLogits = tf.withName(LOGITS).identity(dense(head, features, w, b, numLabels));
+            head = new ClassifierHead(tf, features, hiddenSize, numLabels, s.headLayers(), s.dropout(), s.seed(), s.initialBias(), freshInit);
+            Operand<TFloat32> trainLogits = head.trainLogits;
+            Operand<TFloat32> evalLogits = tf.withName(LOGITS).identity(head.evalLogits);
             labels = tf.withName("finetune_labels").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
             targets = tf.withName("finetune_targets").placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, numLabels)));
             tokenLabels = tf.withName("finetune_token_labels").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
@@ -177,8 +193,8 @@ public final class ClassifierGraph implements AutoCloseable {
             switch (task) {
                 case MULTI_LABEL -> {
                     probabilities = tf.withName(PROBABILITIES).math.sigmoid(evalLogits);
-                    loss = tf.withName("finetune_loss").math.mean(taskLoss.binaryCrossEntropy(trainLogits, targets), tf.constant(0));
-                    exampleLosses = tf.withName("finetune_example_losses").identity(taskLoss.binaryCrossEntropy(evalLogits, targets));
+                    loss = tf.withName("finetune_loss").math.mean(taskLoss.binaryCrossEntropy(trainLogits, targets, true), tf.constant(0));
+                    exampleLosses = tf.withName("finetune_example_losses").identity(taskLoss.binaryCrossEntropy(evalLogits, targets, false));
                 }
                 case REGRESSION -> {
                     probabilities = tf.withName(PREDICTIONS).math.add(
@@ -188,18 +204,16 @@ public final class ClassifierGraph implements AutoCloseable {
                 }
                 case TOKEN_CLASSIFICATION -> {
                     probabilities = tf.withName(PROBABILITIES).nn.softmax(evalLogits);
-                    TaskLoss.PerToken train = taskLoss.perToken(trainLogits, tokenLabels, numLabels);
+                    TaskLoss.PerToken train = taskLoss.perToken(trainLogits, tokenLabels, numLabels, true);
                     loss = tf.withName("finetune_loss").identity(train.mean());
                     exampleLosses = tf.withName("finetune_example_losses").identity(
-                            taskLoss.perToken(evalLogits, tokenLabels, numLabels).perExample());
+                            taskLoss.perToken(evalLogits, tokenLabels, numLabels, false).perExample());
                 }
                 default -> {
                     probabilities = tf.withName(PROBABILITIES).nn.softmax(evalLogits);
-                    Operand<TFloat32> oneHot = tf.oneHot(labels, tf.constant(numLabels), tf.constant(1f), tf.constant(0f));
-                    loss = tf.withName("finetune_loss").math.mean(
-                            tf.nn.softmaxCrossEntropyWithLogits(trainLogits, oneHot).loss(), tf.constant(0));
+                    loss = tf.withName("finetune_loss").math.mean(taskLoss.crossEntropy(trainLogits, labels, numLabels, true), tf.constant(0));
                     exampleLosses = tf.withName("finetune_example_losses").identity(
-                            tf.nn.softmaxCrossEntropyWithLogits(evalLogits, oneHot).loss());
+                            taskLoss.crossEntropy(evalLogits, labels, numLabels, false));
                 }
             }
 
@@ -222,30 +236,26 @@ public final class ClassifierGraph implements AutoCloseable {
                     rates.add(plan.multiplier(i));
                 }
             }
-            handles.add(kernel);
-            names.add("finetune_head/kernel");
-            shapes.add(Shape.of(hiddenSize, numLabels));
-            reads.add(List.of(w.asOutput()));
-            train.add(handles.size() - 1);
-            rates.add(1.0);
-            handles.add(bias);
-            names.add("finetune_head/bias");
-            shapes.add(Shape.of(numLabels));
-            reads.add(List.of(b.asOutput()));
-            train.add(handles.size() - 1);
-            rates.add(1.0);
+            for (ClassifierHead.Variable v : head.variables) {
+                handles.add(v.handle());
+                names.add(v.name());
+                shapes.add(v.shape());
+                reads.add(List.of(v.read().asOutput()));
+                train.add(handles.size() - 1);
+                rates.add(1.0);
+            }
             trainableCount = train.size();
 
             Ops opt = tf.withSubScope("finetune_adam");
             learningRate = opt.withName("learning_rate").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
             beta1Power = opt.withName("beta1_power").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
             beta2Power = opt.withName("beta2_power").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
-            List<Operand<TFloat32>> grads = gradients(opt, reads);
+            List<Operand<TFloat32>> batchGrads = gradients(opt, reads);
             if (parallel.distributed()) {
                 Ops dp = tf.withSubScope("finetune_data_parallel");
                 shardWeight = dp.withName("shard_weight").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
-                GlobalBatch global = GlobalBatch.allReduce(dp, grads, train.stream().map(shapes::get).toList(), loss, dp.math.mul(lossCount(dp), shardWeight), parallel);
-                grads = global.gradients();
+                GlobalBatch global = GlobalBatch.allReduce(dp, batchGrads, train.stream().map(shapes::get).toList(), loss, dp.math.mul(lossCount(dp), shardWeight), parallel);
+                batchGrads = global.gradients();
                 stepLoss = global.loss();
                 handshakeIn = dp.withName("handshake_in").placeholder(org.tensorflow.types.TFloat64.class,
                         Placeholder.shape(Shape.of(-1)));
@@ -259,8 +269,13 @@ public final class ClassifierGraph implements AutoCloseable {
             }
             gradients = new ArrayList<>(java.util.Collections.nCopies(handles.size(), null));
             for (int k = 0; k < train.size(); k++) {
-                gradients.set(train.get(k), grads.get(k));
+                gradients.set(train.get(k), batchGrads.get(k));
             }
+            // With accumulation the step applies the effective batch's gradient: the sums plus this micro-batch's share.
+            accumulators = s.accumulate() ? new GradientAccumulators(tf, batchGrads, train.stream().map(names::get).toList(),
+                    train.stream().map(shapes::get).toList(), freshInit) : null;
+            List<Operand<TFloat32>> grads = accumulators == null ? batchGrads : accumulators.totals;
+            // Clipping and its norm see the accumulated gradient: the effective batch is clipped as one batch.
             org.tensorflow.op.math.Sqrt<TFloat32> norm = opt.withName("global_norm").math.sqrt(globalSquaredNorm(opt, grads));
             gradientNorm = norm;
             // Every update waits for the global norm, hence for every gradient: no weight changes under a
@@ -298,12 +313,17 @@ public final class ClassifierGraph implements AutoCloseable {
                 updates.add(opt.withControlDependencies(before).train.resourceApplyAdam(handles.get(i), m, v,
                         beta1Power, beta2Power, rate, b1, b2, eps, clipped.get(k)));
             }
-            trainStep = tf.withControlDependencies(updates).withName("finetune_train_step").noOp();
+            List<Op> done = accumulators == null ? updates : accumulators.resetAfter(tf, updates);
+            trainStep = tf.withControlDependencies(done).withName("finetune_train_step").noOp();
 
             List<Operand<?>> all = new ArrayList<>(handles);
             all.addAll(slots);
             List<String> allNames = new ArrayList<>(names);
             allNames.addAll(slotNames);
+            if (accumulators != null) {
+                all.addAll(accumulators.sums);
+                allNames.addAll(accumulators.names);
+            }
             checkpointSaver = new VariableSaver(tf, "finetune_checkpoint", allNames, all);
             exportSaver = new VariableSaver(tf, "finetune_export", names, handles);
         } catch (RuntimeException e) {
@@ -314,18 +334,6 @@ public final class ClassifierGraph implements AutoCloseable {
 
     private Output<?> output(String tensor) {
         return output(graph, tensor);
-    }
-
-    /** {@code x·w + b} over the last axis: {@code [rows, hidden]}, or {@code [rows, length, hidden]} per token. */
-    private static Operand<TFloat32> dense(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> b, int outputs) {
-        if (x.shape().numDimensions() == 2) {
-            return tf.math.add(tf.linalg.matMul(x, w), b);
-        }
-        long hidden = x.shape().get(2);
-        Operand<TFloat32> flat = tf.reshape(x, tf.constant(new long[] {-1, hidden}));
-        Operand<TFloat32> y = tf.math.add(tf.linalg.matMul(flat, w), b);
-        Operand<TInt32> rowsAndLength = tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {2}));
-        return tf.reshape(y, tf.concat(List.of(rowsAndLength, tf.constant(new int[] {outputs})), tf.constant(0)));
     }
 
     /** The output named {@code tensor} ("op:index" or "op") of {@code graph}. */
@@ -362,17 +370,6 @@ public final class ClassifierGraph implements AutoCloseable {
         Operand<TFloat32> pick = tf.oneHot(last, length, tf.constant(1f), tf.constant(0f));
         Operand<TFloat32> picked = tf.sum(tf.math.mul(out, tf.expandDims(pick, tf.constant(-1))), tf.constant(1));
         return tf.ensureShape(tf.withName("finetune_last_token").identity(picked), Shape.of(-1, out.shape().get(2)));
-    }
-
-    private static Operand<TFloat32> dropout(Ops tf, Operand<TFloat32> x, double rate, long seed) {
-        if (rate <= 0) {
-            return x;
-        }
-        Operand<TFloat32> keep = tf.constant((float) (1 - rate));
-        Operand<TFloat32> noise = tf.random.randomUniform(tf.shape(x), TFloat32.class,
-                org.tensorflow.op.random.RandomUniform.seed(seed), org.tensorflow.op.random.RandomUniform.seed2(seed + 1));
-        Operand<TFloat32> mask = tf.math.floor(tf.math.add(noise, keep));
-        return tf.math.div(tf.math.mul(x, mask), keep);
     }
 
     @SuppressWarnings("unchecked")
@@ -437,30 +434,8 @@ public final class ClassifierGraph implements AutoCloseable {
 
     private VarHandleOp slot(Ops tf, String opName, String sharedName, Shape shape) {
         VarHandleOp h = tf.withName(opName).varHandleOp(TFloat32.class, shape, VarHandleOp.sharedName(sharedName));
-        // tf.fill, not tf.zeros: zeros opens a sub-scope that scans every op of the graph through JNI.
-        long[] dims = shape.asArray();
-        int[] intDims = new int[dims.length];
-        for (int i = 0; i < dims.length; i++) {
-            intDims[i] = (int) dims[i];
-        }
-        freshInit.add(tf.assignVariableOp(h, tf.fill(tf.constant(intDims), tf.constant(0f))));
+        freshInit.add(tf.assignVariableOp(h, GradientAccumulators.zeros(tf, shape)));
         return h;
-    }
-
-    /** Truncated normal (σ 0.02, cut at 2σ) as BERT initialises its heads; seeded, so runs repeat. */
-    private static float[][] truncatedNormal(int rows, int cols, long seed) {
-        Random r = new Random(seed);
-        float[][] out = new float[rows][cols];
-        for (int i = 0; i < rows; i++) {
-            for (int j = 0; j < cols; j++) {
-                double g;
-                do {
-                    g = r.nextGaussian();
-                } while (Math.abs(g) > 2);
-                out[i][j] = (float) (0.02 * g);
-            }
-        }
-        return out;
     }
 
     /** The saver over the encoder and head weights, without optimizer slots: what an exported model restores. */
@@ -504,7 +479,7 @@ public final class ClassifierGraph implements AutoCloseable {
 
     /** Parameters that train (the frozen ones excluded). */
     public long trainableParameters() {
-        long n = (long) hiddenSize * numLabels + numLabels;
+        long n = head.parameters();
         for (int i = 0; i < encoderVariables.size(); i++) {
             if (plan.trainable(i) && encoderVariables.get(i).differentiable()) {
                 n += encoderVariables.get(i).size();

@@ -72,14 +72,43 @@ public final class ClassifierSession implements AutoCloseable {
     }
 
     /**
+     * The optimizer step that ends an effective batch, in a graph that accumulates: the gradient applied is what earlier
+     * {@link #accumulate} calls summed plus {@code share} × this micro-batch's; the sums are empty afterwards. The loss
+     * returned is this micro-batch's alone, the norm that of the whole gradient (before clipping).
+     */
+    public StepResult train(Batch batch, float share, float learningRate, long step, double beta1, double beta2) {
+        return step(batch, share, learningRate, step, beta1, beta2, null, true).result();
+    }
+
+    /** Adds {@code share} × this micro-batch's gradient to the graph's sums, changing no weight; returns its loss. */
+    public float accumulate(Batch batch, float share) {
+        List<Tensor> feeds = new ArrayList<>();
+        try {
+            Session.Runner r = feed(session.runner(), batch, feeds, true)
+                    .feed(model.accumulators.share, track(feeds, TFloat32.scalarOf(share)))
+                    .fetch(model.loss).addTarget(model.accumulators.accumulate);
+            try (Result out = r.run()) {
+                return ((TFloat32) out.get(0)).getFloat();
+            }
+        } finally {
+            feeds.forEach(Tensor::close);
+        }
+    }
+
+    /** Whether the graph has gradient sums ({@link #accumulate} works). */
+    public boolean accumulates() {
+        return model.accumulators != null;
+    }
+
+    /**
      * One optimizer step on this worker's shard of the step's batch; {@code real} false: the shard is a stand-in that
      * counts for nothing (the last batch had no row left for this worker). Returns the whole step's loss.
      */
     public StepResult train(Batch shard, boolean real, float learningRate, long step, double beta1, double beta2) {
         if (worker == null) {
-            return step(shard, learningRate, step, beta1, beta2, null, real).result();
+            return step(shard, 1f, learningRate, step, beta1, beta2, null, real).result();
         }
-        return worker.run(() -> step(shard, learningRate, step, beta1, beta2, worker.runOptions(null), real).result(),
+        return worker.run(() -> step(shard, 1f, learningRate, step, beta1, beta2, worker.runOptions(null), real).result(),
                 worker.timeoutSeconds(), "step " + step);
     }
 
@@ -126,7 +155,7 @@ public final class ClassifierSession implements AutoCloseable {
 
     /** One optimizer step run with TensorFlow's full trace: where the time goes (for profiling, not training). */
     org.tensorflow.proto.RunMetadata traceStep(Batch batch, float learningRate, long step, double beta1, double beta2) {
-        return step(batch, learningRate, step, beta1, beta2,
+        return step(batch, 1f, learningRate, step, beta1, beta2,
                 org.tensorflow.proto.RunOptions.newBuilder().setTraceLevel(org.tensorflow.proto.RunOptions.TraceLevel.FULL_TRACE).build(),
                 true).metadata();
     }
@@ -134,11 +163,14 @@ public final class ClassifierSession implements AutoCloseable {
     private record Traced(StepResult result, org.tensorflow.proto.RunMetadata metadata) {
     }
 
-    private Traced step(Batch batch, float learningRate, long step, double beta1, double beta2, org.tensorflow.proto.RunOptions options,
-                        boolean real) {
+    private Traced step(Batch batch, float share, float learningRate, long step, double beta1, double beta2,
+                        org.tensorflow.proto.RunOptions options, boolean real) {
         List<Tensor> feeds = new ArrayList<>();
         try {
             Session.Runner r = feed(session.runner(), batch, feeds, true);
+            if (model.accumulators != null) {
+                r.feed(model.accumulators.share, track(feeds, TFloat32.scalarOf(share)));
+            }
             TFloat32 lr = track(feeds, TFloat32.scalarOf(learningRate));
             TFloat32 p1 = track(feeds, TFloat32.scalarOf((float) Math.pow(beta1, step)));
             TFloat32 p2 = track(feeds, TFloat32.scalarOf((float) Math.pow(beta2, step)));

@@ -11,16 +11,26 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The training loop: epochs of shuffled, dynamically padded batches; a learning rate from the schedule each step;
+ * The training loop: epochs of shuffled, dynamically padded batches (of batchSize × gradientAccumulationSteps rows,
+ * each one optimizer step, run as micro-batches of batchSize by {@link AccumulatedStep}); a learning rate from the
+ * schedule each optimizer step;
  * a log line every N steps; validation after each epoch (and every N steps if asked), following the best model and
  * stopping early; a checkpoint after each epoch; resume from the newest checkpoint.
  */
 public final class Trainer {
-    /** Loop settings; the graph holds the rest. */
+    /**
+     * Loop settings; the graph holds the rest. Steps (the schedule, logging, evaluateEverySteps, early stopping) are
+     * optimizer steps. An effective batch never spans two epochs, so the sums are empty at every checkpoint and a
+     * resumed run takes exactly the steps of an uninterrupted one.
+     */
     public record Settings(int epochs, int batchSize, double learningRate, double warmupRatio, String schedule,
                            double beta1, double beta2, long seed, int logEverySteps, boolean resume, String fingerprint,
                            String bestModelMetric, int earlyStoppingPatience, int evaluateEverySteps, boolean exportBestModel,
-                           boolean bucketByLength) {
+                           boolean bucketByLength, int gradientAccumulationSteps) {
+        /** Rows per optimizer step. */
+        int effectiveBatchSize() {
+            return batchSize * Math.max(1, gradientAccumulationSteps);
+        }
     }
 
     private final ClassifierSession session;
@@ -80,21 +90,23 @@ public final class Trainer {
             best.clear();
         }
         int workers = cluster.size();
-        int globalBatch = s.batchSize() * workers;
+        // One optimizer step's batch: batchSize rows per worker, times the accumulated micro-batches (one worker only).
+        int effective = s.effectiveBatchSize() * workers;
+        AccumulatedStep optimizerStep = new AccumulatedStep(session, s.batchSize());
         if (cluster.distributed()) {
             log.info("Worker " + cluster.index() + " of " + workers + (cluster.chief() ? " (the chief)" : "") + ": each step's batch of "
-                    + globalBatch + " is shared by " + workers + " workers, " + s.batchSize() + " each; waiting for the others.");
+                    + effective + " is shared by " + workers + " workers, " + s.batchSize() + " each; waiting for the others.");
             session.meet(startPoint(state, workers));
             log.info("All " + workers + " workers are here and start from step " + state.globalStep + ".");
         }
-        int perEpoch = Batches.count(train.size(), globalBatch);
+        int perEpoch = Batches.count(train.size(), effective);
         long total = (long) perEpoch * s.epochs();
         LearningRateSchedule schedule = LearningRateSchedule.of(s.learningRate(), total, s.warmupRatio(), s.schedule());
         for (int epoch = state.epochsDone; epoch < s.epochs() && !state.stoppedEarly; epoch++) {
             long started = System.nanoTime();
             List<Batch> batches = s.bucketByLength()
-                    ? Batches.bucketed(train, s.seed(), epoch, globalBatch, padId)
-                    : Batches.of(Batches.shuffled(train, s.seed(), epoch), globalBatch, padId);
+                    ? Batches.bucketed(train, s.seed(), epoch, effective, padId)
+                    : Batches.of(Batches.shuffled(train, s.seed(), epoch), effective, padId);
             double lossSum = 0;
             long examplesSeen = 0;
             long timed = 0;
@@ -104,8 +116,13 @@ public final class Trainer {
                 long step = state.globalStep;
                 double lr = schedule.rate(step);
                 long t0 = System.nanoTime();
-                Shard shard = Shard.of(batch, workers, cluster.index());
-                ClassifierSession.StepResult r = session.train(shard.batch(), shard.real(), (float) lr, step + 1, s.beta1(), s.beta2());
+                ClassifierSession.StepResult r;
+                if (cluster.distributed()) {
+                    Shard shard = Shard.of(batch, workers, cluster.index());
+                    r = session.train(shard.batch(), shard.real(), (float) lr, step + 1, s.beta1(), s.beta2());
+                } else {
+                    r = optimizerStep.run(batch, (float) lr, step + 1, s.beta1(), s.beta2());
+                }
                 long dt = System.nanoTime() - t0;
                 if (b > 0 || epoch > state.epochsDone) {
                     timed += batch.rows();
@@ -124,7 +141,7 @@ public final class Trainer {
                 boolean lastOfEpoch = b == batches.size() - 1;
                 if (state.globalStep % s.logEverySteps() == 0 || lastOfEpoch) {
                     double perSecond = timedNanos > 0 ? timed / (timedNanos / 1e9) : examplesSeen / ((System.nanoTime() - started) / 1e9);
-                    long remaining = (total - state.globalStep) * globalBatch;
+                    long remaining = (total - state.globalStep) * effective;
                     log.info(String.format("epoch %d/%d  step %d/%d  loss %.4f  lr %.3e  %.1f examples/s  ETA %s",
                             epoch + 1, s.epochs(), state.globalStep, total, r.loss(), lr, perSecond,
                             duration(perSecond > 0 ? remaining / perSecond : 0)));

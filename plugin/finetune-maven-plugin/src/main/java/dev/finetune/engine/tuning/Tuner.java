@@ -2,6 +2,7 @@ package dev.finetune.engine.tuning;
 
 import dev.finetune.engine.FineTuneEngine;
 import dev.finetune.engine.TrainingResult;
+import dev.finetune.engine.config.ClassWeights;
 import dev.finetune.engine.config.FineTuneConfig;
 import dev.finetune.engine.export.AtomicDirectory;
 import dev.finetune.engine.training.ProgressListener;
@@ -31,7 +32,7 @@ public final class Tuner {
     }
 
     /** One finished trial and its score (best validation of the chosen metric). */
-    public record Entry(int rank, int trial, Map<String, Number> values, double score, double validationLoss,
+    public record Entry(int rank, int trial, Map<String, Object> values, double score, double validationLoss,
                         double validationAccuracy, long steps, double seconds) {
     }
 
@@ -90,13 +91,24 @@ public final class Tuner {
         return new Result(ranked, best, snippet);
     }
 
-    static String pomSnippet(Map<String, Number> values) {
+    static String pomSnippet(Map<String, Object> values) {
         StringBuilder b = new StringBuilder();
-        values.forEach((k, v) -> b.append("<").append(k).append(">").append(format(v)).append("</").append(k).append(">\n"));
+        values.forEach((k, v) -> b.append("<").append(k).append(">").append(format(k, v)).append("</").append(k).append(">\n"));
         return b.toString().trim();
     }
 
-    private static String format(Number v) {
+    /** A value as the pom writes it: weights per label as one element per label, as the pom's own form. */
+    private static String format(String key, Object v) {
+        if (key.equals("classWeights") && !ClassWeights.isNone((String) v) && !ClassWeights.isAuto((String) v)) {
+            StringBuilder b = new StringBuilder();
+            ClassWeights.perLabel((String) v).forEach((label, w) -> b.append("<").append(label).append(">").append(format(w))
+                    .append("</").append(label).append(">"));
+            return b.toString();
+        }
+        return format(v);
+    }
+
+    private static String format(Object v) {
         if (v instanceof Double d) {
             return d == Math.rint(d) && Math.abs(d) < 1e6 ? String.format(Locale.ROOT, "%.1f", d) : String.valueOf(d);
         }

@@ -31,7 +31,7 @@ class TaskHeadsTest {
     }
 
     /** The toy batch's four rows with three labels each: one row with none, one with all. */
-    private static Batch multiLabelBatch() {
+    static Batch multiLabelBatch() {
         Batch b = ClassifierGraphTest.toyBatch();
         float[] targets = {1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 1, 0};
         return new Batch(b.rows(), b.length(), b.inputIds(), b.inputMask(), b.segmentIds(), b.labels(), targets, null);

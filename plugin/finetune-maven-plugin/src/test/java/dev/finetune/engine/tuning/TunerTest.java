@@ -35,8 +35,8 @@ class TunerTest {
             assertTrue(r.leaderboard().get(i - 1).score() <= r.leaderboard().get(i).score(), "ranked by validation loss");
         }
         // Six epochs at the larger rate separate the classes; a tiny rate for two epochs does not.
-        assertEquals(3e-3, r.best().values().get("learningRate").doubleValue());
-        assertEquals(6, r.best().values().get("epochs").intValue());
+        assertEquals(3e-3, ((Number) r.best().values().get("learningRate")).doubleValue());
+        assertEquals(6, ((Number) r.best().values().get("epochs")).intValue());
         assertTrue(r.pomSnippet().contains("<learningRate>0.003</learningRate>") && r.pomSnippet().contains("<epochs>6</epochs>"),
                 r.pomSnippet());
 
@@ -64,9 +64,34 @@ class TunerTest {
         Tuner.Result r = Tuner.tune(base, space, "grid", 2, 1, m -> { });
         assertEquals(2, r.leaderboard().size());
         assertTrue(r.leaderboard().get(0).score() < r.leaderboard().get(1).score());
-        assertEquals(3e-3, r.best().values().get("learningRate").doubleValue(), "a rate of 1e-5 barely moves the weights in 4 epochs");
+        assertEquals(3e-3, ((Number) r.best().values().get("learningRate")).doubleValue(), "a rate of 1e-5 barely moves the weights in 4 epochs");
         JsonNode labels = Json.MAPPER.readTree(base.outputDirectory.resolve("labels.json").toFile());
         assertEquals("regression", labels.get("task").asText());
         assertEquals(List.of("score"), List.of(labels.get("labels").get(0).asText()));
+    }
+
+    /** The head, the class weights and label smoothing are dimensions like any other; per-label weights print as the pom's form. */
+    @Test
+    void searchesHeadLayersClassWeightsAndLabelSmoothing() throws IOException {
+        SearchSpace space = new SearchSpace(List.of(), List.of(), List.of(), List.of(), List.of(), List.of("none", "16"),
+                List.of("auto", "positive=2.0"), List.of(0.0, 0.1));
+        assertEquals(8, space.size());
+        FineTuneConfig trial = space.grid(8).get(7).trial(TestFiles.tinyConfig("tiny-bert-tf1", tmp), tmp.resolve("t"));
+        assertEquals(List.of("16", "positive=2.0", "0.1"), List.of(trial.headLayers, trial.classWeights, String.valueOf(trial.labelSmoothing)));
+        assertEquals("<headLayers>16</headLayers>\n<classWeights><positive>2.0</positive></classWeights>\n<labelSmoothing>0.1</labelSmoothing>",
+                Tuner.pomSnippet(space.grid(8).get(7).values()));
+
+        FineTuneConfig base = TestFiles.tinyConfig("tiny-bert-tf1", tmp);
+        base.epochs = 3;
+        SearchSpace two = new SearchSpace(List.of(), List.of(), List.of(), List.of(), List.of(), List.of("none", "16"),
+                List.of("positive=2.0"), List.of(0.1));
+        Tuner.Result r = Tuner.tune(base, two, "grid", 2, 1, m -> { });
+        assertEquals(2, r.leaderboard().size());
+        JsonNode config = Json.MAPPER.readTree(base.outputDirectory.resolve("finetune-config.json").toFile());
+        assertEquals(r.best().values().get("headLayers"), config.get("headLayers").asText(), "the best trial is the exported model");
+        assertEquals(2.0, config.get("classWeights").get("positive").asDouble());
+        assertEquals(0.1, config.get("labelSmoothing").asDouble());
+        JsonNode board = Json.MAPPER.readTree(base.outputDirectory.resolve(Tuner.LEADERBOARD).toFile());
+        assertEquals("positive=2.0", board.get("trials").get(0).get("values").get("classWeights").asText());
     }
 }
