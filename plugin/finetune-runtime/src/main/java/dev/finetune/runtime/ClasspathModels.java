@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.DigestInputStream;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Enumeration;
 import java.util.HexFormat;
@@ -77,7 +76,7 @@ final class ClasspathModels {
             }
             entries.add(new IndexEntry(f[0], Long.parseLong(f[1]), f[2]));
         }
-        String key = ModelCache.key(name, sha256(String.join("\n", lines).getBytes(StandardCharsets.UTF_8)));
+        String key = ModelCache.key(name, Checksums.sha256(String.join("\n", lines).getBytes(StandardCharsets.UTF_8)));
         return ModelCache.folder(cacheRoot, key, folder -> {
             for (IndexEntry e : entries) {
                 Path target = folder.resolve(e.path());
@@ -87,7 +86,7 @@ final class ClasspathModels {
                     if (in == null) {
                         throw new IOException(index + " lists " + e.path() + " but the class path has no " + resource);
                     }
-                    MessageDigest sha = digest();
+                    MessageDigest sha = Checksums.sha256();
                     long size = Files.copy(new DigestInputStream(in, sha), target);
                     String actual = HexFormat.of().formatHex(sha.digest());
                     if (size != e.size() || !actual.equals(e.sha256())) {
@@ -110,18 +109,6 @@ final class ClasspathModels {
             return r.lines().filter(l -> !l.isEmpty()).toList();
         } catch (IOException e) {
             throw new FineTuneException("Cannot read " + url + ": " + e.getMessage(), e);
-        }
-    }
-
-    static String sha256(byte[] bytes) {
-        return HexFormat.of().formatHex(digest().digest(bytes));
-    }
-
-    static MessageDigest digest() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("Every Java has SHA-256", e);
         }
     }
 }

@@ -1,15 +1,12 @@
 package dev.finetune.runtime;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -59,16 +56,11 @@ public final class ModelCache {
      * decide, not the path or the time: the same jar in two local repositories is one entry, a rebuilt one a new entry.
      */
     public static String archiveKey(Path archive) {
-        MessageDigest sha = ClasspathModels.digest();
-        try (InputStream in = Files.newInputStream(archive)) {
-            byte[] buffer = new byte[1 << 16];
-            for (int n = in.read(buffer); n >= 0; n = in.read(buffer)) {
-                sha.update(buffer, 0, n);
-            }
+        try {
+            return key(archive.getFileName().toString(), Checksums.sha256(archive));
         } catch (IOException e) {
             throw new FineTuneException("Cannot read the model archive " + archive + ": " + e.getMessage(), e);
         }
-        return key(archive.getFileName().toString(), HexFormat.of().formatHex(sha.digest()));
     }
 
     /** A key from a readable name and a hex checksum (at least 32 digits). */

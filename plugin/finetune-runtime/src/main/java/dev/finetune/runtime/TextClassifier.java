@@ -5,16 +5,14 @@ import dev.finetune.runtime.encoding.EncodedExample;
 import dev.finetune.runtime.encoding.LabeledText;
 import dev.finetune.runtime.encoding.TaggedSentence;
 import dev.finetune.runtime.encoding.TokenExamples;
+import dev.finetune.runtime.model.SafeUnzip;
 import dev.finetune.runtime.model.SessionSettings;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipInputStream;
 
 /**
  * A model fine-tuned by {@code finetune-maven-plugin}, ready to classify text in any Java application:
@@ -147,22 +145,8 @@ public final class TextClassifier implements AutoCloseable {
 
     private static Path unzip(Path zip, Path cacheRoot) {
         String key = ModelCache.archiveKey(zip);
-        return ModelCache.folder(cacheRoot, key, folder -> {
-            try (ZipInputStream in = new ZipInputStream(Files.newInputStream(zip))) {
-                for (ZipEntry e = in.getNextEntry(); e != null; e = in.getNextEntry()) {
-                    Path target = folder.resolve(e.getName()).normalize();
-                    if (!target.startsWith(folder)) {
-                        throw new IOException(zip + " has an entry '" + e.getName() + "' that points outside the model folder");
-                    }
-                    if (e.isDirectory()) {
-                        Files.createDirectories(target);
-                    } else {
-                        Files.createDirectories(target.getParent());
-                        Files.copy(in, target);
-                    }
-                }
-            }
-        });
+        // The same checks as the plugin's: no entry outside the folder, no archive larger than a model can be.
+        return ModelCache.folder(cacheRoot, key, folder -> SafeUnzip.unzip(zip, folder));
     }
 
     /** What the model does: single-label, multi-label, regression or token classification. */

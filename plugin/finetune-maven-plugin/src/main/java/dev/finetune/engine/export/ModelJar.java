@@ -1,19 +1,15 @@
 package dev.finetune.engine.export;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.finetune.runtime.Checksums;
 import dev.finetune.runtime.FineTuneException;
 import dev.finetune.runtime.Json;
 import dev.finetune.runtime.ModelJarLayout;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.jar.Attributes;
 import java.util.jar.JarEntry;
@@ -54,7 +50,7 @@ public final class ModelJar {
             manifest.getMainAttributes().putValue("Finetune-Model", name);
             StringBuilder index = new StringBuilder();
             for (Path f : files) {
-                index.append(sha256(f)).append(' ').append(Files.size(f)).append(' ').append(path(modelDirectory, f)).append('\n');
+                index.append(Checksums.sha256(f)).append(' ').append(Files.size(f)).append(' ').append(path(modelDirectory, f)).append('\n');
             }
             try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(partial))) {
                 ModelArchive.put(out, new JarEntry("META-INF/MANIFEST.MF"), manifest::write);
@@ -87,22 +83,5 @@ public final class ModelJar {
         }
         files.sort(null);
         return files;
-    }
-
-
-
-    private static String sha256(Path f) throws IOException {
-        try (DigestInputStream in = new DigestInputStream(Files.newInputStream(f), digest())) {
-            in.transferTo(OutputStream.nullOutputStream());
-            return HexFormat.of().formatHex(in.getMessageDigest().digest());
-        }
-    }
-
-    private static MessageDigest digest() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("Every Java has SHA-256", e);
-        }
     }
 }

@@ -2,6 +2,7 @@ package dev.finetune.engine.model;
 
 import dev.finetune.runtime.ModelCache;
 import dev.finetune.runtime.model.ModelException;
+import dev.finetune.runtime.model.SafeUnzip;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -11,8 +12,6 @@ import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipInputStream;
 
 /**
  * Turns what the user named as {@code <model>} into a SavedModel directory: the directory itself, or a
@@ -90,58 +89,6 @@ public final class ModelLocator {
             return magic.length == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4;
         } catch (IOException e) {
             return false;
-        }
-    }
-
-    /**
-     * Zip extraction that refuses entries escaping the target folder ("zip slip") and stops at a number of entries
-     * and a total size no real model needs (a "zip bomb" would otherwise fill the disk).
-     */
-    static final class SafeUnzip {
-        static final int MAX_ENTRIES = 10_000;
-        static final long MAX_BYTES = 16L << 30;
-
-        private SafeUnzip() {
-        }
-
-        static void unzip(Path archive, Path into) throws IOException {
-            unzip(archive, into, MAX_ENTRIES, MAX_BYTES);
-        }
-
-        static void unzip(Path archive, Path into, int maxEntries, long maxBytes) throws IOException {
-            Path root = into.toAbsolutePath().normalize();
-            Files.createDirectories(root);
-            int entries = 0;
-            long total = 0;
-            byte[] buffer = new byte[1 << 16];
-            try (ZipInputStream zip = new ZipInputStream(Files.newInputStream(archive))) {
-                for (ZipEntry e = zip.getNextEntry(); e != null; e = zip.getNextEntry()) {
-                    if (++entries > maxEntries) {
-                        throw new ModelException("Archive " + archive + " has more than " + maxEntries
-                                + " entries; refusing to unpack it (no model needs that many files).");
-                    }
-                    Path out = root.resolve(e.getName()).normalize();
-                    if (!out.startsWith(root) || out.equals(root)) {
-                        throw new ModelException("Archive " + archive + " has entry '" + e.getName()
-                                + "', which would be written outside " + root + "; refusing to unpack it.");
-                    }
-                    if (e.isDirectory()) {
-                        Files.createDirectories(out);
-                        continue;
-                    }
-                    Files.createDirectories(out.getParent());
-                    try (var os = Files.newOutputStream(out)) {
-                        for (int n = zip.read(buffer); n > 0; n = zip.read(buffer)) {
-                            total += n;
-                            if (total > maxBytes) {
-                                throw new ModelException("Archive " + archive + " unpacks to more than " + (maxBytes >> 20)
-                                        + " MiB; refusing to unpack further.");
-                            }
-                            os.write(buffer, 0, n);
-                        }
-                    }
-                }
-            }
         }
     }
 }

@@ -8,6 +8,7 @@ import com.google.protobuf.ByteString;
 import dev.finetune.engine.TestFiles;
 import dev.finetune.runtime.model.ModelException;
 import dev.finetune.runtime.model.ModelInfo;
+import dev.finetune.runtime.model.SafeUnzip;
 import dev.finetune.runtime.model.SavedModelFile;
 import dev.finetune.runtime.model.ServingSignature;
 import dev.finetune.runtime.model.UnsafeOps;
@@ -158,9 +159,9 @@ class UntrustedModelTest {
                 z.write(new byte[100]);
             }
         }
-        ModelException entries = assertThrows(ModelException.class, () -> ModelLocator.SafeUnzip.unzip(zip, tmp.resolve("a"), 2, 1 << 20));
+        ModelException entries = assertThrows(ModelException.class, () -> SafeUnzip.unzip(zip, tmp.resolve("a"), 2, 1 << 20));
         assertTrue(entries.getMessage().contains("more than 2 entries"), entries.getMessage());
-        ModelException size = assertThrows(ModelException.class, () -> ModelLocator.SafeUnzip.unzip(zip, tmp.resolve("b"), 10, 150));
+        ModelException size = assertThrows(ModelException.class, () -> SafeUnzip.unzip(zip, tmp.resolve("b"), 10, 150));
         assertTrue(size.getMessage().contains("unpacks to more than"), size.getMessage());
     }
 
