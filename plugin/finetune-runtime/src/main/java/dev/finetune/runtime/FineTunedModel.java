@@ -6,6 +6,7 @@ import dev.finetune.runtime.encoding.Batches;
 import dev.finetune.runtime.encoding.EncodedExample;
 import dev.finetune.runtime.encoding.TaggedSentence;
 import dev.finetune.runtime.encoding.TokenExamples;
+import dev.finetune.runtime.model.LoadedGraph;
 import dev.finetune.runtime.model.ModelInfo;
 import dev.finetune.runtime.model.SavedModelFile;
 import dev.finetune.runtime.model.ServingSignature;
@@ -36,7 +37,7 @@ public final class FineTunedModel implements AutoCloseable {
     private final List<String> labels;
     private final TextTokenizer tokenizer;
     private final int maxSequenceLength;
-    private final SavedModelBundle bundle;
+    private final LoadedGraph loaded;
     private final SignatureDef signature;
     private final String precision;
     private final TaskInfo task;
@@ -62,15 +63,15 @@ public final class FineTunedModel implements AutoCloseable {
     }
 
     private FineTunedModel(Path directory, List<String> labels, TextTokenizer tokenizer, int maxSequenceLength,
-                           SavedModelBundle bundle, String precision, TaskInfo task) {
+                           LoadedGraph loaded, SignatureDef signature, String precision, TaskInfo task) {
         this.precision = precision;
         this.task = task;
         this.directory = directory;
         this.labels = labels;
         this.tokenizer = tokenizer;
         this.maxSequenceLength = maxSequenceLength;
-        this.bundle = bundle;
-        this.signature = bundle.metaGraphDef().getSignatureDefOrThrow(ServingSignature.NAME);
+        this.loaded = loaded;
+        this.signature = signature;
     }
 
     /** The inputs prediction feeds, where the signature has them. */
@@ -143,8 +144,14 @@ public final class FineTunedModel implements AutoCloseable {
             UnsafeOps.checkBeforeLoading(file, ServingSignature.tensors(file.metaGraph().getSignatureDefOrThrow(ServingSignature.NAME)),
                     allowUnsafeOps);
             SessionSettings session = settings.resolved();
-            SavedModelBundle bundle = SavedModelBundle.loader(model.toString()).withTags("serve").withConfigProto(session.config()).load();
-            return new FineTunedModel(directory, List.copyOf(labels), info.tokenizer(), maxSequenceLength, bundle, session.precision(), task);
+            SignatureDef signature = file.metaGraph().getSignatureDefOrThrow(ServingSignature.NAME);
+            LoadedGraph loaded = session.precision().equals("bfloat16") ? LoadedGraph.withBfloat16Weights(file, signature, session) : null;
+            if (loaded == null) {
+                loaded = LoadedGraph.of(SavedModelBundle.loader(model.toString()).withTags(SavedModelFile.SERVE_TAG)
+                        .withConfigProto(session.config()).load());
+            }
+            return new FineTunedModel(directory, List.copyOf(labels), info.tokenizer(), maxSequenceLength, loaded, signature,
+                    session.precision(), task);
         } catch (RuntimeException e) {
             if (info != null) {
                 info.tokenizer().close();
@@ -187,6 +194,11 @@ public final class FineTunedModel implements AutoCloseable {
         return p;
     }
 
+    /** How many variables the session holds in bfloat16 ({@link Bfloat16Weights}); 0 in float32. */
+    public int bfloat16Variables() {
+        return loaded.bfloat16Variables();
+    }
+
     /** float32 or bfloat16: the precision its session computes in. */
     public String precision() {
         return precision;
@@ -210,7 +222,7 @@ public final class FineTunedModel implements AutoCloseable {
         Shape shape = Shape.of(batch.rows(), batch.length());
         List<Tensor> feeds = new ArrayList<>();
         try {
-            Session.Runner runner = bundle.session().runner();
+            Session.Runner runner = loaded.session().runner();
             feed(runner, feeds, "input_ids", TInt32.tensorOf(shape, DataBuffers.of(batch.inputIds(), true, false)));
             feed(runner, feeds, "input_mask", TInt32.tensorOf(shape, DataBuffers.of(batch.inputMask(), true, false)));
             feed(runner, feeds, "segment_ids", TInt32.tensorOf(shape, DataBuffers.of(batch.segmentIds(), true, false)));
@@ -270,7 +282,7 @@ public final class FineTunedModel implements AutoCloseable {
 
     @Override
     public void close() {
-        bundle.close();
+        loaded.close();
         tokenizer.close();
     }
 }
