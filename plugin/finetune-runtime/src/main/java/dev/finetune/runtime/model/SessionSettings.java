@@ -89,8 +89,7 @@ public record SessionSettings(String device, int intraOpThreads, int interOpThre
     public String describe() {
         return "precision " + effectivePrecision() + (xla ? ", XLA on" : "")
                 + (intraOpThreads > 0 ? ", " + intraOpThreads + " intra-op threads" : "")
-                + (interOpThreads > 0 ? ", " + interOpThreads + " inter-op threads" : "")
-                + (cpuDevices > 1 ? ", " + cpuDevices + " CPU devices" : "");
+                + (interOpThreads > 0 ? ", " + interOpThreads + " inter-op threads" : "");
     }
 
     /** Whether this CPU has bfloat16 dot products (AVX512-BF16 or AMX), read from /proc/cpuinfo (Linux only). */
