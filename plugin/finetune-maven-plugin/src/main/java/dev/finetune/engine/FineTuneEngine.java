@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finetune.engine.config.ClassWeights;
 import dev.finetune.engine.config.FineTuneConfig;
 import dev.finetune.engine.distributed.ClusterSpec;
+import dev.finetune.engine.distributed.ReplicaDevices;
 import dev.finetune.engine.distributed.Worker;
 import dev.finetune.engine.export.AtomicDirectory;
 import dev.finetune.engine.export.ModelExporter;
@@ -139,7 +140,8 @@ public final class FineTuneEngine {
     }
 
     private static TrainingResult train(FineTuneConfig c, ModelInfo info, Path work, ProgressListener log, int maxLength) {
-        String digest = fingerprint(c, info.savedModel().directory());
+        ReplicaDevices devices = c.replicaDevices(Devices::visibleGpus);
+        String digest = fingerprint(c, info.savedModel().directory(), devices.count());
         ClusterSpec cluster = c.clusterSpec();
         // In a cluster every worker trains or none does: a chief that skipped training would leave the others waiting.
         TrainingResult existing = cluster.distributed() ? null : upToDate(c, digest);
@@ -185,16 +187,16 @@ public final class FineTuneEngine {
         Batch sampleBatch;
         float[][] expected;
         Path exported = work.resolve("export");
-        SessionSettings settings = c.sessionSettings().resolved();
+        SessionSettings settings = c.sessionSettings().resolved().withCpuDevices(devices.cpuDevices());
         double[] thresholds = null;
         Worker worker = cluster.distributed() ? Worker.start(cluster, settings.config(), c.workerTimeout) : null;
-        DataParallel parallel = worker == null ? DataParallel.NONE
-                : new DataParallel(cluster.size(), worker.timeoutSeconds(), worker.startTimeoutSeconds());
+        DataParallel parallel = (worker == null ? DataParallel.NONE
+                : new DataParallel(cluster.size(), worker.timeoutSeconds(), worker.startTimeoutSeconds())).onDevices(devices.names());
         try (Worker closesLast = worker;
              ClassifierGraph graph = new ClassifierGraph(encoder, data.labels().size(), head, parallel);
              ClassifierSession session = worker == null ? new ClassifierSession(graph, settings) : new ClassifierSession(graph, worker)) {
-            log.info("Device: " + Devices.describe(c.device) + ", " + settings.describe() + ", TensorFlow "
-                    + org.tensorflow.TensorFlow.version() + ".");
+            log.info("Device: " + (devices.count() > 1 ? devices.describe() : Devices.describe(c.device)) + ", " + settings.describe()
+                    + ", TensorFlow " + org.tensorflow.TensorFlow.version() + ".");
             log.info(String.format("Model: %s (%s), %d encoder variables, %,d trainable parameters, hidden size %d, %s%s; task %s.",
                     modelDir, encoder.inlinedLevels() > 0 ? "TF2 functions inlined" : "TF1 graph",
                     graph.encoderVariables().size(), graph.trainableParameters(), graph.hiddenSize(),
@@ -300,14 +302,18 @@ public final class FineTuneEngine {
      * version. A checkpoint is only resumed by a run with the same digest, and an output with the same digest is
      * up to date.
      */
-    static String fingerprint(FineTuneConfig c, Path modelDir) {
+    static String fingerprint(FineTuneConfig c, Path modelDir, int replicas) {
         try {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
             // Settings that do not change the result (resume, force, logging, threads, device) stay out of it.
             var settings = Json.MAPPER.valueToTree(c);
             for (String ignored : new String[] {"resume", "force", "logEverySteps", "intraOpThreads", "interOpThreads", "device",
-                    "workerTimeout"}) {
+                    "workerTimeout", "devices"}) {
                 ((com.fasterxml.jackson.databind.node.ObjectNode) settings).remove(ignored);
+            }
+            // How many replicas share a step decides the global batch, as workers do; which devices they run on does not.
+            if (replicas > 1) {
+                ((com.fasterxml.jackson.databind.node.ObjectNode) settings).put("replicas", replicas);
             }
             // How many workers share a step decides the global batch; where they run and which one this is do not, so
             // every worker of a cluster computes the same digest (and a lone run keeps the digest it always had).

@@ -263,6 +263,16 @@ public class TrainMojo extends AbstractFineTuneMojo {
     @Parameter(property = "finetune.device", defaultValue = "auto")
     String device;
 
+    /**
+     * The devices each step's batch is split over, one replica of the training step on each, all reading the same
+     * weights and applying one update: {@code auto} (every GPU TensorFlow sees, else one device), a number N (N GPUs, or
+     * N logical CPU devices without a GPU or with {@code device} cpu), or a list such as {@code GPU:0,GPU:1}. Each
+     * replica takes {@code batchSize} rows: a step's batch is {@code batchSize × replicas} (× workers).
+     * <pre>{@code <devices>GPU:0,GPU:1</devices>}</pre>
+     */
+    @Parameter(property = "finetune.devices", defaultValue = "auto")
+    String devices;
+
     /** TensorFlow intra-op threads; 0 lets TensorFlow choose. */
     @Parameter(property = "finetune.intraOpThreads", defaultValue = "0")
     int intraOpThreads;
@@ -413,6 +423,7 @@ public class TrainMojo extends AbstractFineTuneMojo {
         c.force = force;
         c.pluginVersion = pluginVersion;
         c.device = device;
+        c.devices = devices;
         c.intraOpThreads = intraOpThreads;
         c.interOpThreads = interOpThreads;
         c.precision = precision;

@@ -8,7 +8,8 @@ import java.util.List;
 /**
  * One worker of a two-worker cluster in its own JVM, for {@link DistributedTrainingTest}:
  * {@code ClusterWorkerProcess <root> <resume> <host:port,host:port> <index> <history.json> [<work directory>]}. Trains
- * {@link DistributedTrainingTest#config} with half the reference batch, prints every progress line (flushed, so a test
+ * {@link DistributedTrainingTest#config} with half the reference batch (shared by {@code -Dfinetune.test.replicas} CPU
+ * replicas, 1 unless set), prints every progress line (flushed, so a test
  * can kill it at a chosen moment) and writes the history it saw to {@code history.json}, outside the model's folder.
  */
 public final class ClusterWorkerProcess {
@@ -17,7 +18,10 @@ public final class ClusterWorkerProcess {
 
     public static void main(String[] args) throws Exception {
         FineTuneConfig c = DistributedTrainingTest.config(Path.of(args[0]));
-        c.batchSize = DistributedTrainingTest.GLOBAL_BATCH / 2;
+        // Two workers, each of finetune.test.replicas replicas (CPU devices), share the reference's batch.
+        int replicas = Integer.getInteger("finetune.test.replicas", 1);
+        c.batchSize = DistributedTrainingTest.GLOBAL_BATCH / 2 / replicas;
+        c.devices = String.valueOf(replicas);
         c.resume = Boolean.parseBoolean(args[1]);
         c.cluster = List.of(args[2].split(","));
         c.workerIndex = Integer.parseInt(args[3]);

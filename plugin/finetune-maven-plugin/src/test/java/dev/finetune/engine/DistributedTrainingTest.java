@@ -54,6 +54,14 @@ class DistributedTrainingTest {
         Files.write(folder.resolve("train.csv"), lines.subList(0, lines.size() - 1));
     }
 
+    /** Writes {@link #writeData the data} into {@code tmp} and trains the single-process reference under tmp/reference. */
+    static FineTuneConfig trainReference(Path tmp) throws IOException {
+        writeData(tmp);
+        FineTuneConfig reference = config(tmp.resolve("reference"));
+        FineTuneEngine.train(reference, ProgressListener.SILENT);
+        return reference;
+    }
+
     @Test
     @Timeout(600)
     void twoWorkersTrainAsOneProcessWithTheWholeBatch(@TempDir Path tmp) throws Exception {
@@ -66,11 +74,7 @@ class DistributedTrainingTest {
         String hosts = hosts();
         Path chief = tmp.resolve("chief");
         Path other = tmp.resolve("other");
-        List<Run> runs = startBoth(hosts, chief, other, null, false);
-        for (Run r : runs) {
-            r.finish(line -> false);
-            assertEquals("DONE", r.last, r.output);
-        }
+        List<Run> runs = finishBoth(startBoth(hosts, chief, other, null, false, 1));
         assertTrue(runs.get(0).output.contains("Worker 0 of 2 (the chief): each step's batch of 16 is shared by 2 workers, 8 each"),
                 runs.get(0).output);
         assertSameRun(reference.outputDirectory, chief, other);
@@ -80,12 +84,23 @@ class DistributedTrainingTest {
         assertFalse(Files.exists(other.resolve("finetune.lock")), "worker 1 took the output lock");
     }
 
+    /**
+     * Two workers of two CPU replicas each: the step's 16 rows go 8 to each worker and 4 to each replica (the last
+     * batch's 15 as 4 + 4 and 4 + 3), summed on each worker and all-reduced across them, and still train as one process.
+     */
+    @Test
+    @Timeout(600)
+    void twoWorkersOfTwoReplicasEachTrainAsOneProcess(@TempDir Path tmp) throws Exception {
+        FineTuneConfig reference = trainReference(tmp);
+        List<Run> runs = finishBoth(startBoth(hosts(), tmp.resolve("chief"), tmp.resolve("other"), null, false, 2));
+        assertTrue(runs.get(0).output.contains("each step's batch of 16 is shared by 2 workers, 8 each (2 replicas of 4)"), runs.get(0).output);
+        assertSameRun(reference.outputDirectory, tmp.resolve("chief"), tmp.resolve("other"));
+    }
+
     @Test
     @Timeout(900)
     void aKilledWorkerStopsTheOtherAndBothResumeToTheSameResult(@TempDir Path tmp) throws Exception {
-        writeData(tmp);
-        FineTuneConfig reference = config(tmp.resolve("reference"));
-        FineTuneEngine.train(reference, ProgressListener.SILENT);
+        FineTuneConfig reference = trainReference(tmp);
         Path chief = tmp.resolve("chief");
         Path other = tmp.resolve("other");
         // A folder both workers see, as a shared file system would be across machines: the chief's checkpoints.
@@ -159,23 +174,34 @@ class DistributedTrainingTest {
         JsonNode expected = Json.MAPPER.readTree(referenceOutput.resolve("training-history.json").toFile());
         JsonNode chiefHistory = Json.MAPPER.readTree(chief.resolve("finetune").resolve("training-history.json").toFile());
         for (Path worker : List.of(chief, other)) {
-            JsonNode actual = Json.MAPPER.readTree(history(worker).toFile());
-            assertEquals(expected.get("steps").size(), actual.get("steps").size());
-            for (int s = 0; s < expected.get("steps").size(); s++) {
-                JsonNode e = expected.get("steps").get(s);
-                JsonNode a = actual.get("steps").get(s);
-                assertEquals(e.get("loss").asDouble(), a.get("loss").asDouble(), 1e-5, worker + ": loss of step " + (s + 1));
-                assertEquals(e.get("gradientNorm").asDouble(), a.get("gradientNorm").asDouble(), 1e-4, worker + ": gradient norm of step " + (s + 1));
-                assertEquals(e.get("examples").asInt(), a.get("examples").asInt(), "rows of step " + (s + 1));
-            }
-            // Validation runs on each worker's own weights: equal losses after the last epoch mean equal final weights.
-            JsonNode lastEpoch = actual.get("epochs").get(actual.get("epochs").size() - 1);
-            JsonNode lastExpected = expected.get("epochs").get(expected.get("epochs").size() - 1);
-            assertEquals(lastExpected.get("validationLoss").asDouble(), lastEpoch.get("validationLoss").asDouble(), 1e-5, worker.toString());
+            assertSameHistory(expected, Json.MAPPER.readTree(history(worker).toFile()), worker.toString());
         }
         assertEquals(chiefHistory.get("steps").size(), expected.get("steps").size());
-        JsonNode e = Json.MAPPER.readTree(referenceOutput.resolve("reload-check.json").toFile()).get("probabilities");
-        JsonNode a = Json.MAPPER.readTree(chief.resolve("finetune").resolve("reload-check.json").toFile()).get("probabilities");
+        assertSamePredictions(referenceOutput, chief.resolve("finetune"));
+    }
+
+    /**
+     * Every step's loss, gradient norm and rows, and the last validation loss of {@code actual} equal {@code expected}'s.
+     * Validation runs on the run's own weights: equal losses after the last epoch mean equal final weights.
+     */
+    static void assertSameHistory(JsonNode expected, JsonNode actual, String who) {
+        assertEquals(expected.get("steps").size(), actual.get("steps").size());
+        for (int s = 0; s < expected.get("steps").size(); s++) {
+            JsonNode e = expected.get("steps").get(s);
+            JsonNode a = actual.get("steps").get(s);
+            assertEquals(e.get("loss").asDouble(), a.get("loss").asDouble(), 1e-5, who + ": loss of step " + (s + 1));
+            assertEquals(e.get("gradientNorm").asDouble(), a.get("gradientNorm").asDouble(), 1e-4, who + ": gradient norm of step " + (s + 1));
+            assertEquals(e.get("examples").asInt(), a.get("examples").asInt(), "rows of step " + (s + 1));
+        }
+        JsonNode lastEpoch = actual.get("epochs").get(actual.get("epochs").size() - 1);
+        JsonNode lastExpected = expected.get("epochs").get(expected.get("epochs").size() - 1);
+        assertEquals(lastExpected.get("validationLoss").asDouble(), lastEpoch.get("validationLoss").asDouble(), 1e-5, who);
+    }
+
+    /** The reloaded models in two output folders predict the same for the same rows (reload-check.json), to 1e-5. */
+    static void assertSamePredictions(Path expectedOutput, Path actualOutput) throws IOException {
+        JsonNode e = Json.MAPPER.readTree(expectedOutput.resolve("reload-check.json").toFile()).get("probabilities");
+        JsonNode a = Json.MAPPER.readTree(actualOutput.resolve("reload-check.json").toFile()).get("probabilities");
         for (int r = 0; r < e.size(); r++) {
             for (int c = 0; c < e.get(r).size(); c++) {
                 assertEquals(e.get(r).get(c).asDouble(), a.get(r).get(c).asDouble(), 1e-5, "final prediction " + r + "," + c);
@@ -196,9 +222,23 @@ class DistributedTrainingTest {
     }
 
     private static List<Run> startBoth(String hosts, Path chief, Path other, Path work, boolean resume) throws IOException {
+        return startBoth(hosts, chief, other, work, resume, 1);
+    }
+
+    /** The two workers, each of {@code replicas} CPU replicas. */
+    private static List<Run> startBoth(String hosts, Path chief, Path other, Path work, boolean resume, int replicas) throws IOException {
         List<Run> runs = new ArrayList<>();
-        runs.add(new Run(chief, hosts, 0, work, resume, WORKER_TIMEOUT));
-        runs.add(new Run(other, hosts, 1, work, resume, WORKER_TIMEOUT));
+        runs.add(new Run(chief, hosts, 0, work, resume, WORKER_TIMEOUT, replicas));
+        runs.add(new Run(other, hosts, 1, work, resume, WORKER_TIMEOUT, replicas));
+        return runs;
+    }
+
+    /** Waits for both runs, which must end well. */
+    private static List<Run> finishBoth(List<Run> runs) throws IOException, InterruptedException {
+        for (Run r : runs) {
+            r.finish(line -> false);
+            assertEquals("DONE", r.last, r.output);
+        }
         return runs;
     }
 
@@ -211,9 +251,14 @@ class DistributedTrainingTest {
         boolean killed;
 
         Run(Path root, String hosts, int index, Path work, boolean resume, int timeout) throws IOException {
+            this(root, hosts, index, work, resume, timeout, 1);
+        }
+
+        /** A worker of {@code replicas} CPU replicas, each with its share of the worker's half of the batch. */
+        Run(Path root, String hosts, int index, Path work, boolean resume, int timeout, int replicas) throws IOException {
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             List<String> command = new ArrayList<>(List.of(java, "-Xmx512m", "-cp", System.getProperty("java.class.path"),
-                    "-Dfinetune.test.workerTimeout=" + timeout,
+                    "-Dfinetune.test.workerTimeout=" + timeout, "-Dfinetune.test.replicas=" + replicas,
                     "-Dfinetune.shared.dir=" + TestFiles.shared().toAbsolutePath(), ClusterWorkerProcess.class.getName(),
                     root.toString(), String.valueOf(resume), hosts, String.valueOf(index), history(root).toString()));
             if (work != null) {

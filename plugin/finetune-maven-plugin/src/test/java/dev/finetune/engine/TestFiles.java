@@ -1,9 +1,18 @@
 package dev.finetune.engine;
 
 import dev.finetune.engine.config.FineTuneConfig;
+import dev.finetune.runtime.model.ServingSignature;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.tensorflow.GraphOperation;
+import org.tensorflow.SavedModelBundle;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
 
 /** Where the build's shared test material lives: src/models (the tiny SavedModels) and src/data. */
 public final class TestFiles {
@@ -51,7 +60,36 @@ public final class TestFiles {
         return c;
     }
 
+    /** A configuration with only the required settings, naming files that are never read: for checking problems(). */
+    public static FineTuneConfig unreadConfig() {
+        FineTuneConfig c = new FineTuneConfig();
+        c.trainFile = Path.of("t.csv");
+        c.model = Path.of("m");
+        c.outputDirectory = Path.of("o");
+        return c;
+    }
+
     public static Path data(String name) {
         return shared().resolve("data").resolve(name);
+    }
+
+    /** Every variable of an exported model (all float32), by its handle's name, as TensorFlow's own loader restores it. */
+    public static Map<String, float[]> weights(Path savedModel) {
+        Map<String, float[]> out = new LinkedHashMap<>();
+        try (SavedModelBundle bundle = SavedModelBundle.load(savedModel.toString(), "serve")) {
+            Ops tf = Ops.create(bundle.graph());
+            List<GraphOperation> handles = new ArrayList<>();
+            bundle.graph().operations().forEachRemaining(op -> {
+                if (op.type().equals("VarHandleOp")) {
+                    handles.add((GraphOperation) op);
+                }
+            });
+            for (GraphOperation h : handles) {
+                try (var result = bundle.session().runner().fetch(tf.readVariableOp(h.output(0), TFloat32.class)).run()) {
+                    out.put(h.name(), ServingSignature.floats(result.get(0)));
+                }
+            }
+        }
+        return out;
     }
 }

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.ser.std.StdSerializer;
 import dev.finetune.engine.data.DataReader;
 import dev.finetune.engine.distributed.ClusterSpec;
+import dev.finetune.engine.distributed.ReplicaDevices;
 import dev.finetune.engine.export.PortablePaths;
 import dev.finetune.runtime.Json;
 import dev.finetune.runtime.ModelCache;
@@ -139,6 +140,12 @@ public class FineTuneConfig {
     public String device = "auto";
     public int intraOpThreads = 0;
     public int interOpThreads = 0;
+    /**
+     * The devices each step's batch is split over, one replica of the step on each, all reading the same weights:
+     * auto (every GPU TensorFlow sees, else one device), a number N, or a list such as GPU:0,GPU:1 or CPU:0,CPU:1 (see
+     * {@link ReplicaDevices}). Each replica takes batchSize rows, so a step's batch is batchSize × replicas (× workers).
+     */
+    public String devices = "auto";
     /** auto (bfloat16 mixed precision on CPUs with native bfloat16, else float32), float32 or bfloat16. */
     public String precision = "auto";
     /** Compile the graph with XLA's JIT. */
@@ -261,6 +268,14 @@ public class FineTuneConfig {
     /** The TensorFlow session's settings. */
     public dev.finetune.runtime.model.SessionSettings sessionSettings() {
         return new dev.finetune.runtime.model.SessionSettings(device, intraOpThreads, interOpThreads, precision, xla);
+    }
+
+    /**
+     * The one place devices is resolved: auto and N become devices TensorFlow has; {@code visibleGpus} is asked only
+     * when GPUs are in question (it probes TensorFlow). Fails naming what is visible when more is asked for.
+     */
+    public ReplicaDevices replicaDevices(java.util.function.IntSupplier visibleGpus) {
+        return ReplicaDevices.resolve(devices, device, visibleGpus);
     }
 
     /** The workers of this run and which one this process is ({@link ClusterSpec#SINGLE} when alone). */
@@ -477,6 +492,11 @@ public class FineTuneConfig {
         String deviceProblem = dev.finetune.runtime.model.Devices.problem(device);
         if (deviceProblem != null) {
             p.add(deviceProblem);
+        } else {
+            String devicesProblem = ReplicaDevices.problem(devices, device);
+            if (devicesProblem != null) {
+                p.add(devicesProblem);
+            }
         }
         if (outputDirectory == null) {
             p.add("outputDirectory is not set.");

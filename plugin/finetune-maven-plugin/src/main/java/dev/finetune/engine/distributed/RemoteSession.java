@@ -1,12 +1,11 @@
 package dev.finetune.engine.distributed;
 
+import dev.finetune.engine.model.NativeGraphs;
 import dev.finetune.runtime.FineTuneException;
 import java.lang.reflect.Constructor;
-import java.lang.reflect.Method;
 import org.bytedeco.javacpp.BytePointer;
 import org.tensorflow.Graph;
 import org.tensorflow.Session;
-import org.tensorflow.internal.c_api.TF_Graph;
 import org.tensorflow.internal.c_api.TF_Session;
 import org.tensorflow.internal.c_api.TF_SessionOptions;
 import org.tensorflow.internal.c_api.TF_Status;
@@ -16,9 +15,8 @@ import org.tensorflow.proto.ConfigProto;
 /**
  * A {@link Session} on a TensorFlow server's target ({@code grpc://host:port}) instead of in-process. TF Java 1.1.0's
  * public constructors take no target, so the session is made through the C API ({@code TF_SetTarget}) and wrapped with
- * TF Java's package-private {@code Session(Graph, TF_Session)} by reflection; the graph's native handle comes from the
- * package-private {@code Graph.ref()}, whose reference is closed at once (the session takes its own, and one left open
- * makes {@code Graph.close()} wait for ever).
+ * TF Java's package-private {@code Session(Graph, TF_Session)} by reflection; the graph's native handle comes from
+ * {@link NativeGraphs#handle}.
  */
 final class RemoteSession {
     private RemoteSession() {
@@ -31,7 +29,7 @@ final class RemoteSession {
             byte[] bytes = config.toByteArray();
             tensorflow.TF_SetConfig(options, new BytePointer(bytes), bytes.length, status);
             status.throwExceptionIfNotOK();
-            TF_Session session = tensorflow.TF_NewSession(nativeGraph(graph), options, status);
+            TF_Session session = tensorflow.TF_NewSession(NativeGraphs.handle(graph), options, status);
             status.throwExceptionIfNotOK();
             Constructor<Session> wrap = Session.class.getDeclaredConstructor(Graph.class, TF_Session.class);
             wrap.setAccessible(true);
@@ -41,21 +39,6 @@ final class RemoteSession {
                     + "Session(Graph, TF_Session) constructor of version 1.1.0 (" + e + ").", e);
         } finally {
             tensorflow.TF_DeleteSessionOptions(options);
-        }
-    }
-
-    private static TF_Graph nativeGraph(Graph graph) throws ReflectiveOperationException {
-        Method ref = Graph.class.getDeclaredMethod("ref");
-        ref.setAccessible(true);
-        Object reference = ref.invoke(graph);
-        Method handle = reference.getClass().getDeclaredMethod("nativeHandle");
-        handle.setAccessible(true);
-        try {
-            return (TF_Graph) handle.invoke(reference);
-        } finally {
-            Method close = reference.getClass().getDeclaredMethod("close");
-            close.setAccessible(true);
-            close.invoke(reference);
         }
     }
 }

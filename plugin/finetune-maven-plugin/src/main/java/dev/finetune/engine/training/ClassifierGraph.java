@@ -55,10 +55,18 @@ public final class ClassifierGraph implements AutoCloseable {
     final Placeholder<TFloat32> beta2Power;
     /** This worker's loss: the mean over its own rows (labelled positions for token classification). */
     final Operand<TFloat32> loss;
-    /** The step's loss over the whole global batch: {@link #loss} alone, or all workers' losses weighed by their counts. */
+    /**
+     * The step's loss over the whole global batch: {@link #loss} alone, or all replicas' and workers' losses weighed by
+     * their counts.
+     */
     final Operand<TFloat32> stepLoss;
-    /** Data parallel: 1 for a real shard, 0 for the stand-in a worker runs when the last batch has no row left for it. */
+    /**
+     * Data parallel on one device per worker: 1 for a real shard, 0 for the stand-in a worker runs when the last batch
+     * has no row left for it (null otherwise: replicas have a weight each).
+     */
     final Placeholder<TFloat32> shardWeight;
+    /** One per device when the step is split over several (see {@link Replicas}); empty otherwise. */
+    final List<Replicas.Replica> replicas;
     /** Data parallel: the workers' start points (see {@link #handshake}) in, their element-wise maximum out. */
     final Placeholder<org.tensorflow.types.TFloat64> handshakeIn;
     final Operand<org.tensorflow.types.TFloat64> handshake;
@@ -143,7 +151,8 @@ public final class ClassifierGraph implements AutoCloseable {
     /**
      * The training graph; with {@code parallel} workers, each computes gradients on its shard of the step's batch and
      * they are all-reduced (weighed by each shard's share of the examples) before clipping and the update, so every
-     * worker applies the same update to the same weights.
+     * worker applies the same update to the same weights. With several devices, each worker's shard is split again
+     * over one replica per device ({@link Replicas}), whose gradients are added up before that all-reduce.
      */
     @SuppressWarnings("unchecked")
     public ClassifierGraph(EncoderGraph encoder, int classes, Settings s, DataParallel parallel) {
@@ -250,20 +259,38 @@ public final class ClassifierGraph implements AutoCloseable {
             learningRate = opt.withName("learning_rate").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
             beta1Power = opt.withName("beta1_power").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
             beta2Power = opt.withName("beta2_power").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
-            List<Operand<TFloat32>> batchGrads = gradients(opt, reads);
-            if (parallel.distributed()) {
-                Ops dp = tf.withSubScope("finetune_data_parallel");
-                shardWeight = dp.withName("shard_weight").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
-                GlobalBatch global = GlobalBatch.allReduce(dp, batchGrads, train.stream().map(shapes::get).toList(), loss, dp.math.mul(lossCount(dp), shardWeight), parallel);
+            List<Shape> trainShapes = train.stream().map(shapes::get).toList();
+            List<Operand<TFloat32>> batchGrads;
+            Ops dp = tf.withSubScope("finetune_data_parallel");
+            if (parallel.replicated()) {
+                // Each replica's loss is the mean over its own rows (or labelled positions): counted where it is, so that
+                // the combined gradient is the whole batch's mean however the rows fall on the replicas.
+                Output<TFloat32> count = tf.withName("finetune_loss_count").identity(lossCount(tf)).asOutput();
+                replicas = Replicas.build(graph, loss.asOutput(), count, reads, parallel.devices());
+                shardWeight = null;
+                GlobalBatch global = GlobalBatch.combine(dp, replicas.stream().map(Replicas.Replica::sent).toList(), trainShapes, parallel);
                 batchGrads = global.gradients();
                 stepLoss = global.loss();
+            } else if (parallel.distributed()) {
+                replicas = List.of();
+                shardWeight = dp.withName("shard_weight").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+                Operand<TFloat32> sent = GlobalBatch.contribution(dp, gradients(graph, opt, loss.asOutput(), reads), loss,
+                        dp.math.mul(lossCount(dp), shardWeight));
+                GlobalBatch global = GlobalBatch.combine(dp, List.of(sent), trainShapes, parallel);
+                batchGrads = global.gradients();
+                stepLoss = global.loss();
+            } else {
+                replicas = List.of();
+                shardWeight = null;
+                batchGrads = gradients(graph, opt, loss.asOutput(), reads);
+                stepLoss = loss;
+            }
+            if (parallel.distributed()) {
                 handshakeIn = dp.withName("handshake_in").placeholder(org.tensorflow.types.TFloat64.class,
                         Placeholder.shape(Shape.of(-1)));
                 handshake = dev.finetune.engine.distributed.AllReduce.max(dp, handshakeIn, parallel.workers(),
                         dev.finetune.engine.distributed.AllReduce.HANDSHAKE, parallel.startTimeoutSeconds());
             } else {
-                shardWeight = null;
-                stepLoss = loss;
                 handshakeIn = null;
                 handshake = null;
             }
@@ -372,13 +399,17 @@ public final class ClassifierGraph implements AutoCloseable {
         return tf.ensureShape(tf.withName("finetune_last_token").identity(picked), Shape.of(-1, out.shape().get(2)));
     }
 
+    /**
+     * The gradient of {@code loss} with respect to each trained variable of {@code graph}: per variable, the sum over
+     * its {@code reads}.
+     */
     @SuppressWarnings("unchecked")
-    private List<Operand<TFloat32>> gradients(Ops tf, List<List<Output<?>>> reads) {
+    static List<Operand<TFloat32>> gradients(Graph graph, Ops tf, Output<TFloat32> loss, List<List<Output<?>>> reads) {
         List<Output<?>> xs = new ArrayList<>();
         reads.forEach(xs::addAll);
         Output<?>[] dx;
         try {
-            dx = graph.addGradients(loss.asOutput(), xs.toArray(new Output<?>[0]));
+            dx = graph.addGradients(loss, xs.toArray(new Output<?>[0]));
         } catch (RuntimeException e) {
             throw new ModelException("TensorFlow cannot differentiate this encoder: " + e.getMessage()
                     + " (an op on the encoder's path has no gradient).", e);

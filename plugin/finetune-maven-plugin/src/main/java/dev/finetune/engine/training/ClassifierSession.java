@@ -40,7 +40,7 @@ public final class ClassifierSession implements AutoCloseable {
 
     /** A session on {@code worker}'s TensorFlow server, for a graph built for data parallelism. */
     public ClassifierSession(ClassifierGraph model, dev.finetune.engine.distributed.Worker worker) {
-        if (model.shardWeight == null) {
+        if (model.handshake == null) {
             throw new IllegalArgumentException("the graph was built for one process, not for a cluster");
         }
         this.model = model;
@@ -84,15 +84,20 @@ public final class ClassifierSession implements AutoCloseable {
     public float accumulate(Batch batch, float share) {
         List<Tensor> feeds = new ArrayList<>();
         try {
-            Session.Runner r = feed(session.runner(), batch, feeds, true)
+            Session.Runner r = feedTraining(session.runner(), batch, true, feeds)
                     .feed(model.accumulators.share, track(feeds, TFloat32.scalarOf(share)))
-                    .fetch(model.loss).addTarget(model.accumulators.accumulate);
+                    .fetch(model.stepLoss).addTarget(model.accumulators.accumulate);
             try (Result out = r.run()) {
                 return ((TFloat32) out.get(0)).getFloat();
             }
         } finally {
             feeds.forEach(Tensor::close);
         }
+    }
+
+    /** How many replicas share each training step's batch (1 without {@link Replicas}). */
+    public int replicas() {
+        return Math.max(1, model.replicas.size());
     }
 
     /** Whether the graph has gradient sums ({@link #accumulate} works). */
@@ -167,7 +172,7 @@ public final class ClassifierSession implements AutoCloseable {
                         org.tensorflow.proto.RunOptions options, boolean real) {
         List<Tensor> feeds = new ArrayList<>();
         try {
-            Session.Runner r = feed(session.runner(), batch, feeds, true);
+            Session.Runner r = feedTraining(session.runner(), batch, real, feeds);
             if (model.accumulators != null) {
                 r.feed(model.accumulators.share, track(feeds, TFloat32.scalarOf(share)));
             }
@@ -176,9 +181,6 @@ public final class ClassifierSession implements AutoCloseable {
             TFloat32 p2 = track(feeds, TFloat32.scalarOf((float) Math.pow(beta2, step)));
             r.feed(model.learningRate, lr).feed(model.beta1Power, p1).feed(model.beta2Power, p2)
                     .fetch(model.stepLoss).fetch(model.gradientNorm).addTarget(model.trainStep);
-            if (model.shardWeight != null) {
-                r.feed(model.shardWeight, track(feeds, TFloat32.scalarOf(real ? 1f : 0f)));
-            }
             if (options != null) {
                 r.setOptions(options);
             }
@@ -258,23 +260,58 @@ public final class ClassifierSession implements AutoCloseable {
         model.exportSaver.restore(session, prefix.toString());
     }
 
+    /**
+     * Feeds a training step's {@code batch}: to the graph's inputs, or cut into one contiguous share per replica
+     * ({@link Shard}, as workers share a global batch), each replica's weight 1, or 0 for a stand-in without rows. A
+     * worker's stand-in ({@code real} false) weighs nothing on any replica.
+     */
+    private Session.Runner feedTraining(Session.Runner r, Batch batch, boolean real, List<Tensor> feeds) {
+        List<Replicas.Replica> replicas = model.replicas;
+        if (replicas.isEmpty()) {
+            if (model.shardWeight != null) {
+                r.feed(model.shardWeight, track(feeds, TFloat32.scalarOf(real ? 1f : 0f)));
+            }
+            return feed(r, batch, feeds, true, o -> o);
+        }
+        for (int k = 0; k < replicas.size(); k++) {
+            Replicas.Replica replica = replicas.get(k);
+            Shard share = Shard.of(batch, replicas.size(), k);
+            r.feed(replica.weight(), track(feeds, TFloat32.scalarOf(real && share.real() ? 1f : 0f)));
+            feed(r, share.batch(), feeds, true, replica::input);
+        }
+        return r;
+    }
+
     private Session.Runner feed(Session.Runner r, Batch batch, List<Tensor> feeds, boolean withLabels) {
+        return feed(r, batch, feeds, withLabels, o -> o);
+    }
+
+    /** Feeds {@code batch} to the placeholders {@code to} gives for the graph's inputs (none where it gives null). */
+    private Session.Runner feed(Session.Runner r, Batch batch, List<Tensor> feeds, boolean withLabels,
+                                java.util.function.UnaryOperator<Output<?>> to) {
         Shape shape = Shape.of(batch.rows(), batch.length());
-        r.feed(model.inputIds, track(feeds, TInt32.tensorOf(shape, DataBuffers.of(batch.inputIds(), true, false))));
-        r.feed(model.inputMask, track(feeds, TInt32.tensorOf(shape, DataBuffers.of(batch.inputMask(), true, false))));
+        feedIf(r, to.apply(model.inputIds), feeds, () -> TInt32.tensorOf(shape, DataBuffers.of(batch.inputIds(), true, false)));
+        feedIf(r, to.apply(model.inputMask), feeds, () -> TInt32.tensorOf(shape, DataBuffers.of(batch.inputMask(), true, false)));
         if (model.segmentIds != null) {
-            r.feed(model.segmentIds, track(feeds, TInt32.tensorOf(shape, DataBuffers.of(batch.segmentIds(), true, false))));
+            feedIf(r, to.apply(model.segmentIds), feeds, () -> TInt32.tensorOf(shape, DataBuffers.of(batch.segmentIds(), true, false)));
         }
         if (withLabels) {
             switch (model.task()) {
-                case MULTI_LABEL, REGRESSION -> r.feed(model.targets, track(feeds,
-                        TFloat32.tensorOf(Shape.of(batch.rows(), model.numLabels()), DataBuffers.of(batch.targets(), true, false))));
-                case TOKEN_CLASSIFICATION -> r.feed(model.tokenLabels, track(feeds, TInt32.tensorOf(shape,
-                        DataBuffers.of(batch.tokenLabels(), true, false))));
-                default -> r.feed(model.labels, track(feeds, TInt32.vectorOf(batch.labels())));
+                case MULTI_LABEL, REGRESSION -> feedIf(r, to.apply(model.targets.asOutput()), feeds, () ->
+                        TFloat32.tensorOf(Shape.of(batch.rows(), model.numLabels()), DataBuffers.of(batch.targets(), true, false)));
+                case TOKEN_CLASSIFICATION -> feedIf(r, to.apply(model.tokenLabels.asOutput()), feeds, () -> TInt32.tensorOf(shape,
+                        DataBuffers.of(batch.tokenLabels(), true, false)));
+                default -> feedIf(r, to.apply(model.labels.asOutput()), feeds, () -> TInt32.vectorOf(batch.labels()));
             }
         }
         return r;
+    }
+
+    private static void feedIf(Session.Runner r, Output<?> placeholder, List<Tensor> feeds,
+                               java.util.function.Supplier<? extends Tensor> tensor) {
+        if (placeholder != null) {
+            r.feed(placeholder, track(feeds, tensor.get()));
+        }
     }
 
     private static <T extends Tensor> T track(List<Tensor> feeds, T t) {

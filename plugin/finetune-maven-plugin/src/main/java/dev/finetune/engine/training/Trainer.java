@@ -90,12 +90,18 @@ public final class Trainer {
             best.clear();
         }
         int workers = cluster.size();
-        // One optimizer step's batch: batchSize rows per worker, times the accumulated micro-batches (one worker only).
-        int effective = s.effectiveBatchSize() * workers;
-        AccumulatedStep optimizerStep = new AccumulatedStep(session, s.batchSize());
+        int replicas = session.replicas();
+        // One optimizer step's batch: batchSize rows per replica, on every worker, times the accumulated micro-batches.
+        int effective = s.effectiveBatchSize() * workers * replicas;
+        // A micro-batch is what this worker's replicas take at once; the session cuts it into their shares.
+        AccumulatedStep optimizerStep = new AccumulatedStep(session, s.batchSize() * replicas);
+        if (replicas > 1 && !cluster.distributed()) {
+            log.info("Each step's batch of " + effective + " is shared by " + replicas + " replicas, " + s.batchSize() + " each.");
+        }
         if (cluster.distributed()) {
             log.info("Worker " + cluster.index() + " of " + workers + (cluster.chief() ? " (the chief)" : "") + ": each step's batch of "
-                    + effective + " is shared by " + workers + " workers, " + s.batchSize() + " each; waiting for the others.");
+                    + effective + " is shared by " + workers + " workers, " + s.batchSize() * replicas + " each"
+                    + (replicas > 1 ? " (" + replicas + " replicas of " + s.batchSize() + ")" : "") + "; waiting for the others.");
             session.meet(startPoint(state, workers));
             log.info("All " + workers + " workers are here and start from step " + state.globalStep + ".");
         }

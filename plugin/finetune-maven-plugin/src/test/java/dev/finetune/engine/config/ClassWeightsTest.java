@@ -5,10 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.finetune.engine.TestFiles;
 import dev.finetune.runtime.FineTuneException;
 import dev.finetune.runtime.Json;
 import dev.finetune.runtime.Task;
-import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -50,10 +50,7 @@ class ClassWeightsTest {
 
     @Test
     void problemsAreListedWithTheOthers() {
-        FineTuneConfig c = new FineTuneConfig();
-        c.trainFile = Path.of("t.csv");
-        c.model = Path.of("m");
-        c.outputDirectory = Path.of("o");
+        FineTuneConfig c = TestFiles.unreadConfig();
         c.classWeights = "spam=lots";
         c.headLayers = "512,,256";
         c.headActivation = "swish";

@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.finetune.engine.TestFiles;
 import dev.finetune.engine.config.FineTuneConfig;
 import dev.finetune.runtime.FineTuneException;
-import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -72,10 +72,7 @@ class ClusterSpecTest {
 
     @Test
     void theConfigurationListsAClusterProblemWithTheOthers() {
-        FineTuneConfig c = new FineTuneConfig();
-        c.trainFile = Path.of("t.csv");
-        c.model = Path.of("m");
-        c.outputDirectory = Path.of("o");
+        FineTuneConfig c = TestFiles.unreadConfig();
         c.tfConfig = TWO.replace("\"index\": 1", "\"index\": 3");
         c.workerTimeout = 0;
         List<String> problems = c.problems();

@@ -9,19 +9,13 @@ import dev.finetune.engine.FineTuneEngine;
 import dev.finetune.engine.TestFiles;
 import dev.finetune.engine.config.FineTuneConfig;
 import dev.finetune.runtime.encoding.Batch;
-import dev.finetune.runtime.model.ServingSignature;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.tensorflow.GraphOperation;
-import org.tensorflow.SavedModelBundle;
-import org.tensorflow.op.Ops;
-import org.tensorflow.types.TFloat32;
 
 /**
  * Gradient accumulation is the larger batch at the smaller one's memory: two batches of 8 summed into a step train
@@ -59,8 +53,8 @@ class GradientAccumulationTest {
         for (int i = 0; i < whole.validations.size(); i++) {
             assertEquals(whole.validations.get(i).loss(), halves.validations.get(i).loss(), 1e-5, "validation " + i);
         }
-        Map<String, float[]> a = weights(one.outputDirectory.resolve("saved_model"));
-        Map<String, float[]> b = weights(two.outputDirectory.resolve("saved_model"));
+        Map<String, float[]> a = TestFiles.weights(one.outputDirectory.resolve("saved_model"));
+        Map<String, float[]> b = TestFiles.weights(two.outputDirectory.resolve("saved_model"));
         assertEquals(a.keySet(), b.keySet());
         assertTrue(a.containsKey("finetune_head/kernel") && a.size() > 10, a.keySet().toString());
         for (String name : a.keySet()) {
@@ -99,26 +93,6 @@ class GradientAccumulationTest {
             assertEquals(x.loss(), y.loss(), 1e-5, "loss of step " + (i + 1));
             assertEquals(x.gradientNorm(), y.gradientNorm(), 1e-4 * Math.max(1, x.gradientNorm()), "gradient norm of step " + (i + 1));
         }
-    }
-
-    /** Every variable of an exported model (all float32), by its handle's name, as TensorFlow's own loader restores it. */
-    private static Map<String, float[]> weights(Path savedModel) {
-        Map<String, float[]> out = new LinkedHashMap<>();
-        try (SavedModelBundle bundle = SavedModelBundle.load(savedModel.toString(), "serve")) {
-            Ops tf = Ops.create(bundle.graph());
-            List<GraphOperation> handles = new ArrayList<>();
-            bundle.graph().operations().forEachRemaining(op -> {
-                if (op.type().equals("VarHandleOp")) {
-                    handles.add((GraphOperation) op);
-                }
-            });
-            for (GraphOperation h : handles) {
-                try (var result = bundle.session().runner().fetch(tf.readVariableOp(h.output(0), TFloat32.class)).run()) {
-                    out.put(h.name(), ServingSignature.floats(result.get(0)));
-                }
-            }
-        }
-        return out;
     }
 
     /** The cut into micro-batches keeps every row and trims each part to its own longest row. */

@@ -20,6 +20,17 @@ class SessionSettingsTest {
         assertEquals(0, c.getDeviceCountOrDefault("GPU", -1));
     }
 
+    /** CPU replicas get that many logical CPU devices, which keep the process's thread count (one shared pool). */
+    @Test
+    void cpuDevicesForReplicas() {
+        SessionSettings settings = new SessionSettings("auto", 2, 1, "auto", false).withCpuDevices(3);
+        ConfigProto c = settings.config();
+        assertEquals(3, c.getDeviceCountOrDefault("CPU", -1));
+        assertEquals(2, c.getIntraOpParallelismThreads());
+        assertEquals(3, settings.resolved().cpuDevices());
+        assertFalse(new SessionSettings("auto", 2, 1, "auto", false).config().containsDeviceCount("CPU"));
+    }
+
     @Test
     void float32AndXla() {
         ConfigProto c = new SessionSettings("cpu", 0, 0, "float32", true).config();

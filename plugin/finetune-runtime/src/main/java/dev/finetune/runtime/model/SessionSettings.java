@@ -16,8 +16,21 @@ import org.tensorflow.proto.RewriterConfig;
  * matmuls and their neighbours to bfloat16 while the variables, the optimizer and the loss stay float32); or
  * {@code auto}, which is bfloat16 on a CPU that multiplies bfloat16 natively (AVX512-BF16 or AMX) and float32
  * elsewhere. Without native support bfloat16 is emulated and slower than float32.
+ *
+ * <p>{@code cpuDevices}: how many logical CPU devices the session has ({@code device_count}; 0: TensorFlow's one), for
+ * a training step replicated over CPU devices. They share one intra-op thread pool (TensorFlow's CPU devices all use
+ * the process-wide Eigen pool), so {@code intraOpThreads} stays the process's total and needs no splitting.
  */
-public record SessionSettings(String device, int intraOpThreads, int interOpThreads, String precision, boolean xla) {
+public record SessionSettings(String device, int intraOpThreads, int interOpThreads, String precision, boolean xla, int cpuDevices) {
+
+    public SessionSettings(String device, int intraOpThreads, int interOpThreads, String precision, boolean xla) {
+        this(device, intraOpThreads, interOpThreads, precision, xla, 0);
+    }
+
+    /** These settings with {@code n} logical CPU devices (0 or 1: TensorFlow's one). */
+    public SessionSettings withCpuDevices(int n) {
+        return new SessionSettings(device, intraOpThreads, interOpThreads, precision, xla, n);
+    }
 
     /** Float32, TensorFlow's own thread pools, no XLA. */
     public static SessionSettings defaults(String device) {
@@ -46,12 +59,15 @@ public record SessionSettings(String device, int intraOpThreads, int interOpThre
      * line resolve once, since deciding probes the CPU flags and TensorFlow's GPUs.
      */
     public SessionSettings resolved() {
-        return new SessionSettings(device, intraOpThreads, interOpThreads, effectivePrecision(), xla);
+        return new SessionSettings(device, intraOpThreads, interOpThreads, effectivePrecision(), xla, cpuDevices);
     }
 
     /** The session's ConfigProto. */
     public ConfigProto config() {
         ConfigProto.Builder config = Devices.configure(ConfigProto.newBuilder().setAllowSoftPlacement(true), device);
+        if (cpuDevices > 1) {
+            config.putDeviceCount("CPU", cpuDevices);
+        }
         if (intraOpThreads > 0) {
             config.setIntraOpParallelismThreads(intraOpThreads);
         }
