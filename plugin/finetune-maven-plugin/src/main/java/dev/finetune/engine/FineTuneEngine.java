@@ -156,7 +156,7 @@ public final class FineTuneEngine {
         boolean lowerCase = info.lowerCase();
         TextTokenizer tokenizer = info.tokenizer();
         Task task = c.task();
-        TrainingData data = TrainingData.read(c, tokenizer, maxLength);
+        TrainingData data = TrainingData.read(c, tokenizer, maxLength, TrainingData.cache(work, info, maxLength, log));
         log.info(data.summary());
         List<EncodedExample> train = data.train();
         List<EncodedExample> validation = data.validation();
@@ -339,7 +339,7 @@ public final class FineTuneEngine {
             }
             for (Path p : files) {
                 if (p != null && Files.isRegularFile(p)) {
-                    sha.update(Files.readAllBytes(p));
+                    dev.finetune.runtime.Checksums.update(sha, p);
                 }
             }
             // The weights themselves can be gigabytes: their sizes and times stand for them (the index above lists them).

@@ -34,8 +34,10 @@ final class Thresholds {
         float[][] scores = Batches.predictInLengthOrder(validation, c.batchSize, padId, session::predict);
         boolean[][] truth = new boolean[validation.size()][labels.size()];
         for (int i = 0; i < truth.length; i++) {
+            // Read once: a validation set on disk decodes a row at each get.
+            float[] targets = validation.get(i).targets();
             for (int j = 0; j < labels.size(); j++) {
-                truth[i][j] = validation.get(i).targets()[j] > 0.5f;
+                truth[i][j] = targets[j] > 0.5f;
             }
         }
         double[] tuned = MultiLabelMetrics.tuneThresholds(truth, scores);

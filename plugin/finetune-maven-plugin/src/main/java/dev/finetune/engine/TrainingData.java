@@ -4,18 +4,26 @@ import dev.finetune.engine.config.ClassWeights;
 import dev.finetune.engine.config.FineTuneConfig;
 import dev.finetune.engine.data.DataException;
 import dev.finetune.engine.data.DataReader;
+import dev.finetune.engine.data.ExampleCache;
+import dev.finetune.engine.data.ExampleFile;
 import dev.finetune.engine.data.LabelMap;
 import dev.finetune.engine.data.RandomSplit;
-import dev.finetune.engine.data.RegressionTargets;
+import dev.finetune.engine.data.RowSplit;
+import dev.finetune.engine.data.StoredExamples;
 import dev.finetune.engine.data.StratifiedSplit;
 import dev.finetune.engine.data.TextFormat;
 import dev.finetune.engine.data.TokenDataReader;
+import dev.finetune.engine.training.ProgressListener;
+import dev.finetune.runtime.Checksums;
+import dev.finetune.runtime.FineTuneException;
 import dev.finetune.runtime.Task;
 import dev.finetune.runtime.encoding.EncodedExample;
-import dev.finetune.runtime.encoding.LabeledText;
+import dev.finetune.runtime.encoding.RowOrder;
 import dev.finetune.runtime.encoding.TaggedSentence;
 import dev.finetune.runtime.encoding.TokenExamples;
+import dev.finetune.runtime.model.ModelInfo;
 import dev.finetune.runtime.tokenizer.TextTokenizer;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -43,13 +51,17 @@ record TrainingData(Task task, List<EncodedExample> train, List<EncodedExample> 
             return null;
         }
         float[] bias = new float[labels.size()];
-        for (int j = 0; j < bias.length; j++) {
-            double positives = 0;
-            for (EncodedExample e : train) {
-                positives += e.targets()[j];
+        // One pass over the rows (each read from disk once), summing every label's positives in row order.
+        double[] positives = new double[bias.length];
+        for (EncodedExample e : train) {
+            float[] targets = e.targets();
+            for (int j = 0; j < bias.length; j++) {
+                positives[j] += targets[j];
             }
+        }
+        for (int j = 0; j < bias.length; j++) {
             // Smoothed (add one half each way), so a label always or never present gets a finite bias.
-            double p = (positives + 0.5) / (train.size() + 1);
+            double p = (positives[j] + 0.5) / (train.size() + 1);
             bias[j] = (float) Math.log(p / (1 - p));
         }
         return bias;
@@ -100,13 +112,32 @@ record TrainingData(Task task, List<EncodedExample> train, List<EncodedExample> 
         return m;
     }
 
-    static TrainingData read(FineTuneConfig c, TextTokenizer tokenizer, int maxLength) {
+    /**
+     * The run's data. Texts (single-label, multi-label, regression) are tokenized into {@code cache} in one streaming
+     * pass and read back row by row when batches need them; splits and label maps work over row indices, so the heap
+     * holds a few bytes a row. Token classification's sentences are read into memory.
+     */
+    static TrainingData read(FineTuneConfig c, TextTokenizer tokenizer, int maxLength, ExampleCache cache) {
         return switch (c.task()) {
             case TOKEN_CLASSIFICATION -> tokens(c, tokenizer, maxLength);
-            case MULTI_LABEL -> multiLabel(c, tokenizer, maxLength);
-            case REGRESSION -> regression(c, tokenizer, maxLength);
-            default -> singleLabel(c, tokenizer, maxLength);
+            case MULTI_LABEL -> multiLabel(c, cache);
+            case REGRESSION -> regression(c, cache);
+            default -> singleLabel(c, cache);
         };
+    }
+
+    /**
+     * The cache of tokenized data files of a run writing to {@code work}: keyed by the tokenizer file's checksum and
+     * lower-casing, besides the data file and its reading.
+     */
+    static ExampleCache cache(Path work, ModelInfo info, int maxLength, ProgressListener log) {
+        Path file = info.tokenizerFile().file();
+        try {
+            String key = Checksums.sha256(file) + " lowerCase " + info.lowerCase();
+            return new ExampleCache(work.resolve("examples"), info.tokenizer(), key, maxLength, log::info);
+        } catch (IOException e) {
+            throw new FineTuneException("Cannot read the tokenizer " + file + ": " + e.getMessage(), e);
+        }
     }
 
     private static DataReader reader(FineTuneConfig c) {
@@ -117,64 +148,99 @@ record TrainingData(Task task, List<EncodedExample> train, List<EncodedExample> 
         return c.validationFile != null ? c.validationFile : c.trainFile;
     }
 
-    private static TrainingData singleLabel(FineTuneConfig c, TextTokenizer tokenizer, int maxLength) {
-        DataReader reader = reader(c);
-        List<LabeledText> trainRows = reader.read(c.trainFile, TextFormat.of(c.dataFormat, c.trainFile));
-        List<LabeledText> validationRows;
+    /** The training and validation rows of a text task: of two files, or of one file split by row. */
+    private record Parts(ExampleFile trainFile, int[] train, ExampleFile validationFile, int[] validation) {
+    }
+
+    private static Parts parts(FineTuneConfig c, ExampleCache cache, DataReader reader, ExampleCache.Labels labels) {
+        ExampleFile train = cache.open(c.trainFile, TextFormat.of(c.dataFormat, c.trainFile), reader, labels);
         if (c.validationFile != null) {
-            validationRows = reader.read(c.validationFile, TextFormat.of(c.dataFormat, c.validationFile));
-        } else {
-            StratifiedSplit.Split split = StratifiedSplit.split(trainRows, c.validationSplit, c.seed);
-            trainRows = split.train();
-            validationRows = split.validation();
+            ExampleFile validation = cache.open(c.validationFile, TextFormat.of(c.dataFormat, c.validationFile), reader, labels);
+            return new Parts(train, RowOrder.identity(train.rows()), validation, RowOrder.identity(validation.rows()));
         }
-        LabelMap labels = LabelMap.discover(c.labels, trainRows, c.trainFile);
-        int[] trainLabels = labels.indices(trainRows, c.trainFile);
-        int[] validationLabels = labels.indices(validationRows, validationSource(c));
-        List<EncodedExample> train = new ArrayList<>(trainRows.size());
-        for (int i = 0; i < trainRows.size(); i++) {
-            train.add(EncodedExample.of(tokenizer, trainRows.get(i), trainLabels[i], maxLength));
+        // Single-label data is split by label; multi-label rows and numbers have no one label to stratify by.
+        RowSplit split = labels == ExampleCache.Labels.CLASS
+                ? StratifiedSplit.rows(train.rows(), i -> train.labelNames().get(train.labels(i)[0]), c.validationSplit, c.seed)
+                : RandomSplit.rows(train.rows(), c.validationSplit, c.seed);
+        return new Parts(train, split.train(), train, split.validation());
+    }
+
+    /** The label strings that {@code rows} of {@code file} have. */
+    private static List<String> seen(ExampleFile file, int[] rows) {
+        boolean[] seen = new boolean[file.labelNames().size()];
+        for (int r : rows) {
+            for (int l : file.labels(r)) {
+                seen[l] = true;
+            }
         }
-        List<EncodedExample> validation = new ArrayList<>(validationRows.size());
-        for (int i = 0; i < validationRows.size(); i++) {
-            validation.add(EncodedExample.of(tokenizer, validationRows.get(i), validationLabels[i], maxLength));
+        List<String> names = new ArrayList<>();
+        for (int l = 0; l < seen.length; l++) {
+            if (seen[l]) {
+                names.add(file.labelNames().get(l));
+            }
         }
+        return names;
+    }
+
+    /** Each raw label id of {@code file} as an index of {@code map}; a row of {@code rows} with another label is an error. */
+    private static int[] indices(LabelMap map, ExampleFile file, int[] rows, Path source) {
+        int[] index = file.labelNames().stream().mapToInt(map::indexOf).toArray();
+        for (int r : rows) {
+            for (int l : file.labels(r)) {
+                if (index[l] < 0) {
+                    throw map.unknown(file.labelNames().get(l), source, file.line(r));
+                }
+            }
+        }
+        return index;
+    }
+
+    private static TrainingData singleLabel(FineTuneConfig c, ExampleCache cache) {
+        Parts p = parts(c, cache, reader(c), ExampleCache.Labels.CLASS);
+        LabelMap labels = LabelMap.discoverFromNames(c.labels, seen(p.trainFile(), p.train()), c.trainFile);
+        int[] trainIndex = indices(labels, p.trainFile(), p.train(), c.trainFile);
+        int[] validationIndex = indices(labels, p.validationFile(), p.validation(), validationSource(c));
+        List<EncodedExample> train = new StoredExamples(p.trainFile(), p.train(),
+                r -> new EncodedExample(r.ids(), r.segmentIds(), trainIndex[r.labels()[0]], r.line(), r.truncated()));
+        List<EncodedExample> validation = new StoredExamples(p.validationFile(), p.validation(),
+                r -> new EncodedExample(r.ids(), r.segmentIds(), validationIndex[r.labels()[0]], r.line(), r.truncated()));
         return new TrainingData(Task.SINGLE_LABEL, train, validation, labels.names(), 0, 1, String.format(
                 "Data: %d training and %d validation examples, labels %s.", train.size(), validation.size(), labels.names()));
     }
 
-    /** Training and validation rows: two files, or one split at random (there is no single label to stratify by). */
-    private static List<List<LabeledText>> rows(FineTuneConfig c, DataReader reader) {
-        List<LabeledText> trainRows = reader.read(c.trainFile, TextFormat.of(c.dataFormat, c.trainFile));
-        if (c.validationFile != null) {
-            return List.of(trainRows, reader.read(c.validationFile, TextFormat.of(c.dataFormat, c.validationFile)));
-        }
-        RandomSplit.Parts<LabeledText> parts = RandomSplit.split(trainRows, c.validationSplit, c.seed, LabeledText::line);
-        return List.of(parts.train(), parts.validation());
-    }
-
-    private static TrainingData multiLabel(FineTuneConfig c, TextTokenizer tokenizer, int maxLength) {
-        List<List<LabeledText>> rows = rows(c, reader(c).multiLabel(c.labelSeparator));
-        LabelMap labels = LabelMap.discoverMultiLabel(c.labels, rows.get(0), c.trainFile);
-        List<EncodedExample> train = encode(tokenizer, rows.get(0), labels.multiHot(rows.get(0), c.trainFile), maxLength);
-        List<EncodedExample> validation = encode(tokenizer, rows.get(1), labels.multiHot(rows.get(1), validationSource(c)), maxLength);
+    private static TrainingData multiLabel(FineTuneConfig c, ExampleCache cache) {
+        Parts p = parts(c, cache, reader(c).multiLabel(c.labelSeparator), ExampleCache.Labels.LABEL_SET);
+        LabelMap labels = LabelMap.discoverMultiLabelFromNames(c.labels, seen(p.trainFile(), p.train()), c.trainFile);
+        List<EncodedExample> train = multiHot(p.trainFile(), p.train(), labels, indices(labels, p.trainFile(), p.train(), c.trainFile));
+        List<EncodedExample> validation = multiHot(p.validationFile(), p.validation(), labels,
+                indices(labels, p.validationFile(), p.validation(), validationSource(c)));
         double perExample = train.stream().mapToDouble(e -> sum(e.targets())).average().orElse(0);
         return new TrainingData(Task.MULTI_LABEL, train, validation, labels.names(), 0, 1, String.format(
                 "Data: %d training and %d validation examples, %d labels %s, %.2f labels per training example.",
                 train.size(), validation.size(), labels.size(), labels.names(), perExample));
     }
 
-    private static TrainingData regression(FineTuneConfig c, TextTokenizer tokenizer, int maxLength) {
-        List<List<LabeledText>> rows = rows(c, reader(c));
-        double[] trainTargets = RegressionTargets.of(rows.get(0), c.trainFile, c.labelColumn);
-        double[] validationTargets = RegressionTargets.of(rows.get(1), validationSource(c), c.labelColumn);
+    private static List<EncodedExample> multiHot(ExampleFile file, int[] rows, LabelMap labels, int[] index) {
+        return new StoredExamples(file, rows, r -> {
+            float[] hot = new float[labels.size()];
+            for (int l : r.labels()) {
+                hot[index[l]] = 1f;
+            }
+            return new EncodedExample(r.ids(), r.segmentIds(), -1, hot, null, null, r.line(), r.truncated());
+        });
+    }
+
+    private static TrainingData regression(FineTuneConfig c, ExampleCache cache) {
+        Parts p = parts(c, cache, reader(c), ExampleCache.Labels.NUMBER);
+        int n = p.train().length;
         double mean = 0;
-        for (double y : trainTargets) {
-            mean += y / trainTargets.length;
+        for (int r : p.train()) {
+            mean += p.trainFile().target(r) / n;
         }
         double variance = 0;
-        for (double y : trainTargets) {
-            variance += (y - mean) * (y - mean) / trainTargets.length;
+        for (int r : p.train()) {
+            double y = p.trainFile().target(r);
+            variance += (y - mean) * (y - mean) / n;
         }
         double scale = Math.sqrt(variance);
         // A constant target has nothing to standardise; so does a run that asked not to.
@@ -182,11 +248,16 @@ record TrainingData(Task task, List<EncodedExample> train, List<EncodedExample> 
             mean = 0;
             scale = 1;
         }
-        List<EncodedExample> train = encode(tokenizer, rows.get(0), column(trainTargets), maxLength);
-        List<EncodedExample> validation = encode(tokenizer, rows.get(1), column(validationTargets), maxLength);
+        List<EncodedExample> train = targets(p.trainFile(), p.train());
+        List<EncodedExample> validation = targets(p.validationFile(), p.validation());
         return new TrainingData(Task.REGRESSION, train, validation, List.of(c.labelColumn), mean, scale, String.format(
                 "Data: %d training and %d validation examples; target '%s' %s.", train.size(), validation.size(), c.labelColumn,
                 c.standardizeTarget ? String.format("standardised (mean %.4g, standard deviation %.4g)", mean, scale) : "as it is"));
+    }
+
+    private static List<EncodedExample> targets(ExampleFile file, int[] rows) {
+        return new StoredExamples(file, rows, r -> new EncodedExample(r.ids(), r.segmentIds(), -1, new float[] {(float) r.target()},
+                null, null, r.line(), r.truncated()));
     }
 
     private static TrainingData tokens(FineTuneConfig c, TextTokenizer tokenizer, int maxLength) {
@@ -230,22 +301,6 @@ record TrainingData(Task task, List<EncodedExample> train, List<EncodedExample> 
                 tags[w] = k;
             }
             out.addAll(TokenExamples.encode(tokenizer, s.tokens(), tags, s.line(), maxLength));
-        }
-        return out;
-    }
-
-    private static List<EncodedExample> encode(TextTokenizer tokenizer, List<LabeledText> rows, float[][] targets, int maxLength) {
-        List<EncodedExample> out = new ArrayList<>(rows.size());
-        for (int i = 0; i < rows.size(); i++) {
-            out.add(EncodedExample.of(tokenizer, rows.get(i), targets[i], maxLength));
-        }
-        return out;
-    }
-
-    private static float[][] column(double[] values) {
-        float[][] out = new float[values.length][];
-        for (int i = 0; i < values.length; i++) {
-            out[i] = new float[] {(float) values[i]};
         }
         return out;
     }

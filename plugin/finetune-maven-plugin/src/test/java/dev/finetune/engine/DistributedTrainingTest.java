@@ -78,9 +78,11 @@ class DistributedTrainingTest {
         assertTrue(runs.get(0).output.contains("Worker 0 of 2 (the chief): each step's batch of 16 is shared by 2 workers, 8 each"),
                 runs.get(0).output);
         assertSameRun(reference.outputDirectory, chief, other);
-        // The other worker wrote nothing of its own: no model folder, no checkpoints, no lock.
+        // The other worker wrote nothing of its own but its tokenized data: no model folder, no checkpoints, no lock.
         assertFalse(Files.exists(other.resolve("finetune")), "worker 1 wrote a model folder");
-        assertFalse(Files.exists(other.resolve("finetune-work")), "worker 1 wrote checkpoints");
+        try (var work = Files.list(other.resolve("finetune-work"))) {
+            assertEquals(List.of(other.resolve("finetune-work").resolve("examples")), work.toList(), "worker 1 wrote checkpoints");
+        }
         assertFalse(Files.exists(other.resolve("finetune.lock")), "worker 1 took the output lock");
     }
 

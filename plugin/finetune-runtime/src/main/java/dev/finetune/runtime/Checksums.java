@@ -28,12 +28,17 @@ public final class Checksums {
     /** The file's SHA-256, read in chunks (a model's weights can be gigabytes). */
     public static String sha256(Path file) throws IOException {
         MessageDigest sha = sha256();
+        update(sha, file);
+        return HexFormat.of().formatHex(sha.digest());
+    }
+
+    /** Adds the file's bytes to {@code digest}, read in chunks (a data file can be larger than memory). */
+    public static void update(MessageDigest digest, Path file) throws IOException {
         try (InputStream in = Files.newInputStream(file)) {
             byte[] buffer = new byte[1 << 16];
             for (int n = in.read(buffer); n >= 0; n = in.read(buffer)) {
-                sha.update(buffer, 0, n);
+                digest.update(buffer, 0, n);
             }
         }
-        return HexFormat.of().formatHex(sha.digest());
     }
 }

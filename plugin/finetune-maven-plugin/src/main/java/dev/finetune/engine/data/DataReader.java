@@ -147,9 +147,13 @@ public final class DataReader {
             }
         }
         if (rows.isEmpty()) {
-            throw new DataException("Data file " + file + " has no examples" + (format == TextFormat.JSONL ? "." : " below its header."));
+            throw noExamples(file, format);
         }
         return rows;
+    }
+
+    static DataException noExamples(Path file, TextFormat format) {
+        return new DataException("Data file " + file + " has no examples" + (format == TextFormat.JSONL ? "." : " below its header."));
     }
 
     /** The examples of {@code file}, one at a time. */

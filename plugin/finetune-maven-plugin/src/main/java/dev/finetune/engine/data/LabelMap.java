@@ -3,6 +3,7 @@ package dev.finetune.engine.data;
 import dev.finetune.runtime.encoding.LabeledText;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -28,8 +29,12 @@ public final class LabelMap {
 
     /** The given labels, or the sorted distinct labels of {@code examples}; at least two either way. */
     public static LabelMap discover(List<String> given, List<LabeledText> examples, Path file) {
-        List<String> names = given == null || given.isEmpty()
-                ? new ArrayList<>(new TreeSet<>(examples.stream().map(LabeledText::label).toList())) : given;
+        return discoverFromNames(given, examples.stream().map(LabeledText::label).toList(), file);
+    }
+
+    /** {@link #discover} from the labels the training examples have ({@code seen}, in any order, repeats allowed). */
+    public static LabelMap discoverFromNames(List<String> given, Collection<String> seen, Path file) {
+        List<String> names = given == null || given.isEmpty() ? new ArrayList<>(new TreeSet<>(seen)) : given;
         if (names.size() < 2) {
             throw new DataException("Data file " + file + " has only the label " + names + ": a classifier needs at least two.");
         }
@@ -42,12 +47,16 @@ public final class LabelMap {
      * been read with {@link DataReader#multiLabel}.
      */
     public static LabelMap discoverMultiLabel(List<String> given, List<LabeledText> examples, Path file) {
-        List<String> names = given;
+        TreeSet<String> all = new TreeSet<>();
         if (given == null || given.isEmpty()) {
-            TreeSet<String> all = new TreeSet<>();
             examples.forEach(e -> all.addAll(labelList(e)));
-            names = new ArrayList<>(all);
         }
+        return discoverMultiLabelFromNames(given, all, file);
+    }
+
+    /** {@link #discoverMultiLabel} from the labels the training examples have ({@code seen}, repeats allowed). */
+    public static LabelMap discoverMultiLabelFromNames(List<String> given, Collection<String> seen, Path file) {
+        List<String> names = given == null || given.isEmpty() ? new ArrayList<>(new TreeSet<>(seen)) : given;
         if (names.isEmpty()) {
             throw new DataException("Data file " + file + " has no labels: every example's label list is empty, and a "
                     + "multi-label classifier needs at least one label.");
@@ -83,10 +92,20 @@ public final class LabelMap {
     private int indexOf(String label, LabeledText e, Path file) {
         Integer k = index.get(label);
         if (k == null) {
-            throw DataException.at(file, e.line(), null, "label '" + label + "' is not one of the known labels " + names
-                    + (file == null ? "" : " (a label must occur in the training data or be listed in <labels>)") + ".");
+            throw unknown(label, file, e.line());
         }
         return k;
+    }
+
+    /** The index of {@code label}, or -1 when it is not one of the labels. */
+    public int indexOf(String label) {
+        return index.getOrDefault(label, -1);
+    }
+
+    /** The error for a label outside the map, on line {@code line} of {@code file}. */
+    public DataException unknown(String label, Path file, long line) {
+        return DataException.at(file, line, null, "label '" + label + "' is not one of the known labels " + names
+                + (file == null ? "" : " (a label must occur in the training data or be listed in <labels>)") + ".");
     }
 
     private static List<String> labelList(LabeledText e) {

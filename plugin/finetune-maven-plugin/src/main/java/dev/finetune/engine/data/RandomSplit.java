@@ -1,8 +1,6 @@
 package dev.finetune.engine.data;
 
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.Comparator;
+import dev.finetune.runtime.encoding.RowOrder;
 import java.util.List;
 import java.util.Random;
 import java.util.function.ToLongFunction;
@@ -22,14 +20,15 @@ public final class RandomSplit {
 
     /** About {@code fraction} of {@code items} (at least one, when there are two or more) for validation. */
     public static <T> Parts<T> split(List<T> items, double fraction, long seed, ToLongFunction<T> line) {
-        List<T> shuffled = new ArrayList<>(items);
-        Collections.shuffle(shuffled, new Random(seed));
-        int n = (int) Math.round(items.size() * fraction);
-        n = items.size() >= 2 ? Math.max(1, Math.min(n, items.size() - 1)) : 0;
-        List<T> validation = new ArrayList<>(shuffled.subList(0, n));
-        List<T> train = new ArrayList<>(shuffled.subList(n, shuffled.size()));
-        train.sort(Comparator.comparingLong(line));
-        validation.sort(Comparator.comparingLong(line));
-        return new Parts<>(train, validation);
+        RowSplit rows = rows(items.size(), fraction, seed);
+        return new Parts<>(RowSplit.pick(items, rows.train(), line), RowSplit.pick(items, rows.validation(), line));
+    }
+
+    /** {@link #split} of {@code n} rows by their indices: the same rows go to each part. */
+    public static RowSplit rows(int n, double fraction, long seed) {
+        int[] shuffled = RowOrder.shuffle(RowOrder.identity(n), new Random(seed));
+        int k = (int) Math.round(n * fraction);
+        k = n >= 2 ? Math.max(1, Math.min(k, n - 1)) : 0;
+        return new RowSplit(RowSplit.sorted(shuffled, k, n), RowSplit.sorted(shuffled, 0, k));
     }
 }

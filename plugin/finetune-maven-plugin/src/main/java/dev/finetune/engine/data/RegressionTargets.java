@@ -31,7 +31,8 @@ public final class RegressionTargets {
         return out;
     }
 
-    private static double parse(String label, Path file, long line, String column) {
+    /** {@code label} as a number; anything else is an error naming file, line and column. */
+    static double parse(String label, Path file, long line, String column) {
         if (label == null) {
             throw DataException.at(file, line, column, "the field is missing.");
         }

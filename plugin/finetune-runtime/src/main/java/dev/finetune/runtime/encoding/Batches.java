@@ -1,12 +1,12 @@
 package dev.finetune.runtime.encoding;
 
-import java.util.ArrayList;
+import java.util.AbstractList;
 import java.util.Arrays;
-import java.util.Collections;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Random;
+import java.util.RandomAccess;
 import java.util.function.Function;
+import java.util.function.IntFunction;
 
 /**
  * Cuts examples into padded batches. Each batch is padded only to its own longest example (dynamic padding):
@@ -16,44 +16,65 @@ public final class Batches {
     private Batches() {
     }
 
-    /** Batches in the given order. */
+    /**
+     * Batches in the given order. The list pads each batch when it is asked for it, so an epoch of a large data set
+     * holds one padded batch at a time; asking twice pads twice.
+     */
     public static List<Batch> of(List<EncodedExample> examples, int batchSize, int padId) {
-        List<Batch> out = new ArrayList<>();
-        for (int from = 0; from < examples.size(); from += batchSize) {
-            out.add(pad(examples.subList(from, Math.min(examples.size(), from + batchSize)), padId));
-        }
-        return out;
+        int size = count(examples.size(), batchSize);
+        return new Padded(size, b -> examples.subList(b * batchSize, Math.min(examples.size(), (b + 1) * batchSize)), padId);
     }
 
-    /** The order of epoch {@code epoch} (0-based): a shuffle seeded by seed and epoch, so a resumed run repeats it. */
+    /**
+     * The order of epoch {@code epoch} (0-based): a shuffle seeded by seed and epoch, so a resumed run repeats it. A
+     * view of {@code examples}: only the order (four bytes a row) is new.
+     */
     public static List<EncodedExample> shuffled(List<EncodedExample> examples, long seed, int epoch) {
-        List<EncodedExample> order = new ArrayList<>(examples);
-        Collections.shuffle(order, new Random(seed * 1_000_003L + epoch));
-        return order;
+        return RowOrder.view(examples, shuffledOrder(examples.size(), seed, epoch));
+    }
+
+    private static int[] shuffledOrder(int n, long seed, int epoch) {
+        return RowOrder.shuffle(RowOrder.identity(n), new Random(seed * 1_000_003L + epoch));
     }
 
     /**
      * Batches of examples of similar length, for one epoch: the seeded shuffle of {@link #shuffled} is cut into
      * windows of {@link #BUCKET_WINDOW} batches, each window is sorted by length and cut into batches, and the
      * batches are shuffled again. Padding to each batch's longest row then wastes little (on the fine-food reviews,
-     * 15% fewer tokens than random batches), while every batch still mixes examples from all over the data.
+     * 15% fewer tokens than random batches), while every batch still mixes examples from all over the data. The
+     * lengths come from {@link ExampleList#length} where the examples have one, so only the batches' rows are read.
      */
     public static List<Batch> bucketed(List<EncodedExample> examples, long seed, int epoch, int batchSize, int padId) {
-        List<EncodedExample> order = shuffled(examples, seed, epoch);
+        int[] order = shuffledOrder(examples.size(), seed, epoch);
         int window = batchSize * BUCKET_WINDOW;
-        List<Batch> out = new ArrayList<>();
-        for (int from = 0; from < order.size(); from += window) {
-            out.addAll(of(byLength(order.subList(from, Math.min(order.size(), from + window))), batchSize, padId));
+        // Batch k holds order[starts[k] .. starts[k] + batchSize), the last of each window maybe fewer.
+        int[] starts = new int[count(order.length, batchSize) + order.length / Math.max(1, window) + 1];
+        int batches = 0;
+        for (int from = 0; from < order.length; from += window) {
+            int to = Math.min(order.length, from + window);
+            RowOrder.sortByLength(order, from, to, i -> ExampleList.length(examples, i));
+            for (int b = from; b < to; b += batchSize) {
+                starts[batches++] = b;
+            }
         }
-        Collections.shuffle(out, new Random(seed * 1_000_003L + epoch + 7_919L));
-        return out;
+        int[] ends = new int[batches];
+        for (int k = 0; k < batches; k++) {
+            int windowEnd = Math.min(order.length, (starts[k] / window + 1) * window);
+            ends[k] = Math.min(windowEnd, starts[k] + batchSize);
+        }
+        int[] shuffled = RowOrder.shuffle(RowOrder.identity(batches), new Random(seed * 1_000_003L + epoch + 7_919L));
+        return new Padded(batches, k -> RowOrder.view(examples, order, starts[shuffled[k]], ends[shuffled[k]]), padId);
     }
 
     /** Examples sorted by length (stably), for passes whose order does not matter, such as validation. */
     public static List<EncodedExample> byLength(List<EncodedExample> examples) {
-        List<EncodedExample> sorted = new ArrayList<>(examples);
-        sorted.sort(Comparator.comparingInt(e -> e.ids().length));
-        return sorted;
+        return RowOrder.view(examples, lengthOrder(examples));
+    }
+
+    private static int[] lengthOrder(List<EncodedExample> examples) {
+        int[] order = RowOrder.identity(examples.size());
+        RowOrder.sortByLength(order, 0, order.length, i -> ExampleList.length(examples, i));
+        return order;
     }
 
     /**
@@ -62,23 +83,42 @@ public final class Batches {
      */
     public static float[][] predictInLengthOrder(List<EncodedExample> examples, int batchSize, int padId,
                                                  Function<Batch, float[][]> predict) {
-        Integer[] order = new Integer[examples.size()];
-        for (int i = 0; i < order.length; i++) {
-            order[i] = i;
-        }
-        Arrays.sort(order, Comparator.comparingInt(i -> examples.get(i).ids().length));
+        int[] order = lengthOrder(examples);
         float[][] out = new float[examples.size()][];
         for (int from = 0; from < order.length; from += batchSize) {
-            List<EncodedExample> rows = new ArrayList<>();
-            for (int i = from; i < Math.min(order.length, from + batchSize); i++) {
-                rows.add(examples.get(order[i]));
-            }
-            float[][] p = predict.apply(pad(rows, padId));
+            int to = Math.min(order.length, from + batchSize);
+            float[][] p = predict.apply(pad(RowOrder.view(examples, order, from, to), padId));
             for (int j = 0; j < p.length; j++) {
                 out[order[from + j]] = p[j];
             }
         }
         return out;
+    }
+
+    /** An epoch's batches, each padded from its rows when asked for. */
+    private static final class Padded extends AbstractList<Batch> implements RandomAccess {
+        private final int size;
+        private final IntFunction<List<EncodedExample>> rows;
+        private final int padId;
+
+        Padded(int size, IntFunction<List<EncodedExample>> rows, int padId) {
+            this.size = size;
+            this.rows = rows;
+            this.padId = padId;
+        }
+
+        @Override
+        public Batch get(int index) {
+            if (index < 0 || index >= size) {
+                throw new IndexOutOfBoundsException("batch " + index + " of " + size);
+            }
+            return pad(rows.apply(index), padId);
+        }
+
+        @Override
+        public int size() {
+            return size;
+        }
     }
 
     /** Batches per sorting window of {@link #bucketed}. */
@@ -89,7 +129,9 @@ public final class Batches {
     }
 
     /** One batch of {@code rows}, padded to the longest of them. */
-    public static Batch pad(List<EncodedExample> rows, int padId) {
+    public static Batch pad(List<EncodedExample> examples, int padId) {
+        // Each row read once: a row on disk is decoded by every get.
+        List<EncodedExample> rows = Arrays.asList(examples.toArray(new EncodedExample[0]));
         int len = rows.stream().mapToInt(e -> e.ids().length).max().orElse(1);
         int n = rows.size();
         int[] ids = new int[n * len];
