@@ -78,10 +78,48 @@ public final class ProfileStep {
                 }
             }
             System.out.printf("op time summed over ops (both cores overlap): %.3f s%n", total / 1e6);
+            printCasts(meta);
             final long sum = total;
             byOp.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0])).limit(25).forEach(e ->
                     System.out.printf("%-36s %8.1f ms %5.1f%%  %6d ops%n", e.getKey(), e.getValue()[0] / 1e3, 100.0 * e.getValue()[0] / sum, e.getValue()[1]));
         }
+    }
+
+    /**
+     * What the mixed-precision rewrite's casts convert, by the name it gives them ({@code <producer>-<port>-CastToBf16-...}):
+     * weights read from variables, other values cast to bfloat16, and results cast back to float32.
+     */
+    static void printCasts(RunMetadata meta) {
+        Map<String, long[]> byKind = new java.util.TreeMap<>();
+        for (var dev : meta.getStepStats().getDevStatsList()) {
+            for (NodeExecStats n : dev.getNodeStatsList()) {
+                String name = n.getNodeName();
+                if (!name.contains("AutoMixedPrecision")) {
+                    continue;
+                }
+                String kind = name.contains("CastToFp32") ? "to float32 (results, gradients)"
+                        : name.contains("ReadVariableOp") || name.contains("/read") ? "to bfloat16: weights read from variables"
+                        : "to bfloat16: other values (activations, gradients flowing back)";
+                long bytes = n.getOutputList().stream().mapToLong(o -> o.getTensorDescription().getAllocationDescription().getRequestedBytes()).sum();
+                long[] k = byKind.computeIfAbsent(kind, x -> new long[3]);
+                k[0] += n.getAllEndRelMicros();
+                k[1]++;
+                k[2] += bytes;
+            }
+        }
+        // The optimizer's share: everything built under its scopes (clipping, decay, Adam, the global norm).
+        long optimizer = 0;
+        long all = 0;
+        for (var dev : meta.getStepStats().getDevStatsList()) {
+            for (NodeExecStats n : dev.getNodeStatsList()) {
+                all += n.getAllEndRelMicros();
+                if (n.getNodeName().startsWith("finetune_adam") || n.getNodeName().startsWith("finetune_data_parallel")) {
+                    optimizer += n.getAllEndRelMicros();
+                }
+            }
+        }
+        System.out.printf("optimizer side (norm, clipping, decay, Adam): %.1f ms, %.1f%% of op time%n", optimizer / 1e3, 100.0 * optimizer / all);
+        byKind.forEach((kind, k) -> System.out.printf("casts %-62s %8.1f ms  %5d ops  %7.1f MiB written%n", kind, k[0] / 1e3, k[1], k[2] / 1048576.0));
     }
 
     /** This process's resident memory (Linux), to see which phase takes it. */
