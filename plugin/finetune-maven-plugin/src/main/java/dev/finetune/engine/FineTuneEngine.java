@@ -219,8 +219,12 @@ public final class FineTuneEngine {
                     c.beta1, c.beta2, c.seed, c.logEverySteps, c.resume, digest, c.bestModelMetric, c.earlyStoppingPatience,
                     c.evaluateEverySteps, c.exportBestModel, c.bucketByLength, c.gradientAccumulationSteps);
             if (c.gradientAccumulationSteps > 1) {
+                int sharing = devices.count() * cluster.size();
                 log.info("Gradient accumulation: " + c.gradientAccumulationSteps + " batches of " + c.batchSize + " per optimizer step, "
-                        + "an effective batch of " + c.batchSize * c.gradientAccumulationSteps + ".");
+                        + "an effective batch of " + c.batchSize * c.gradientAccumulationSteps * sharing
+                        + (sharing > 1 ? " (" + c.batchSize + " × " + c.gradientAccumulationSteps
+                                + (devices.count() > 1 ? " × " + devices.count() + " replicas" : "")
+                                + (cluster.distributed() ? " × " + cluster.size() + " workers" : "") + ")" : "") + ".");
             }
             history = new Trainer(session, loop, new CheckpointStore(work, cluster.chief()), tokenizer.padId(), log, cluster)
                     .train(train, validation);

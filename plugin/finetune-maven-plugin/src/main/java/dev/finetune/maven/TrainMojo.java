@@ -216,8 +216,9 @@ public class TrainMojo extends AbstractFineTuneMojo {
 
     /**
      * Sum the gradients of this many batches into one optimizer step: an effective batch of {@code batchSize × N} at
-     * the memory of {@code batchSize} (plus one copy of the trained weights). Steps, the schedule and
-     * {@code evaluateEverySteps} count optimizer steps.
+     * the memory of {@code batchSize} (plus one copy of the trained weights), times the replicas and workers if any
+     * (workers all-reduce once per optimizer step). Steps, the schedule and {@code evaluateEverySteps} count optimizer
+     * steps.
      */
     @Parameter(property = "finetune.gradientAccumulationSteps", defaultValue = "1")
     int gradientAccumulationSteps;

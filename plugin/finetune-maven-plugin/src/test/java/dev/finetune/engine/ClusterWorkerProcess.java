@@ -8,8 +8,9 @@ import java.util.List;
 /**
  * One worker of a two-worker cluster in its own JVM, for {@link DistributedTrainingTest}:
  * {@code ClusterWorkerProcess <root> <resume> <host:port,host:port> <index> <history.json> [<work directory>]}. Trains
- * {@link DistributedTrainingTest#config} with half the reference batch (shared by {@code -Dfinetune.test.replicas} CPU
- * replicas, 1 unless set), prints every progress line (flushed, so a test
+ * {@link DistributedTrainingTest#config} with half the reference batch ({@code -Dfinetune.test.globalBatch}, 16 unless
+ * set), shared by {@code -Dfinetune.test.replicas} CPU replicas and cut into {@code -Dfinetune.test.accumulation}
+ * micro-batches (1 and 1 unless set), prints every progress line (flushed, so a test
  * can kill it at a chosen moment) and writes the history it saw to {@code history.json}, outside the model's folder.
  */
 public final class ClusterWorkerProcess {
@@ -20,8 +21,10 @@ public final class ClusterWorkerProcess {
         FineTuneConfig c = DistributedTrainingTest.config(Path.of(args[0]));
         // Two workers, each of finetune.test.replicas replicas (CPU devices), share the reference's batch.
         int replicas = Integer.getInteger("finetune.test.replicas", 1);
-        c.batchSize = DistributedTrainingTest.GLOBAL_BATCH / 2 / replicas;
+        int accumulation = Integer.getInteger("finetune.test.accumulation", 1);
+        c.batchSize = Integer.getInteger("finetune.test.globalBatch", DistributedTrainingTest.GLOBAL_BATCH) / 2 / replicas / accumulation;
         c.devices = String.valueOf(replicas);
+        c.gradientAccumulationSteps = accumulation;
         c.resume = Boolean.parseBoolean(args[1]);
         c.cluster = List.of(args[2].split(","));
         c.workerIndex = Integer.parseInt(args[3]);

@@ -26,7 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Two worker JVMs on 127.0.0.1, one thread each, train the tiny model together through TensorFlow's gRPC servers and
  * collective all-reduce: their per-step losses, gradient norms and final weights equal one process that trains on the
  * whole global batch. A worker killed mid-epoch stops the other within a bounded time with a message naming it, and
- * resuming both ends where the uninterrupted run ends.
+ * resuming both ends where the uninterrupted run ends. Workers that accumulate micro-batches do so too.
  */
 class DistributedTrainingTest {
     /** The reference's batch; each of the two workers takes half of every batch. */
@@ -56,8 +56,14 @@ class DistributedTrainingTest {
 
     /** Writes {@link #writeData the data} into {@code tmp} and trains the single-process reference under tmp/reference. */
     static FineTuneConfig trainReference(Path tmp) throws IOException {
+        return trainReference(tmp, GLOBAL_BATCH);
+    }
+
+    /** {@link #trainReference(Path)} with a batch of {@code globalBatch} rows. */
+    static FineTuneConfig trainReference(Path tmp, int globalBatch) throws IOException {
         writeData(tmp);
         FineTuneConfig reference = config(tmp.resolve("reference"));
+        reference.batchSize = globalBatch;
         FineTuneEngine.train(reference, ProgressListener.SILENT);
         return reference;
     }
@@ -96,6 +102,28 @@ class DistributedTrainingTest {
         FineTuneConfig reference = trainReference(tmp);
         List<Run> runs = finishBoth(startBoth(hosts(), tmp.resolve("chief"), tmp.resolve("other"), null, false, 2));
         assertTrue(runs.get(0).output.contains("each step's batch of 16 is shared by 2 workers, 8 each (2 replicas of 4)"), runs.get(0).output);
+        assertSameRun(reference.outputDirectory, tmp.resolve("chief"), tmp.resolve("other"));
+    }
+
+    /**
+     * Two workers accumulating two micro-batches each: steps of 20 = 5 rows × 2 micro-batches × 2 workers, all-reduced
+     * once per step, train as one process with batch 20. The 191 rows leave a short step of 11 in every epoch:
+     * 6 rows on worker 0 (micro-batches of 5 and 1), 5 on worker 1 (one micro-batch), so the workers add different
+     * numbers of micro-batches before the step's one collective, and every share must weigh by its rows.
+     */
+    @Test
+    @Timeout(600)
+    void twoWorkersAccumulatingMicroBatchesTrainAsOneProcess(@TempDir Path tmp) throws Exception {
+        FineTuneConfig reference = trainReference(tmp, 20);
+        List<Run> runs = finishBoth(startBoth(hosts(), tmp.resolve("chief"), tmp.resolve("other"), null, false, new Layout(20, 1, 2)));
+        assertTrue(runs.get(0).output.contains("each step's batch of 20 is shared by 2 workers, 10 each in 2 micro-batches of 5, "
+                + "all-reduced once per step"), runs.get(0).output);
+        assertTrue(runs.get(1).output.contains("an effective batch of 20 (5 × 2 × 2 workers)"), runs.get(1).output);
+        List<Integer> rows = new ArrayList<>();
+        Json.MAPPER.readTree(reference.outputDirectory.resolve("training-history.json").toFile()).get("steps")
+                .forEach(step -> rows.add(step.get("examples").asInt()));
+        // Length buckets put the short step anywhere in its epoch.
+        assertEquals(3, rows.stream().filter(n -> n == 11).count(), "each epoch should have one short step: " + rows);
         assertSameRun(reference.outputDirectory, tmp.resolve("chief"), tmp.resolve("other"));
     }
 
@@ -223,15 +251,27 @@ class DistributedTrainingTest {
         }
     }
 
-    private static List<Run> startBoth(String hosts, Path chief, Path other, Path work, boolean resume) throws IOException {
-        return startBoth(hosts, chief, other, work, resume, 1);
+    /**
+     * How the workers take the reference's batch: {@code globalBatch} rows a step, half on each worker, shared by
+     * {@code replicas} CPU replicas and cut into {@code accumulation} micro-batches.
+     */
+    record Layout(int globalBatch, int replicas, int accumulation) {
+        static final Layout PLAIN = new Layout(GLOBAL_BATCH, 1, 1);
     }
 
-    /** The two workers, each of {@code replicas} CPU replicas. */
+    private static List<Run> startBoth(String hosts, Path chief, Path other, Path work, boolean resume) throws IOException {
+        return startBoth(hosts, chief, other, work, resume, Layout.PLAIN);
+    }
+
     private static List<Run> startBoth(String hosts, Path chief, Path other, Path work, boolean resume, int replicas) throws IOException {
+        return startBoth(hosts, chief, other, work, resume, new Layout(GLOBAL_BATCH, replicas, 1));
+    }
+
+    /** The two workers, each taking its half of the batch as {@code layout} says. */
+    private static List<Run> startBoth(String hosts, Path chief, Path other, Path work, boolean resume, Layout layout) throws IOException {
         List<Run> runs = new ArrayList<>();
-        runs.add(new Run(chief, hosts, 0, work, resume, WORKER_TIMEOUT, replicas));
-        runs.add(new Run(other, hosts, 1, work, resume, WORKER_TIMEOUT, replicas));
+        runs.add(new Run(chief, hosts, 0, work, resume, WORKER_TIMEOUT, layout));
+        runs.add(new Run(other, hosts, 1, work, resume, WORKER_TIMEOUT, layout));
         return runs;
     }
 
@@ -253,14 +293,15 @@ class DistributedTrainingTest {
         boolean killed;
 
         Run(Path root, String hosts, int index, Path work, boolean resume, int timeout) throws IOException {
-            this(root, hosts, index, work, resume, timeout, 1);
+            this(root, hosts, index, work, resume, timeout, Layout.PLAIN);
         }
 
-        /** A worker of {@code replicas} CPU replicas, each with its share of the worker's half of the batch. */
-        Run(Path root, String hosts, int index, Path work, boolean resume, int timeout, int replicas) throws IOException {
+        /** A worker that takes its half of the batch as {@code layout} says. */
+        Run(Path root, String hosts, int index, Path work, boolean resume, int timeout, Layout layout) throws IOException {
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             List<String> command = new ArrayList<>(List.of(java, "-Xmx512m", "-cp", System.getProperty("java.class.path"),
-                    "-Dfinetune.test.workerTimeout=" + timeout, "-Dfinetune.test.replicas=" + replicas,
+                    "-Dfinetune.test.workerTimeout=" + timeout, "-Dfinetune.test.replicas=" + layout.replicas(),
+                    "-Dfinetune.test.globalBatch=" + layout.globalBatch(), "-Dfinetune.test.accumulation=" + layout.accumulation(),
                     "-Dfinetune.shared.dir=" + TestFiles.shared().toAbsolutePath(), ClusterWorkerProcess.class.getName(),
                     root.toString(), String.valueOf(resume), hosts, String.valueOf(index), history(root).toString()));
             if (work != null) {

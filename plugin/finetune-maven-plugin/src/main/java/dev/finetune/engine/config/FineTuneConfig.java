@@ -110,7 +110,10 @@ public class FineTuneConfig {
     /** Layer-wise learning-rate decay in (0, 1]: each layer further down gets this share of the one above (1: off). */
     public double layerwiseLrDecay = 1.0;
     public int batchSize = 16;
-    /** Gradients of this many batches are summed into one optimizer step: an effective batch of batchSize × N. */
+    /**
+     * Gradients of this many batches are summed into one optimizer step: an effective batch of batchSize × N (× replicas
+     * × workers; workers all-reduce once per optimizer step, not per batch).
+     */
     public int gradientAccumulationSteps = 1;
     public double learningRate = 5e-5;
     public double warmupRatio = 0.1;
@@ -502,12 +505,7 @@ public class FineTuneConfig {
             p.add("outputDirectory is not set.");
         }
         try {
-            if (clusterSpec().distributed() && gradientAccumulationSteps > 1) {
-                // Both change what one optimizer step sums; together they are not built (yet): more workers give the
-                // larger batch without the memory cost that accumulation exists to avoid.
-                p.add("gradientAccumulationSteps " + gradientAccumulationSteps + " with a cluster of " + clusterSpec().size()
-                        + " workers is not supported: use more workers or accumulation, not both.");
-            }
+            clusterSpec();
         } catch (dev.finetune.runtime.FineTuneException e) {
             p.add(e.getMessage());
         }

@@ -6,10 +6,12 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * One optimizer step over an effective batch, run as micro-batches of at most {@code microRows} rows (gradient
- * accumulation): so batchSize × N examples form one step at the memory of batchSize. Every micro-batch is padded only
- * to its own longest row. The effective batch is cut here, after the epoch's shuffling and length bucketing made it,
- * so N = 2 at batch 8 sees the very batches that N = 1 at batch 16 sees, and takes the same steps.
+ * One optimizer step over an effective batch (this worker's shard of it, in a cluster), run as micro-batches of at most
+ * {@code microRows} rows (gradient accumulation): so batchSize × N examples form one step at the memory of batchSize.
+ * Every micro-batch is padded only to its own longest row. The effective batch is cut here, after the epoch's shuffling
+ * and length bucketing made it, so N = 2 at batch 8 sees the very batches that N = 1 at batch 16 sees, and takes the
+ * same steps. With replicas or workers the micro-batches' contributions are summed and combined by the last one's step
+ * (see {@link GradientAccumulators}); workers' shards of a short last step may have different numbers of micro-batches.
  */
 final class AccumulatedStep {
     private final ClassifierSession session;
@@ -20,12 +22,21 @@ final class AccumulatedStep {
         this.microRows = microRows;
     }
 
-    /** The step; its loss is the whole batch's (the micro-batches' losses by their shares), its norm the whole gradient's. */
-    ClassifierSession.StepResult run(Batch batch, float learningRate, long step, double beta1, double beta2) {
-        if (!session.accumulates()) {
-            return session.train(batch, learningRate, step, beta1, beta2);
+    /**
+     * The step on {@code batch} ({@code real} false: a worker's stand-in that weighs nothing, one row); its loss is the
+     * whole batch's (the micro-batches' losses by their shares, or the combined one), its norm the whole gradient's.
+     */
+    ClassifierSession.StepResult run(Batch batch, boolean real, float learningRate, long step, double beta1, double beta2) {
+        if (!session.accumulates() || !real) {
+            return session.train(batch, real, learningRate, step, beta1, beta2);
         }
         List<Batch> parts = split(batch, microRows);
+        if (session.accumulatesContributions()) {
+            for (Batch part : parts.subList(0, parts.size() - 1)) {
+                session.accumulate(part);
+            }
+            return session.train(parts.get(parts.size() - 1), true, learningRate, step, beta1, beta2);
+        }
         double[] shares = shares(parts);
         double loss = 0;
         int last = parts.size() - 1;

@@ -57,7 +57,7 @@ public final class ClassifierGraph implements AutoCloseable {
     final Operand<TFloat32> loss;
     /**
      * The step's loss over the whole global batch: {@link #loss} alone, or all replicas' and workers' losses weighed by
-     * their counts.
+     * their counts (when those accumulate, over every micro-batch of the optimizer step).
      */
     final Operand<TFloat32> stepLoss;
     /**
@@ -75,7 +75,10 @@ public final class ClassifierGraph implements AutoCloseable {
     final Operand<TFloat32> probabilities;
     final Operand<TFloat32> exampleLosses;
     final Op trainStep;
-    /** The gradient sums when the graph accumulates micro-batches (null otherwise). */
+    /**
+     * The sums when the graph accumulates micro-batches (null otherwise): of gradients, or with replicas or workers of
+     * their contributions, combined once per optimizer step.
+     */
     final GradientAccumulators accumulators;
     /** Per variable, in the order of {@link #variableNames}: its handle and its (unclipped) gradient. */
     final List<Operand<?>> handles = new ArrayList<>();
@@ -261,22 +264,29 @@ public final class ClassifierGraph implements AutoCloseable {
             beta2Power = opt.withName("beta2_power").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
             List<Shape> trainShapes = train.stream().map(shapes::get).toList();
             List<Operand<TFloat32>> batchGrads;
+            GradientAccumulators accumulating = null;
             Ops dp = tf.withSubScope("finetune_data_parallel");
-            if (parallel.replicated()) {
-                // Each replica's loss is the mean over its own rows (or labelled positions): counted where it is, so that
-                // the combined gradient is the whole batch's mean however the rows fall on the replicas.
-                Output<TFloat32> count = tf.withName("finetune_loss_count").identity(lossCount(tf)).asOutput();
-                replicas = Replicas.build(graph, loss.asOutput(), count, reads, parallel.devices());
-                shardWeight = null;
-                GlobalBatch global = GlobalBatch.combine(dp, replicas.stream().map(Replicas.Replica::sent).toList(), trainShapes, parallel);
-                batchGrads = global.gradients();
-                stepLoss = global.loss();
-            } else if (parallel.distributed()) {
-                replicas = List.of();
-                shardWeight = dp.withName("shard_weight").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
-                Operand<TFloat32> sent = GlobalBatch.contribution(dp, gradients(graph, opt, loss.asOutput(), reads), loss,
-                        dp.math.mul(lossCount(dp), shardWeight));
-                GlobalBatch global = GlobalBatch.combine(dp, List.of(sent), trainShapes, parallel);
+            if (parallel.replicated() || parallel.distributed()) {
+                List<Operand<TFloat32>> sent;
+                if (parallel.replicated()) {
+                    // Each replica's loss is the mean over its own rows (or labelled positions): counted where it is, so
+                    // that the combined gradient is the whole batch's mean however the rows fall on the replicas.
+                    Output<TFloat32> count = tf.withName("finetune_loss_count").identity(lossCount(tf)).asOutput();
+                    replicas = Replicas.build(graph, loss.asOutput(), count, reads, parallel.devices());
+                    shardWeight = null;
+                    sent = replicas.stream().map(Replicas.Replica::sent).toList();
+                } else {
+                    replicas = List.of();
+                    shardWeight = dp.withName("shard_weight").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+                    sent = List.of(GlobalBatch.contribution(dp, gradients(graph, opt, loss.asOutput(), reads), loss,
+                            dp.math.mul(lossCount(dp), shardWeight)));
+                }
+                if (s.accumulate()) {
+                    // The micro-batches' contributions are summed here and combined (all-reduced) once per step.
+                    accumulating = GradientAccumulators.ofContributions(tf, GlobalBatch.local(dp, sent), trainShapes, freshInit);
+                    sent = accumulating.totals;
+                }
+                GlobalBatch global = GlobalBatch.combine(dp, sent, trainShapes, parallel);
                 batchGrads = global.gradients();
                 stepLoss = global.loss();
             } else {
@@ -298,10 +308,11 @@ public final class ClassifierGraph implements AutoCloseable {
             for (int k = 0; k < train.size(); k++) {
                 gradients.set(train.get(k), batchGrads.get(k));
             }
-            // With accumulation the step applies the effective batch's gradient: the sums plus this micro-batch's share.
-            accumulators = s.accumulate() ? new GradientAccumulators(tf, batchGrads, train.stream().map(names::get).toList(),
-                    train.stream().map(shapes::get).toList(), freshInit) : null;
-            List<Operand<TFloat32>> grads = accumulators == null ? batchGrads : accumulators.totals;
+            // With accumulation the step applies the effective batch's gradient: the sums plus this micro-batch's share
+            // (or, with replicas or workers, the combined sums of contributions, already in batchGrads).
+            accumulators = accumulating != null ? accumulating : s.accumulate() ? GradientAccumulators.ofGradients(tf, batchGrads,
+                    train.stream().map(names::get).toList(), trainShapes, freshInit) : null;
+            List<Operand<TFloat32>> grads = accumulators == null || accumulators.contributions() ? batchGrads : accumulators.totals;
             // Clipping and its norm see the accumulated gradient: the effective batch is clipped as one batch.
             org.tensorflow.op.math.Sqrt<TFloat32> norm = opt.withName("global_norm").math.sqrt(globalSquaredNorm(opt, grads));
             gradientNorm = norm;

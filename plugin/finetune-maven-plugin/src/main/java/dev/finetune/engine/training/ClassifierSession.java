@@ -95,6 +95,19 @@ public final class ClassifierSession implements AutoCloseable {
         }
     }
 
+    /**
+     * With replicas or workers: adds this micro-batch's contribution (its gradients and loss weighed by its count) to the
+     * sum the optimizer step combines, changing no weight. A run of this process alone: no collective, no other worker.
+     */
+    public void accumulate(Batch batch) {
+        List<Tensor> feeds = new ArrayList<>();
+        try {
+            feedTraining(session.runner(), batch, true, feeds).addTarget(model.accumulators.accumulate).run().close();
+        } finally {
+            feeds.forEach(Tensor::close);
+        }
+    }
+
     /** How many replicas share each training step's batch (1 without {@link Replicas}). */
     public int replicas() {
         return Math.max(1, model.replicas.size());
@@ -106,8 +119,17 @@ public final class ClassifierSession implements AutoCloseable {
     }
 
     /**
-     * One optimizer step on this worker's shard of the step's batch; {@code real} false: the shard is a stand-in that
-     * counts for nothing (the last batch had no row left for this worker). Returns the whole step's loss.
+     * Whether the sums are of contributions ({@link #accumulate(Batch)}; replicas or workers), which weigh themselves and
+     * make the step's result the whole effective batch's, rather than of gradients fed a share.
+     */
+    public boolean accumulatesContributions() {
+        return model.accumulators != null && model.accumulators.contributions();
+    }
+
+    /**
+     * One optimizer step on this worker's shard of the step's batch (with accumulated contributions: on its last
+     * micro-batch, the step applying every micro-batch's); {@code real} false: the shard is a stand-in that counts for
+     * nothing (the last batch had no row left for this worker). Returns the whole step's loss.
      */
     public StepResult train(Batch shard, boolean real, float learningRate, long step, double beta1, double beta2) {
         if (worker == null) {
@@ -173,7 +195,7 @@ public final class ClassifierSession implements AutoCloseable {
         List<Tensor> feeds = new ArrayList<>();
         try {
             Session.Runner r = feedTraining(session.runner(), batch, real, feeds);
-            if (model.accumulators != null) {
+            if (model.accumulators != null && !model.accumulators.contributions()) {
                 r.feed(model.accumulators.share, track(feeds, TFloat32.scalarOf(share)));
             }
             TFloat32 lr = track(feeds, TFloat32.scalarOf(learningRate));

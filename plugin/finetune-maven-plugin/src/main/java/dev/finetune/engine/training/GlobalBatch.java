@@ -15,7 +15,9 @@ import org.tensorflow.types.TInt32;
  * one worker's replicas are added up, those of the workers all-reduced (one collective per step rather than one per
  * variable: a single ring of large messages, the cheapest), and the sums divided by the total count
  * ({@link #combine}). So the result is the mean over all the step's examples, equal to one process with the whole
- * batch whatever the shares' sizes, and the same on every worker.
+ * batch whatever the shares' sizes, and the same on every worker. With gradient accumulation a worker's vectors of every
+ * micro-batch are summed first ({@link GradientAccumulators#ofContributions}), so the all-reduce still runs once per
+ * optimizer step.
  */
 record GlobalBatch(List<Operand<TFloat32>> gradients, Operand<TFloat32> loss) {
     /**
@@ -45,16 +47,12 @@ record GlobalBatch(List<Operand<TFloat32>> gradients, Operand<TFloat32> loss) {
      * same numbers; this one is the smaller change to a run of one process.
      */
     static GlobalBatch combine(Ops tf, List<Operand<TFloat32>> contributions, List<Shape> shapes, DataParallel parallel) {
-        Operand<TFloat32> local = contributions.size() == 1 ? contributions.get(0) : tf.withName("replica_sum").math.addN(contributions);
+        Operand<TFloat32> local = local(tf, contributions);
         Operand<TFloat32> summed = parallel.distributed()
                 ? AllReduce.sum(tf, local, parallel.workers(), AllReduce.GRADIENTS, parallel.timeoutSeconds()) : local;
-        long[] sizes = new long[shapes.size() + 1];
-        for (int i = 0; i < shapes.size(); i++) {
-            sizes[i] = shapes.get(i).size();
-        }
-        sizes[shapes.size()] = 2;
+        long[] sizes = sizes(shapes);
         // Counts are whole numbers: at least one example in any batch (a token batch may label none, as alone).
-        long length = java.util.Arrays.stream(sizes).sum();
+        long length = length(shapes);
         Operand<TFloat32> total = tf.math.maximum(tf.slice(summed, tf.constant(new long[] {length - 1}),
                 tf.constant(new long[] {1})), tf.constant(1f));
         Operand<TFloat32> mean = tf.math.div(summed, total);
@@ -66,5 +64,25 @@ record GlobalBatch(List<Operand<TFloat32>> gradients, Operand<TFloat32> loss) {
         Operand<TFloat32> globalLoss = tf.withName("global_loss").squeeze(tf.slice(pieces.get(shapes.size()),
                 tf.constant(new long[] {0}), tf.constant(new long[] {1})));
         return new GlobalBatch(out, globalLoss);
+    }
+
+    /** This worker's part of the step: its {@code contributions} (one per replica) added up. */
+    static Operand<TFloat32> local(Ops tf, List<Operand<TFloat32>> contributions) {
+        return contributions.size() == 1 ? contributions.get(0) : tf.withName("replica_sum").math.addN(contributions);
+    }
+
+    /** How long a {@link #contribution} to gradients of variables of {@code shapes} is. */
+    static long length(List<Shape> shapes) {
+        return java.util.Arrays.stream(sizes(shapes)).sum();
+    }
+
+    /** The lengths of a contribution's pieces: each gradient's, then 2 for the weighed loss and the count. */
+    private static long[] sizes(List<Shape> shapes) {
+        long[] sizes = new long[shapes.size() + 1];
+        for (int i = 0; i < shapes.size(); i++) {
+            sizes[i] = shapes.get(i).size();
+        }
+        sizes[shapes.size()] = 2;
+        return sizes;
     }
 }

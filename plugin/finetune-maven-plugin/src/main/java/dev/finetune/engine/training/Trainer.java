@@ -48,8 +48,9 @@ public final class Trainer {
 
     /**
      * A trainer for one worker of {@code cluster}: every worker builds the same epoch of global batches of
-     * {@code batchSize × workers} rows (the same seeded order a lone run with that batch size has) and trains on its
-     * own shard of each; only a writing {@code checkpoints} (the chief's) keeps checkpoints and best weights.
+     * {@code batchSize × gradientAccumulationSteps × replicas × workers} rows (the same seeded order a lone run with
+     * that batch size has) and trains on its own shard of each, as micro-batches when it accumulates; only a writing
+     * {@code checkpoints} (the chief's) keeps checkpoints and best weights.
      */
     public Trainer(ClassifierSession session, Settings settings, CheckpointStore checkpoints, int padId, ProgressListener log,
                    ClusterSpec cluster) {
@@ -95,13 +96,17 @@ public final class Trainer {
         int effective = s.effectiveBatchSize() * workers * replicas;
         // A micro-batch is what this worker's replicas take at once; the session cuts it into their shares.
         AccumulatedStep optimizerStep = new AccumulatedStep(session, s.batchSize() * replicas);
+        int micro = Math.max(1, s.gradientAccumulationSteps());
         if (replicas > 1 && !cluster.distributed()) {
-            log.info("Each step's batch of " + effective + " is shared by " + replicas + " replicas, " + s.batchSize() + " each.");
+            log.info("Each step's batch of " + effective + " is shared by " + replicas + " replicas, " + s.batchSize() * micro + " each"
+                    + (micro > 1 ? " in " + micro + " micro-batches of " + s.batchSize() : "") + ".");
         }
         if (cluster.distributed()) {
             log.info("Worker " + cluster.index() + " of " + workers + (cluster.chief() ? " (the chief)" : "") + ": each step's batch of "
-                    + effective + " is shared by " + workers + " workers, " + s.batchSize() * replicas + " each"
-                    + (replicas > 1 ? " (" + replicas + " replicas of " + s.batchSize() + ")" : "") + "; waiting for the others.");
+                    + effective + " is shared by " + workers + " workers, " + s.batchSize() * replicas * micro + " each"
+                    + (micro > 1 ? " in " + micro + " micro-batches of " + s.batchSize() * replicas : "")
+                    + (replicas > 1 ? " (" + replicas + " replicas of " + s.batchSize() + ")" : "")
+                    + (micro > 1 ? ", all-reduced once per step" : "") + "; waiting for the others.");
             session.meet(startPoint(state, workers));
             log.info("All " + workers + " workers are here and start from step " + state.globalStep + ".");
         }
@@ -122,13 +127,8 @@ public final class Trainer {
                 long step = state.globalStep;
                 double lr = schedule.rate(step);
                 long t0 = System.nanoTime();
-                ClassifierSession.StepResult r;
-                if (cluster.distributed()) {
-                    Shard shard = Shard.of(batch, workers, cluster.index());
-                    r = session.train(shard.batch(), shard.real(), (float) lr, step + 1, s.beta1(), s.beta2());
-                } else {
-                    r = optimizerStep.run(batch, (float) lr, step + 1, s.beta1(), s.beta2());
-                }
+                Shard shard = Shard.of(batch, workers, cluster.index());
+                ClassifierSession.StepResult r = optimizerStep.run(shard.batch(), shard.real(), (float) lr, step + 1, s.beta1(), s.beta2());
                 long dt = System.nanoTime() - t0;
                 if (b > 0 || epoch > state.epochsDone) {
                     timed += batch.rows();

@@ -8,7 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.finetune.engine.FineTuneEngine;
 import dev.finetune.engine.TestFiles;
 import dev.finetune.engine.config.FineTuneConfig;
+import dev.finetune.engine.model.EncoderGraph;
+import dev.finetune.engine.model.SignatureNames;
 import dev.finetune.runtime.encoding.Batch;
+import dev.finetune.runtime.model.GraphDefs;
+import dev.finetune.runtime.model.SavedModelFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -16,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.tensorflow.proto.GraphDef;
 
 /**
  * Gradient accumulation is the larger batch at the smaller one's memory: two batches of 8 summed into a step train
@@ -93,6 +98,29 @@ class GradientAccumulationTest {
             assertEquals(x.loss(), y.loss(), 1e-5, "loss of step " + (i + 1));
             assertEquals(x.gradientNorm(), y.gradientNorm(), 1e-4 * Math.max(1, x.gradientNorm()), "gradient norm of step " + (i + 1));
         }
+    }
+
+    /**
+     * Workers that accumulate communicate once per optimizer step: adding a micro-batch runs no collective, the step
+     * exactly one (of the summed contributions), with replicas or without.
+     */
+    @Test
+    void workersAccumulateLocallyAndAllReduceOncePerStep() {
+        EncoderGraph enc = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf1")), SignatureNames.auto());
+        DataParallel workers = new DataParallel(2, 5, 5);
+        for (DataParallel parallel : List.of(workers, workers.onDevices(ReplicasTest.THREE_CPUS))) {
+            try (ClassifierGraph g = new ClassifierGraph(enc, 2, ClassifierGraphTest.SETTINGS.withAccumulation(true), parallel)) {
+                GraphDef def = g.graph().toGraphDef();
+                String what = parallel.replicas() + " replicas";
+                assertEquals(0, collectives(def, g.accumulators.accumulate.op().name()), what + ": adding a micro-batch");
+                assertEquals(1, collectives(def, g.trainStep.op().name()), what + ": the optimizer step");
+                assertTrue(g.accumulators.contributions(), what);
+            }
+        }
+    }
+
+    private static long collectives(GraphDef def, String root) {
+        return GraphDefs.prune(def, List.of(root)).getNodeList().stream().filter(n -> n.getOp().equals("CollectiveReduceV2")).count();
     }
 
     /** The cut into micro-batches keeps every row and trims each part to its own longest row. */
