@@ -156,7 +156,7 @@ public final class FineTuneEngine {
         boolean lowerCase = info.lowerCase();
         TextTokenizer tokenizer = info.tokenizer();
         Task task = c.task();
-        TrainingData data = TrainingData.read(c, tokenizer, maxLength, TrainingData.cache(work, info, maxLength, log));
+        TrainingData data = TrainingData.read(c, TrainingData.cache(work, info, maxLength, log));
         log.info(data.summary());
         List<EncodedExample> train = data.train();
         List<EncodedExample> validation = data.validation();

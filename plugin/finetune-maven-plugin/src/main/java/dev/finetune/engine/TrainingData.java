@@ -9,6 +9,7 @@ import dev.finetune.engine.data.ExampleFile;
 import dev.finetune.engine.data.LabelMap;
 import dev.finetune.engine.data.RandomSplit;
 import dev.finetune.engine.data.RowSplit;
+import dev.finetune.engine.data.SentenceRows;
 import dev.finetune.engine.data.StoredExamples;
 import dev.finetune.engine.data.StratifiedSplit;
 import dev.finetune.engine.data.TextFormat;
@@ -20,13 +21,10 @@ import dev.finetune.runtime.Task;
 import dev.finetune.runtime.encoding.EncodedExample;
 import dev.finetune.runtime.encoding.RowOrder;
 import dev.finetune.runtime.encoding.TaggedSentence;
-import dev.finetune.runtime.encoding.TokenExamples;
 import dev.finetune.runtime.model.ModelInfo;
-import dev.finetune.runtime.tokenizer.TextTokenizer;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -115,11 +113,11 @@ record TrainingData(Task task, List<EncodedExample> train, List<EncodedExample> 
     /**
      * The run's data. Texts (single-label, multi-label, regression) are tokenized into {@code cache} in one streaming
      * pass and read back row by row when batches need them; splits and label maps work over row indices, so the heap
-     * holds a few bytes a row. Token classification's sentences are read into memory.
+     * holds a few bytes a row. Token classification's sentences are tokenized the same way, one row a window of words.
      */
-    static TrainingData read(FineTuneConfig c, TextTokenizer tokenizer, int maxLength, ExampleCache cache) {
+    static TrainingData read(FineTuneConfig c, ExampleCache cache) {
         return switch (c.task()) {
-            case TOKEN_CLASSIFICATION -> tokens(c, tokenizer, maxLength);
+            case TOKEN_CLASSIFICATION -> tokens(c, cache);
             case MULTI_LABEL -> multiLabel(c, cache);
             case REGRESSION -> regression(c, cache);
             default -> singleLabel(c, cache);
@@ -260,49 +258,79 @@ record TrainingData(Task task, List<EncodedExample> train, List<EncodedExample> 
                 null, null, r.line(), r.truncated()));
     }
 
-    private static TrainingData tokens(FineTuneConfig c, TextTokenizer tokenizer, int maxLength) {
+    /**
+     * Token classification: sentences tokenized into windows of whole words in {@code cache}, split by sentence (a
+     * sentence's windows stay in one part); the tags seen in the training sentences, sorted, unless {@code labels} lists
+     * them.
+     */
+    private static TrainingData tokens(FineTuneConfig c, ExampleCache cache) {
         TokenDataReader reader = new TokenDataReader(c.tokensColumn, c.tagsColumn, true).withEncoding(c.encoding);
-        List<TaggedSentence> train = reader.read(c.trainFile, TextFormat.of(c.dataFormat, c.trainFile));
-        List<TaggedSentence> validation;
+        TextFormat trainFormat = TextFormat.of(c.dataFormat, c.trainFile);
+        ExampleFile trainFile = cache.openSentences(c.trainFile, trainFormat, reader);
+        SentenceRows sentences = SentenceRows.of(trainFile);
+        Parts p;
         if (c.validationFile != null) {
-            validation = reader.read(c.validationFile, TextFormat.of(c.dataFormat, c.validationFile));
+            ExampleFile validation = cache.openSentences(c.validationFile, TextFormat.of(c.dataFormat, c.validationFile), reader);
+            p = new Parts(trainFile, RowOrder.identity(trainFile.rows()), validation, RowOrder.identity(validation.rows()));
         } else {
-            RandomSplit.Parts<TaggedSentence> parts = RandomSplit.split(train, c.validationSplit, c.seed, TaggedSentence::line);
-            train = parts.train();
-            validation = parts.validation();
+            RowSplit split = RandomSplit.rows(sentences.sentences(), c.validationSplit, c.seed);
+            p = new Parts(trainFile, sentences.rows(split.train()), trainFile, sentences.rows(split.validation()));
         }
-        List<String> tags = c.labels == null || c.labels.isEmpty()
-                ? new ArrayList<>(new TreeSet<>(train.stream().flatMap(s -> s.tags().stream()).toList())) : c.labels;
+        List<String> tags = c.labels == null || c.labels.isEmpty() ? new ArrayList<>(new TreeSet<>(seen(trainFile, p.train()))) : c.labels;
         LabelMap map = LabelMap.of(tags);
-        List<EncodedExample> trainExamples = encodeSentences(tokenizer, train, map, c.trainFile, maxLength);
-        List<EncodedExample> validationExamples = encodeSentences(tokenizer, validation, map, validationSource(c), maxLength);
-        long words = train.stream().mapToLong(s -> s.tokens().size()).sum();
-        return new TrainingData(Task.TOKEN_CLASSIFICATION, trainExamples, validationExamples, map.names(), 0, 1, String.format(
-                "Data: %d training sentences (%d words, %d windows) and %d validation sentences, tags %s.", train.size(), words,
-                trainExamples.size(), validation.size(), map.names()));
+        List<EncodedExample> train = windows(p.trainFile(), p.train(), tagIndices(map, p.trainFile(), p.train(), reader, c.trainFile, trainFormat));
+        List<EncodedExample> validation = windows(p.validationFile(), p.validation(), tagIndices(map, p.validationFile(),
+                p.validation(), reader, validationSource(c), TextFormat.of(c.dataFormat, validationSource(c))));
+        long words = 0;
+        for (int r : p.train()) {
+            words += trainFile.withoutIds(r).labels().length;
+        }
+        return new TrainingData(Task.TOKEN_CLASSIFICATION, train, validation, map.names(), 0, 1, String.format(
+                "Data: %d training sentences (%d words, %d windows) and %d validation sentences, tags %s.",
+                sentences(p.trainFile(), p.train()), words, train.size(), sentences(p.validationFile(), p.validation()), map.names()));
     }
 
-    private static List<EncodedExample> encodeSentences(TextTokenizer tokenizer, List<TaggedSentence> sentences, LabelMap map,
-                                                        Path file, int maxLength) {
-        Map<String, Integer> index = new HashMap<>();
-        for (int i = 0; i < map.size(); i++) {
-            index.put(map.names().get(i), i);
-        }
-        List<EncodedExample> out = new ArrayList<>();
-        for (TaggedSentence s : sentences) {
-            int[] tags = new int[s.tags().size()];
-            for (int w = 0; w < tags.length; w++) {
-                Integer k = index.get(s.tags().get(w));
-                if (k == null) {
-                    throw DataException.at(file, s.line(), null, "word " + (w + 1) + " ('" + s.tokens().get(w) + "') has the tag '"
-                            + s.tags().get(w) + "', which is not one of the known tags " + map.names()
-                            + " (a tag must occur in the training data or be listed in <labels>).");
+    /**
+     * Each raw tag id of {@code file} as an index of {@code map}; a word of {@code rows} with another tag is an error
+     * naming its line, and the word, read again from the data file.
+     */
+    private static int[] tagIndices(LabelMap map, ExampleFile file, int[] rows, TokenDataReader reader, Path source,
+                                    TextFormat format) {
+        int[] index = file.labelNames().stream().mapToInt(map::indexOf).toArray();
+        for (int r : rows) {
+            ExampleFile.Row row = file.withoutIds(r);
+            for (int j = 0; j < row.labels().length; j++) {
+                if (index[row.labels()[j]] < 0) {
+                    int w = row.firstWord() + j;
+                    TaggedSentence s = reader.sentenceAt(source, format, row.line());
+                    throw DataException.at(source, row.line(), null, "word " + (w + 1) + " ('" + (s == null ? "?" : s.tokens().get(w))
+                            + "') has the tag '" + file.labelNames().get(row.labels()[j]) + "', which is not one of the known tags "
+                            + map.names() + " (a tag must occur in the training data or be listed in <labels>).");
                 }
-                tags[w] = k;
             }
-            out.addAll(TokenExamples.encode(tokenizer, s.tokens(), tags, s.line(), maxLength));
         }
-        return out;
+        return index;
+    }
+
+    /** The windows {@code rows} of {@code file}, each id labelled with the tag of the word it starts (-1 for other ids). */
+    private static List<EncodedExample> windows(ExampleFile file, int[] rows, int[] index) {
+        return new StoredExamples(file, rows, r -> {
+            int[] labels = new int[r.ids().length];
+            for (int i = 0; i < labels.length; i++) {
+                int w = r.wordStarts()[i];
+                labels[i] = w < 0 ? -1 : index[r.labels()[w - r.firstWord()]];
+            }
+            return new EncodedExample(r.ids(), r.segmentIds(), -1, null, labels, r.wordStarts(), r.line(), r.truncated());
+        });
+    }
+
+    /** The number of sentences among {@code rows} (ascending): the rows whose line differs from the row before. */
+    private static int sentences(ExampleFile file, int[] rows) {
+        int n = 0;
+        for (int i = 0; i < rows.length; i++) {
+            n += i == 0 || file.line(rows[i]) != file.line(rows[i - 1]) ? 1 : 0;
+        }
+        return n;
     }
 
     private static double sum(float[] v) {

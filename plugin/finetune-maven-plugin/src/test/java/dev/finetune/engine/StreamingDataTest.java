@@ -2,14 +2,17 @@ package dev.finetune.engine;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.finetune.engine.config.FineTuneConfig;
+import dev.finetune.engine.data.DataException;
 import dev.finetune.engine.data.DataReader;
 import dev.finetune.engine.data.ExampleCache;
 import dev.finetune.engine.data.LabelMap;
 import dev.finetune.engine.data.RegressionTargets;
 import dev.finetune.engine.data.TextFormat;
+import dev.finetune.engine.data.TokenDataReader;
 import dev.finetune.engine.model.EncoderGraph;
 import dev.finetune.engine.model.SignatureNames;
 import dev.finetune.engine.training.CheckpointStore;
@@ -23,10 +26,14 @@ import dev.finetune.runtime.encoding.Batch;
 import dev.finetune.runtime.encoding.Batches;
 import dev.finetune.runtime.encoding.EncodedExample;
 import dev.finetune.runtime.encoding.LabeledText;
+import dev.finetune.runtime.encoding.TaggedSentence;
+import dev.finetune.runtime.encoding.TokenExamples;
 import dev.finetune.runtime.model.SavedModelFile;
 import dev.finetune.runtime.tokenizer.BertTokenizer;
 import dev.finetune.runtime.tokenizer.TextTokenizer;
 import dev.finetune.runtime.tokenizer.Vocabulary;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -35,6 +42,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.function.ToLongFunction;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -51,7 +59,11 @@ class StreamingDataTest {
             .resolve("assets").resolve("vocab.txt")), true);
 
     private static TrainingData streamed(FineTuneConfig c, Path tmp) {
-        return TrainingData.read(c, TOKENIZER, MAX_LENGTH, new ExampleCache(tmp.resolve("cache"), TOKENIZER, "test", MAX_LENGTH, m -> { }));
+        return streamed(c, tmp, MAX_LENGTH);
+    }
+
+    private static TrainingData streamed(FineTuneConfig c, Path tmp, int maxLength) {
+        return TrainingData.read(c, new ExampleCache(tmp.resolve("cache"), TOKENIZER, "test", maxLength, m -> { }));
     }
 
     private static FineTuneConfig config(String file, String task, String labelColumn) {
@@ -131,6 +143,65 @@ class StreamingDataTest {
         assertEquals(Math.sqrt(variance), data.targetScale(), 0);
     }
 
+    /**
+     * Sentences split as the list of sentences was, each cut into the windows {@link TokenExamples#encode} makes: whole
+     * sentences at 32 ids, several windows at 12, words cut to their first sub-tokens at 5.
+     */
+    @Test
+    void tokenClassificationSplitBySentence(@TempDir Path tmp) {
+        FineTuneConfig c = config("tiny-ner.conll", "token-classification", "label");
+        List<TaggedSentence> sentences = new TokenDataReader("tokens", "tags", true).read(c.trainFile, TextFormat.CONLL);
+        List<List<TaggedSentence>> parts = randomAsBefore(sentences, c.validationSplit, c.seed, TaggedSentence::line);
+        List<String> tags = new ArrayList<>(new TreeSet<>(parts.get(0).stream().flatMap(s -> s.tags().stream()).toList()));
+        for (int maxLength : new int[] {32, 12, 5}) {
+            List<EncodedExample> train = windows(parts.get(0), tags, maxLength);
+            TrainingData d = streamed(c, tmp.resolve("max" + maxLength), maxLength);
+            assertSameData(train, windows(parts.get(1), tags, maxLength), tags, d);
+            long words = parts.get(0).stream().mapToLong(s -> s.tokens().size()).sum();
+            assertEquals(String.format("Data: %d training sentences (%d words, %d windows) and %d validation sentences, tags %s.",
+                    parts.get(0).size(), words, train.size(), parts.get(1).size(), tags), d.summary());
+            if (maxLength == 12) {
+                assertTrue(train.size() > parts.get(0).size(), "long sentences in several windows");
+            }
+            if (maxLength == 5) {
+                assertTrue(train.stream().anyMatch(EncodedExample::truncated), "words cut to fit");
+            }
+        }
+    }
+
+    @Test
+    void tokenClassificationWithAValidationFile(@TempDir Path tmp) {
+        FineTuneConfig c = config("tiny-ner.jsonl", "token-classification", "label");
+        c.validationFile = TestFiles.data("tiny-ner-test.jsonl");
+        c.labels = List.of("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC");
+        TokenDataReader reader = new TokenDataReader("tokens", "tags", true);
+        assertSameData(windows(reader.read(c.trainFile, TextFormat.JSONL), c.labels, 12),
+                windows(reader.read(c.validationFile, TextFormat.JSONL), c.labels, 12), c.labels, streamed(c, tmp, 12));
+    }
+
+    @Test
+    void anUnknownTagNamesFileLineAndWord(@TempDir Path tmp) throws IOException {
+        FineTuneConfig c = config("tiny-ner.conll", "token-classification", "label");
+        c.trainFile = Files.writeString(tmp.resolve("train.conll"), "John B-PER\nlives O\n\nin O\nBerlin B-LOC\n");
+        c.validationFile = Files.writeString(tmp.resolve("dev.conll"), "-DOCSTART- O\n\nsee O\n\nvisit O\nMunich B-GPE\n");
+        DataException e = assertThrows(DataException.class, () -> streamed(c, tmp));
+        assertEquals(c.validationFile + ", line 5: word 2 ('Munich') has the tag 'B-GPE', which is not one of the known tags "
+                + "[B-LOC, B-PER, O] (a tag must occur in the training data or be listed in <labels>).", e.getMessage());
+
+        Files.writeString(c.validationFile, "see O\n\nvisit O\nMunich B LOC\n");
+        e = assertThrows(DataException.class, () -> streamed(c, tmp.resolve("other")));
+        assertTrue(e.getMessage().startsWith(c.validationFile + ", line 4: expected 2 columns as on line 1, found 3"), e.getMessage());
+        assertTrue(Files.list(tmp.resolve("other").resolve("cache")).noneMatch(f -> f.toString().contains("dev.conll")),
+                "nothing is kept of a file with an error");
+    }
+
+    @Test
+    void sameTokenClassificationLossesOnTheTinyModel(@TempDir Path tmp) {
+        FineTuneConfig c = config("tiny-ner.conll", "token-classification", "label");
+        TrainingData data = streamed(c, tmp, 12);
+        assertSameLosses(Task.TOKEN_CLASSIFICATION, data, tmp);
+    }
+
     @Test
     void sameBatchesEveryEpoch(@TempDir Path tmp) {
         FineTuneConfig c = config("tiny-sentiment.csv", "single-label", "label");
@@ -164,9 +235,14 @@ class StreamingDataTest {
     @Test
     void sameLossesOnTheTinyModel(@TempDir Path tmp) {
         FineTuneConfig c = config("tiny-sentiment.csv", "single-label", "label");
-        TrainingData data = streamed(c, tmp);
-        TrainingHistory fromDisk = train(data.train(), data.validation(), tmp.resolve("disk"));
-        TrainingHistory fromMemory = train(new ArrayList<>(data.train()), new ArrayList<>(data.validation()), tmp.resolve("memory"));
+        assertSameLosses(Task.SINGLE_LABEL, streamed(c, tmp), tmp);
+    }
+
+    /** The tiny model trained on {@code data} from disk and on copies of its examples in memory: the same steps. */
+    private static void assertSameLosses(Task task, TrainingData data, Path tmp) {
+        TrainingHistory fromDisk = train(task, data, data.train(), data.validation(), tmp.resolve("disk"));
+        TrainingHistory fromMemory = train(task, data, new ArrayList<>(data.train()), new ArrayList<>(data.validation()),
+                tmp.resolve("memory"));
         assertEquals(fromMemory.steps.size(), fromDisk.steps.size());
         assertTrue(fromDisk.steps.size() >= 20, "steps: " + fromDisk.steps.size());
         for (int i = 0; i < fromDisk.steps.size(); i++) {
@@ -178,13 +254,14 @@ class StreamingDataTest {
         }
     }
 
-    private static TrainingHistory train(List<EncodedExample> train, List<EncodedExample> validation, Path work) {
+    private static TrainingHistory train(Task task, TrainingData data, List<EncodedExample> train, List<EncodedExample> validation,
+                                         Path work) {
         EncoderGraph encoder = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf1")), SignatureNames.auto());
         ClassifierGraph.Settings head = new ClassifierGraph.Settings("pooled", 0.0, 7, 0.9, 0.999, 1e-6, 0.0, 1.0)
-                .forTask(Task.SINGLE_LABEL, "mse", 0, 1);
+                .forTask(task, "mse", 0, 1);
         Trainer.Settings loop = new Trainer.Settings(2, 16, 3e-3, 0.1, "linear", 0.9, 0.999, 11, 1000, false, "streaming", "loss",
                 0, 0, false, true, 1);
-        try (ClassifierGraph g = new ClassifierGraph(encoder, 2, head);
+        try (ClassifierGraph g = new ClassifierGraph(encoder, data.labels().size(), head);
              ClassifierSession s = new ClassifierSession(g, 1, 1)) {
             return new Trainer(s, loop, new CheckpointStore(work), TOKENIZER.padId(), ProgressListener.SILENT).train(train, validation);
         }
@@ -195,6 +272,16 @@ class StreamingDataTest {
         List<EncodedExample> out = new ArrayList<>();
         for (int i = 0; i < rows.size(); i++) {
             out.add(EncodedExample.of(TOKENIZER, rows.get(i), index[i], MAX_LENGTH));
+        }
+        return out;
+    }
+
+    /** Each sentence's windows as the in-memory path encoded them, tags indexed in {@code tags}. */
+    private static List<EncodedExample> windows(List<TaggedSentence> sentences, List<String> tags, int maxLength) {
+        List<EncodedExample> out = new ArrayList<>();
+        for (TaggedSentence s : sentences) {
+            int[] index = s.tags().stream().mapToInt(tags::indexOf).toArray();
+            out.addAll(TokenExamples.encode(TOKENIZER, s.tokens(), index, s.line(), maxLength));
         }
         return out;
     }
@@ -217,6 +304,8 @@ class StreamingDataTest {
             assertArrayEquals(e.targets(), a.targets(), where);
             assertEquals(e.line(), a.line(), where);
             assertEquals(e.truncated(), a.truncated(), where);
+            assertArrayEquals(e.tokenLabels(), a.tokenLabels(), where);
+            assertArrayEquals(e.wordStarts(), a.wordStarts(), where);
         }
     }
 

@@ -16,7 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Reads a labelled CSV as a training run does and goes through one epoch of its batches and the validation batches, in
+ * Reads a labelled CSV (or CoNLL file, as token classification) as a training run does and goes through one epoch of its batches and the validation batches, in
  * its own JVM so a test can bound its heap: {@code StreamingProcess <csv> <cache> <stream|memory> [maxLength]}
  * ({@code StreamingMemoryTest}, {@code src/bench/streaming.sh}). {@code memory} also holds every example in lists, as
  * the in-memory path did, to show the same heap would not have been enough. Prints
@@ -30,12 +30,14 @@ public final class StreamingProcess {
     public static void main(String[] args) {
         FineTuneConfig c = new FineTuneConfig();
         c.trainFile = Path.of(args[0]);
+        if (args[0].endsWith(".conll")) {
+            c.task = "token-classification"; // rows are windows of sentences
+        }
         c.validationSplit = 0.1;
         TextTokenizer tokenizer = new BertTokenizer(Vocabulary.read(TestFiles.model("tiny-bert-tf1").resolve("assets")
                 .resolve("vocab.txt")), true);
         int maxLength = args.length > 3 ? Integer.parseInt(args[3]) : 32;
-        TrainingData data = TrainingData.read(c, tokenizer, maxLength,
-                new ExampleCache(Path.of(args[1]), tokenizer, "test", maxLength, System.out::println));
+        TrainingData data = TrainingData.read(c, new ExampleCache(Path.of(args[1]), tokenizer, "test", maxLength, System.out::println));
         List<EncodedExample> train = data.train();
         List<EncodedExample> validation = data.validation();
         if (args[2].equals("memory")) {

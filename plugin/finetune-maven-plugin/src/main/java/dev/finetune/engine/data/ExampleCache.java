@@ -3,7 +3,10 @@ package dev.finetune.engine.data;
 import dev.finetune.runtime.Checksums;
 import dev.finetune.runtime.FineTuneException;
 import dev.finetune.runtime.encoding.LabeledText;
+import dev.finetune.runtime.encoding.TaggedSentence;
+import dev.finetune.runtime.encoding.TokenExamples;
 import dev.finetune.runtime.tokenizer.TextTokenizer;
+import dev.finetune.runtime.tokenizer.WordWindows;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
@@ -14,6 +17,7 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.function.Consumer;
@@ -70,7 +74,26 @@ public final class ExampleCache {
 
     /** The rows of {@code file} read by {@code reader} in {@code format}, tokenized: from the cache, or made now. */
     public ExampleFile open(Path file, TextFormat format, DataReader reader, Labels labels) {
-        byte[] key = key(file, format, reader, labels);
+        String reading = "labels " + labels + "\ncolumns " + reader.textColumn + " " + reader.pairColumn + " " + reader.labelColumn
+                + " " + reader.labelRequired + "\ndialect " + reader.delimiter + " " + reader.charset.name() + " " + reader.labelSeparator;
+        return open(file, key(file, format, reading), w -> write(file, format, reader, labels, w));
+    }
+
+    /**
+     * The tagged sentences of {@code file} read by {@code reader} in {@code format}, tokenized into windows of whole words
+     * as {@link TokenExamples#encode} makes them, one row a window: from the cache, or made now. The reader holds one
+     * sentence at a time.
+     */
+    public ExampleFile openSentences(Path file, TextFormat format, TokenDataReader reader) {
+        return open(file, key(file, format, "sentences " + reader.describe()), w -> writeSentences(file, format, reader, w));
+    }
+
+    /** Writes the rows of a data file; a problem in the data is a {@link DataException}. */
+    private interface Rows {
+        void write(ExampleFile.Writer w) throws IOException;
+    }
+
+    private ExampleFile open(Path file, byte[] key, Rows rowsOf) {
         String prefix = file.getFileName() + "-" + Checksums.sha256(file.toAbsolutePath().normalize().toString()
                 .getBytes(StandardCharsets.UTF_8)).substring(0, 8) + "-";
         Path target = directory.resolve(prefix + HexFormat.of().formatHex(key, 0, 8) + ".examples");
@@ -84,7 +107,12 @@ public final class ExampleCache {
             Files.createDirectories(directory);
             temporary = Files.createTempFile(directory, "." + prefix, ".tmp");
             long started = System.nanoTime();
-            int rows = write(file, format, reader, labels, key, temporary);
+            int rows;
+            try (ExampleFile.Writer w = new ExampleFile.Writer(temporary, key, tokenizer.vocabularySize())) {
+                rowsOf.write(w);
+                w.finish();
+                rows = w.rows();
+            }
             Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             temporary = null;
             double seconds = (System.nanoTime() - started) / 1e9;
@@ -104,9 +132,8 @@ public final class ExampleCache {
         return made;
     }
 
-    private int write(Path file, TextFormat format, DataReader reader, Labels labels, byte[] key, Path out) throws IOException {
-        try (RecordStream in = reader.open(file, format);
-             ExampleFile.Writer w = new ExampleFile.Writer(out, key, tokenizer.vocabularySize())) {
+    private void write(Path file, TextFormat format, DataReader reader, Labels labels, ExampleFile.Writer w) throws IOException {
+        try (RecordStream in = reader.open(file, format)) {
             for (LabeledText t = in.next(); t != null; t = in.next()) {
                 TextTokenizer.Encoding e = tokenizer.encode(t.text(), t.pair(), maxLength);
                 int[] raw = switch (labels) {
@@ -120,13 +147,31 @@ public final class ExampleCache {
             if (w.rows() == 0) {
                 throw DataReader.noExamples(file, format);
             }
-            w.finish();
-            return w.rows();
+        }
+    }
+
+    /**
+     * Each sentence's windows (as {@link TokenExamples#encode}), labelled with the raw tags of their words; the reader
+     * refuses a file without sentences.
+     */
+    private void writeSentences(Path file, TextFormat format, TokenDataReader reader, ExampleFile.Writer w) throws IOException {
+        try (TokenDataReader.Sentences in = reader.open(file, format)) {
+            for (TaggedSentence s = in.next(); s != null; s = in.next()) {
+                // Unlabelled sentences (a reader that does not require tags) keep no tags.
+                int[] tags = s.tags() == null ? null : s.tags().stream().mapToInt(w::labelId).toArray();
+                for (WordWindows.Window window : WordWindows.split(tokenizer, s.tokens(), maxLength)) {
+                    TextTokenizer.WordEncoding e = window.encoding();
+                    int first = window.firstWord();
+                    int[] windowTags = tags == null ? new int[0] : Arrays.copyOfRange(tags, first, first + window.wordCount());
+                    w.add(e.ids(), e.segmentIds(), s.line(), window.truncated(), windowTags, 0, TokenExamples.wordStarts(e.wordIds(), first),
+                            first);
+                }
+            }
         }
     }
 
     /** What decides the file's content; a change in any of it makes another file. */
-    private byte[] key(Path file, TextFormat format, DataReader reader, Labels labels) {
+    private byte[] key(Path file, TextFormat format, String reading) {
         BasicFileAttributes a;
         try {
             a = Files.readAttributes(file, BasicFileAttributes.class);
@@ -134,9 +179,7 @@ public final class ExampleCache {
             throw new DataException("Data file " + file + " does not exist or cannot be read (" + e.getMessage() + ").");
         }
         String described = String.join("\n", List.of("version " + ExampleFile.VERSION, file.toAbsolutePath().normalize().toString(),
-                "size " + a.size(), "modified " + a.lastModifiedTime(), "file " + a.fileKey(), "format " + format, "labels " + labels,
-                "columns " + reader.textColumn + " " + reader.pairColumn + " " + reader.labelColumn + " " + reader.labelRequired,
-                "dialect " + reader.delimiter + " " + reader.charset.name() + " " + reader.labelSeparator,
+                "size " + a.size(), "modified " + a.lastModifiedTime(), "file " + a.fileKey(), "format " + format, reading,
                 "tokenizer " + tokenizerKey + " " + tokenizer.describe() + " " + tokenizer.vocabularySize(), "maxLength " + maxLength));
         return Checksums.sha256().digest(described.getBytes(StandardCharsets.UTF_8));
     }

@@ -22,23 +22,32 @@ import java.util.Map;
  * Java heap trains: the heap holds two bytes a row (each row's length, for ordering by length), the operating system's
  * page cache the rest, paged in as batches need them. Rows keep their labels raw (an id into the file's own list of
  * label strings, or a number for regression), so the label map can be chosen after reading, as from the rows in memory.
+ * A row of token classification data is one window of a sentence (its windows are consecutive rows, with the
+ * sentence's line): its labels are the raw tags of the window's words, and it keeps, per id, the sentence-wide index of
+ * the word the id starts ({@link dev.finetune.runtime.encoding.TokenExamples}), from which the per-id tags follow.
  *
  * <p>Layout (big-endian): a header of {@value #HEADER} bytes (magic, version, rows, bytes per id, largest record,
  * where the index and the labels start, the file's size, and the 32-byte key of what it was made from); the records;
  * the index (each row's record offset as a long, then each row's length as a char); the label strings. A record:
- * line (long), length n (int), flags (byte: 1 truncated, 2 segment ids follow), n ids (uint16, or int32 for a vocabulary
- * of more than 65,536 tokens), n segment ids (bytes, only when one is not 0), the number of raw labels k (int), k
- * label ids (int), a target (double).
+ * line (long), length n (int), flags (byte: 1 truncated, 2 segment ids follow, 4 word starts follow), n ids (uint16,
+ * or int32 for a vocabulary of more than 65,536 tokens), n segment ids (bytes, only when one is not 0), the window's
+ * first word and n word starts (ints, only for a window of words), the number of raw labels k (int), k label ids (int),
+ * a target (double).
  */
 public final class ExampleFile {
     static final int MAGIC = 0x46544558; // "FTEX"
-    static final int VERSION = 1;
+    static final int VERSION = 2;
     static final int HEADER = 96;
     /** Records are mapped in windows of this size, each overlapping the next by the largest record. */
     static final long WINDOW = 1L << 30;
 
-    /** One row as stored: its encoding, source line, and labels in raw form. */
-    public record Row(int[] ids, int[] segmentIds, long line, boolean truncated, int[] labels, double target) {
+    /**
+     * One row as stored: its encoding, source line, and labels in raw form. A window of words also has its
+     * {@code wordStarts} (null otherwise) and its {@code firstWord}, the sentence's index of the word {@code labels[0]}
+     * tags.
+     */
+    public record Row(int[] ids, int[] segmentIds, long line, boolean truncated, int[] labels, double target, int[] wordStarts,
+                      int firstWord) {
     }
 
     private final Path path;
@@ -147,6 +156,11 @@ public final class ExampleFile {
         return row(row, false).target();
     }
 
+    /** Row {@code row} without its ids, segment ids and word starts (null): its line, labels and target, read quickly. */
+    public Row withoutIds(int row) {
+        return row(row, false);
+    }
+
     /** Row {@code row}, decoded. */
     public Row row(int row) {
         return row(row, true);
@@ -176,12 +190,24 @@ public final class ExampleFile {
             }
         }
         p += n * idBytes + ((flags & 2) != 0 ? n : 0);
+        int[] starts = null;
+        int firstWord = 0;
+        if ((flags & 4) != 0) {
+            firstWord = b.getInt(p);
+            if (ids) {
+                starts = new int[n];
+                for (int i = 0; i < n; i++) {
+                    starts[i] = b.getInt(p + 4 + 4 * i);
+                }
+            }
+            p += 4 + 4 * n;
+        }
         int[] labels = new int[b.getInt(p)];
         p += 4;
         for (int i = 0; i < labels.length; i++, p += 4) {
             labels[i] = b.getInt(p);
         }
-        return new Row(tokens, segments, line, (flags & 1) != 0, labels, b.getDouble(p));
+        return new Row(tokens, segments, line, (flags & 1) != 0, labels, b.getDouble(p), starts, firstWord);
     }
 
     /** Writes a new file row by row; {@link #finish} completes it, and only a finished file opens. */
@@ -216,6 +242,12 @@ public final class ExampleFile {
         }
 
         void add(int[] ids, int[] segmentIds, long line, boolean truncated, int[] labels, double target) throws IOException {
+            add(ids, segmentIds, line, truncated, labels, target, null, 0);
+        }
+
+        /** A row; {@code wordStarts} (one per id) and {@code firstWord} for a window of words, else null and 0. */
+        void add(int[] ids, int[] segmentIds, long line, boolean truncated, int[] labels, double target, int[] wordStarts,
+                 int firstWord) throws IOException {
             if (ids.length > Character.MAX_VALUE) {
                 throw new FineTuneException("Line " + line + " has " + ids.length + " tokens; at most " + (int) Character.MAX_VALUE
                         + " are stored.");
@@ -236,7 +268,7 @@ public final class ExampleFile {
             rows++;
             out.writeLong(line);
             out.writeInt(ids.length);
-            out.writeByte((truncated ? 1 : 0) | (segments ? 2 : 0));
+            out.writeByte((truncated ? 1 : 0) | (segments ? 2 : 0) | (wordStarts != null ? 4 : 0));
             for (int id : ids) {
                 if (idBytes == 2) {
                     out.writeChar(id);
@@ -249,12 +281,19 @@ public final class ExampleFile {
                     out.writeByte(s);
                 }
             }
+            if (wordStarts != null) {
+                out.writeInt(firstWord);
+                for (int w : wordStarts) {
+                    out.writeInt(w);
+                }
+            }
             out.writeInt(labels.length);
             for (int l : labels) {
                 out.writeInt(l);
             }
             out.writeDouble(target);
-            int size = 13 + ids.length * idBytes + (segments ? ids.length : 0) + 4 + labels.length * 4 + 8;
+            int size = 13 + ids.length * idBytes + (segments ? ids.length : 0) + (wordStarts != null ? 4 + 4 * ids.length : 0)
+                    + 4 + labels.length * 4 + 8;
             maxRecord = Math.max(maxRecord, size);
             position += size;
         }

@@ -72,32 +72,149 @@ public final class TokenDataReader {
 
     /** Every sentence of {@code file}, in {@link TextFormat#CONLL} or {@link TextFormat#JSONL}; none is an error. */
     public List<TaggedSentence> read(Path file, TextFormat format) {
-        if (format != TextFormat.CONLL && format != TextFormat.JSONL) {
-            throw new DataException("Data file " + file + " is read as " + format.name().toLowerCase(Locale.ROOT)
-                    + ", but token classification data is CoNLL (one token a line) or JSONL; set dataFormat to conll or jsonl.");
-        }
         List<TaggedSentence> sentences = new ArrayList<>();
-        Lines lines = new Lines();
-        try (BufferedReader in = open(file)) {
-            if (format == TextFormat.CONLL) {
-                readConll(file, in, lines, sentences);
-            } else {
-                readJsonLines(file, in, lines, sentences);
+        try (Sentences in = open(file, format)) {
+            for (TaggedSentence s = in.next(); s != null; s = in.next()) {
+                sentences.add(s);
             }
-        } catch (StrictCharsetReader.MalformedByteException e) {
-            throw e.at(file, lines.number + 1);
-        } catch (IOException e) {
-            throw new DataException("Cannot read data file " + file + ": " + e.getMessage());
-        }
-        if (sentences.isEmpty()) {
-            throw new DataException("Data file " + file + " has no sentences.");
         }
         return sentences;
     }
 
-    /** The number of the last line read, so that a bad byte is reported on the line after it. */
-    private static final class Lines {
-        long number;
+    /**
+     * The sentences of {@code file} one at a time, as {@link #read} gives them, so that a file larger than memory can be
+     * processed: the reader holds one sentence. A file without sentences is an error when its end is reached.
+     */
+    public Sentences open(Path file, TextFormat format) {
+        if (format != TextFormat.CONLL && format != TextFormat.JSONL) {
+            throw new DataException("Data file " + file + " is read as " + format.name().toLowerCase(Locale.ROOT)
+                    + ", but token classification data is CoNLL (one token a line) or JSONL; set dataFormat to conll or jsonl.");
+        }
+        return new Sentences(file, format, open(file));
+    }
+
+    /**
+     * The sentence of {@code file} that starts on {@code line}, read again from the file (to name a word in a message);
+     * null if none starts there.
+     */
+    public TaggedSentence sentenceAt(Path file, TextFormat format, long line) {
+        try (Sentences in = open(file, format)) {
+            for (TaggedSentence s = in.next(); s != null && s.line() <= line; s = in.next()) {
+                if (s.line() == line) {
+                    return s;
+                }
+            }
+        }
+        return null;
+    }
+
+    /** What decides how a file is read into sentences (for a cache key). */
+    String describe() {
+        return "tokens " + tokensField + " tags " + tagsField + " " + tagsRequired + " " + charset.name();
+    }
+
+    /** Sentences read one at a time; every problem is a {@link DataException} naming the file and line. */
+    public final class Sentences implements AutoCloseable {
+        private final Path file;
+        private final TextFormat format;
+        private final BufferedReader in;
+        private long lines;
+        private int sentences;
+        private boolean ended;
+        // CoNLL: the sentence being read, and the number of columns the first token line set.
+        private final List<String> tokens = new ArrayList<>();
+        private final List<String> tags = new ArrayList<>();
+        private long first;
+        private int columns;
+        private long columnsLine;
+
+        private Sentences(Path file, TextFormat format, BufferedReader in) {
+            this.file = file;
+            this.format = format;
+            this.in = in;
+        }
+
+        /** The next sentence, null at the end of the file. */
+        public TaggedSentence next() {
+            if (ended) {
+                return null;
+            }
+            TaggedSentence s;
+            try {
+                s = format == TextFormat.CONLL ? nextConll() : nextJsonLine();
+            } catch (StrictCharsetReader.MalformedByteException e) {
+                throw e.at(file, lines + 1);
+            } catch (IOException e) {
+                throw new DataException("Cannot read data file " + file + ": " + e.getMessage());
+            }
+            if (s == null) {
+                ended = true;
+                if (sentences == 0) {
+                    throw new DataException("Data file " + file + " has no sentences.");
+                }
+            } else {
+                sentences++;
+            }
+            return s;
+        }
+
+        private TaggedSentence nextConll() throws IOException {
+            for (String s = in.readLine(); ; s = in.readLine()) {
+                if (s != null) {
+                    lines++;
+                }
+                String line = s == null ? "" : s.strip();
+                if (line.isEmpty() || line.startsWith("-DOCSTART-")) {
+                    if (!tokens.isEmpty()) {
+                        TaggedSentence out = new TaggedSentence(tokens, columns == 1 ? null : tags, first);
+                        tokens.clear();
+                        tags.clear();
+                        return out;
+                    }
+                    if (s == null) {
+                        return null;
+                    }
+                    continue;
+                }
+                String[] parts = COLUMNS.split(line);
+                if (parts.length == 1 && tagsRequired) {
+                    throw DataException.at(file, lines, null, "expected a token and its tag separated by a space or tab, "
+                            + "found only '" + parts[0] + "'.");
+                }
+                if (columns == 0) {
+                    columns = parts.length;
+                    columnsLine = lines;
+                } else if (parts.length != columns) {
+                    throw DataException.at(file, lines, null, "expected " + columns + " columns as on line " + columnsLine
+                            + ", found " + parts.length + " (columns are separated by spaces or tabs, so a token cannot hold one).");
+                }
+                checkToken(file, lines, null, parts[0], null);
+                if (tokens.isEmpty()) {
+                    first = lines;
+                }
+                tokens.add(parts[0]);
+                tags.add(parts[parts.length - 1]);
+            }
+        }
+
+        private TaggedSentence nextJsonLine() throws IOException {
+            for (String s = in.readLine(); s != null; s = in.readLine()) {
+                lines++;
+                if (!s.isBlank()) {
+                    return jsonSentence(file, lines, s);
+                }
+            }
+            return null;
+        }
+
+        @Override
+        public void close() {
+            try {
+                in.close();
+            } catch (IOException ignored) {
+                // read only: nothing is lost
+            }
+        }
     }
 
     private BufferedReader open(Path file) {
@@ -119,58 +236,6 @@ public final class TokenDataReader {
             throw new DataException("Data file " + file + " does not exist.");
         } catch (IOException e) {
             throw new DataException("Cannot read data file " + file + ": " + e.getMessage());
-        }
-    }
-
-    private void readConll(Path file, BufferedReader in, Lines lines, List<TaggedSentence> out) throws IOException {
-        List<String> tokens = new ArrayList<>();
-        List<String> tags = new ArrayList<>();
-        long first = 0;
-        int columns = 0;
-        long columnsLine = 0;
-        for (String s = in.readLine(); ; s = in.readLine()) {
-            if (s != null) {
-                lines.number++;
-            }
-            String line = s == null ? "" : s.strip();
-            if (line.isEmpty() || line.startsWith("-DOCSTART-")) {
-                if (!tokens.isEmpty()) {
-                    out.add(new TaggedSentence(tokens, columns == 1 ? null : tags, first));
-                    tokens.clear();
-                    tags.clear();
-                }
-                if (s == null) {
-                    return;
-                }
-                continue;
-            }
-            String[] parts = COLUMNS.split(line);
-            if (parts.length == 1 && tagsRequired) {
-                throw DataException.at(file, lines.number, null, "expected a token and its tag separated by a space or tab, "
-                        + "found only '" + parts[0] + "'.");
-            }
-            if (columns == 0) {
-                columns = parts.length;
-                columnsLine = lines.number;
-            } else if (parts.length != columns) {
-                throw DataException.at(file, lines.number, null, "expected " + columns + " columns as on line " + columnsLine
-                        + ", found " + parts.length + " (columns are separated by spaces or tabs, so a token cannot hold one).");
-            }
-            checkToken(file, lines.number, null, parts[0], null);
-            if (tokens.isEmpty()) {
-                first = lines.number;
-            }
-            tokens.add(parts[0]);
-            tags.add(parts[parts.length - 1]);
-        }
-    }
-
-    private void readJsonLines(Path file, BufferedReader in, Lines lines, List<TaggedSentence> out) throws IOException {
-        for (String s = in.readLine(); s != null; s = in.readLine()) {
-            lines.number++;
-            if (!s.isBlank()) {
-                out.add(jsonSentence(file, lines.number, s));
-            }
         }
     }
 

@@ -38,7 +38,7 @@ public final class TokenExamples {
      * Per id, the sentence-wide index of the word it starts, else -1 (special tokens, later sub-tokens).
      * {@code wordIds} count from the window's first word.
      */
-    static int[] wordStarts(int[] wordIds, int firstWord) {
+    public static int[] wordStarts(int[] wordIds, int firstWord) {
         int[] starts = new int[wordIds.length];
         for (int p = 0; p < wordIds.length; p++) {
             boolean first = wordIds[p] >= 0 && (p == 0 || wordIds[p - 1] != wordIds[p]);
