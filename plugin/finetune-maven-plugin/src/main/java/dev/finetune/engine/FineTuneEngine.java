@@ -217,7 +217,7 @@ public final class FineTuneEngine {
             }
             Trainer.Settings loop = new Trainer.Settings(c.epochs, c.batchSize, c.learningRate, c.warmupRatio, c.schedule,
                     c.beta1, c.beta2, c.seed, c.logEverySteps, c.resume, digest, c.bestModelMetric, c.earlyStoppingPatience,
-                    c.evaluateEverySteps, c.exportBestModel, c.bucketByLength, c.gradientAccumulationSteps);
+                    c.evaluateEverySteps, c.exportBestModel, c.bucketByLength, c.gradientAccumulationSteps, c.weightDecayInterval);
             if (c.gradientAccumulationSteps > 1) {
                 int sharing = devices.count() * cluster.size();
                 log.info("Gradient accumulation: " + c.gradientAccumulationSteps + " batches of " + c.batchSize + " per optimizer step, "

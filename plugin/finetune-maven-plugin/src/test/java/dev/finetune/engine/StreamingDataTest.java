@@ -260,7 +260,7 @@ class StreamingDataTest {
         ClassifierGraph.Settings head = new ClassifierGraph.Settings("pooled", 0.0, 7, 0.9, 0.999, 1e-6, 0.0, 1.0)
                 .forTask(task, "mse", 0, 1);
         Trainer.Settings loop = new Trainer.Settings(2, 16, 3e-3, 0.1, "linear", 0.9, 0.999, 11, 1000, false, "streaming", "loss",
-                0, 0, false, true, 1);
+                0, 0, false, true, 1, 1);
         try (ClassifierGraph g = new ClassifierGraph(encoder, data.labels().size(), head);
              ClassifierSession s = new ClassifierSession(g, 1, 1)) {
             return new Trainer(s, loop, new CheckpointStore(work), TOKENIZER.padId(), ProgressListener.SILENT).train(train, validation);

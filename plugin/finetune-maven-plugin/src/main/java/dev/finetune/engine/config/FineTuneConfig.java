@@ -120,6 +120,8 @@ public class FineTuneConfig {
     /** linear, cosine or constant decay after warm-up. */
     public String schedule = "linear";
     public double weightDecay = 0.01;
+    /** Optimizer steps whose decay is applied at once (see {@code WeightDecay}); 1 applies it after every step. */
+    public int weightDecayInterval = 16;
     public double beta1 = 0.9;
     public double beta2 = 0.999;
     public double epsilon = 1e-6;
@@ -457,6 +459,9 @@ public class FineTuneConfig {
         }
         if (!List.of("linear", "cosine", "constant").contains(schedule)) {
             p.add("schedule '" + schedule + "' is unknown: use linear, cosine or constant.");
+        }
+        if (weightDecayInterval < 1) {
+            p.add("weightDecayInterval must be at least 1, not " + weightDecayInterval + ".");
         }
         if (!(weightDecay >= 0)) {
             p.add("weightDecay must be zero or positive, not " + weightDecay + ".");

@@ -76,6 +76,12 @@ public final class ClassifierGraph implements AutoCloseable {
     final Operand<TFloat32> exampleLosses;
     final Op trainStep;
     /**
+     * Decoupled weight decay (AdamW's), run on its own every few optimizer steps by {@link Trainer} rather than inside
+     * each step, for the sum of the learning rates of the steps since it last ran (see {@link WeightDecay}); null
+     * without weight decay.
+     */
+    final WeightDecay weightDecay;
+    /**
      * The sums when the graph accumulates micro-batches (null otherwise): of gradients, or with replicas or workers of
      * their contributions, combined once per optimizer step.
      */
@@ -318,7 +324,6 @@ public final class ClassifierGraph implements AutoCloseable {
             gradientNorm = norm;
             // Every update waits for the global norm, hence for every gradient: no weight changes under a
             // gradient that is still being computed from it.
-            Ops afterGradients = opt.withControlDependencies(List.of((Op) norm));
             List<Operand<TFloat32>> clipped = clip(opt, grads, gradientNorm, s.maxGradNorm());
 
             List<Operand<?>> slots = new ArrayList<>();
@@ -328,13 +333,11 @@ public final class ClassifierGraph implements AutoCloseable {
             Operand<TFloat32> b2 = opt.constant((float) s.beta2());
             Operand<TFloat32> eps = opt.constant((float) s.epsilon());
             java.util.Map<Double, Operand<TFloat32>> scaledRates = new java.util.HashMap<>();
-            java.util.Map<Double, Operand<TFloat32>> decayRates = new java.util.HashMap<>();
+            WeightDecay.Builder decay = s.weightDecay() > 0 ? new WeightDecay.Builder(tf, s.weightDecay()) : null;
             for (int k = 0; k < train.size(); k++) {
                 int i = train.get(k);
                 Operand<TFloat32> rate = scaledRates.computeIfAbsent(rates.get(k),
                         share -> share == 1.0 ? learningRate : opt.math.mul(learningRate, opt.constant(share.floatValue())));
-                Operand<TFloat32> decayRate = decayRates.computeIfAbsent(rates.get(k),
-                        share -> opt.math.mul(rate, opt.constant((float) s.weightDecay())));
                 Shape shape = shapes.get(i);
                 VarHandleOp m = slot(opt, "m_" + i, names.get(i) + "/adam_m", shape);
                 VarHandleOp v = slot(opt, "v_" + i, names.get(i) + "/adam_v", shape);
@@ -343,14 +346,13 @@ public final class ClassifierGraph implements AutoCloseable {
                 slotNames.add(names.get(i) + "/adam_m");
                 slotNames.add(names.get(i) + "/adam_v");
                 // Decoupled weight decay (AdamW) on matrices only: biases and normalisation vectors are rank 1.
-                List<Op> before = new ArrayList<>(List.of((Op) norm));
-                if (s.weightDecay() > 0 && shape.numDimensions() >= 2) {
-                    Operand<TFloat32> value = afterGradients.readVariableOp(handles.get(i), TFloat32.class);
-                    before.add(afterGradients.assignSubVariableOp(handles.get(i), afterGradients.math.mul(decayRate, value)));
+                if (decay != null && shape.numDimensions() >= 2) {
+                    decay.add(handles.get(i), rates.get(k));
                 }
-                updates.add(opt.withControlDependencies(before).train.resourceApplyAdam(handles.get(i), m, v,
+                updates.add(opt.withControlDependencies(List.of((Op) norm)).train.resourceApplyAdam(handles.get(i), m, v,
                         beta1Power, beta2Power, rate, b1, b2, eps, clipped.get(k)));
             }
+            weightDecay = decay == null ? null : decay.build();
             List<Op> done = accumulators == null ? updates : accumulators.resetAfter(tf, updates);
             trainStep = tf.withControlDependencies(done).withName("finetune_train_step").noOp();
 

@@ -218,6 +218,19 @@ public final class ClassifierSession implements AutoCloseable {
     }
 
     /**
+     * Applies the decoupled weight decay owed for optimizer steps whose learning rates add up to {@code learningRateSum}
+     * ({@link WeightDecay}); nothing without weight decay. Local to each worker: no collective runs.
+     */
+    public void applyWeightDecay(float learningRateSum) {
+        if (model.weightDecay == null || learningRateSum == 0f) {
+            return;
+        }
+        try (TFloat32 sum = TFloat32.scalarOf(learningRateSum)) {
+            session.runner().feed(model.weightDecay.learningRateSum, sum).addTarget(model.weightDecay.apply).run();
+        }
+    }
+
+    /**
      * The task's output per row: class probabilities ({@code numLabels}), the regression prediction (one number), or
      * for token classification {@code length × numLabels} probabilities, position by position.
      */

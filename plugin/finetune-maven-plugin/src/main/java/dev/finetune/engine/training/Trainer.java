@@ -26,7 +26,7 @@ public final class Trainer {
     public record Settings(int epochs, int batchSize, double learningRate, double warmupRatio, String schedule,
                            double beta1, double beta2, long seed, int logEverySteps, boolean resume, String fingerprint,
                            String bestModelMetric, int earlyStoppingPatience, int evaluateEverySteps, boolean exportBestModel,
-                           boolean bucketByLength, int gradientAccumulationSteps) {
+                           boolean bucketByLength, int gradientAccumulationSteps, int weightDecayInterval) {
         /** Rows per optimizer step. */
         int effectiveBatchSize() {
             return batchSize * Math.max(1, gradientAccumulationSteps);
@@ -122,6 +122,7 @@ public final class Trainer {
             long examplesSeen = 0;
             long timed = 0;
             long timedNanos = 0;
+            double decayOwed = 0;
             for (int b = 0; b < batches.size(); b++) {
                 Batch batch = batches.get(b);
                 long step = state.globalStep;
@@ -145,6 +146,14 @@ public final class Trainer {
                 state.history.steps.add(new TrainingHistory.Step(state.globalStep, epoch + 1, r.loss(), lr, r.gradientNorm(), dt / 1e9,
                         batch.rows(), batch.rows() * batch.length()));
                 boolean lastOfEpoch = b == batches.size() - 1;
+                boolean validates = s.evaluateEverySteps() > 0 && state.globalStep % s.evaluateEverySteps() == 0;
+                // The same steps on every worker (step counts and epoch ends), so their weights stay identical; before
+                // a validation and an epoch's checkpoint, so neither sees a decay still owed.
+                decayOwed += lr;
+                if (state.globalStep % s.weightDecayInterval() == 0 || lastOfEpoch || validates) {
+                    session.applyWeightDecay((float) decayOwed);
+                    decayOwed = 0;
+                }
                 if (state.globalStep % s.logEverySteps() == 0 || lastOfEpoch) {
                     double perSecond = timedNanos > 0 ? timed / (timedNanos / 1e9) : examplesSeen / ((System.nanoTime() - started) / 1e9);
                     long remaining = (total - state.globalStep) * effective;

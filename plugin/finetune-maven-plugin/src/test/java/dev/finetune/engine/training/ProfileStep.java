@@ -62,6 +62,15 @@ public final class ProfileStep {
                 java.util.Arrays.sort(warm);
                 System.out.printf("median after the first step: %.3f s%n", warm[warm.length / 2]);
             }
+            // The weight decay runs apart from the step, every weightDecayInterval steps (WeightDecay): its own cost.
+            double[] decay = new double[3];
+            for (int i = 0; i < decay.length; i++) {
+                long d0 = System.nanoTime();
+                s.applyWeightDecay(1e-5f);
+                decay[i] = (System.nanoTime() - d0) / 1e9;
+            }
+            java.util.Arrays.sort(decay);
+            System.out.printf("weight decay, run on its own: %.3f s (after every step that would add it to each step)%n", decay[1]);
             long t0 = System.nanoTime();
             RunMetadata meta = s.traceStep(batch, 1e-5f, steps + 1, 0.9, 0.999);
             System.out.printf("traced step: %.3f s%n", (System.nanoTime() - t0) / 1e9);
