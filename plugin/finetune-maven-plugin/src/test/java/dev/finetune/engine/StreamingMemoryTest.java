@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.finetune.engine.config.FineTuneConfig;
+import dev.finetune.engine.training.ProgressListener;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -20,15 +22,22 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Memory bounded by what each row must hold: 300,000 short rows are tokenized, split and batched for an epoch in a JVM
  * of 40 MB of heap, which the examples held in memory (about 230 bytes a row of 16 tokens, besides the texts while
- * reading) cannot fit into; the same JVM holding them fails. A heap limit rather than a time: nothing here is timed.
+ * reading) cannot fit into; the same JVM holding them fails. Likewise a file evaluated in a heap its texts do not fit
+ * into. A heap limit rather than a time: nothing here is timed.
  */
 class StreamingMemoryTest {
     private static final int ROWS = 300_000;
     private static final String HEAP = "-Xmx40m";
+    /**
+     * Evaluating predicts every row (about 10,000 rows a second on the tiny model), so fewer rows in a smaller heap:
+     * streamed, 60,000 rows need 9 to 10 MB; their texts alone, read into a list, 14 to 16 MB.
+     */
+    private static final int EVALUATED_ROWS = 60_000;
+    private static final String EVALUATION_HEAP = "-Xmx12m";
 
     @Test
     void aLargeFileTrainsInASmallHeap(@TempDir Path tmp) throws Exception {
-        Path csv = generate(tmp.resolve("large.csv"));
+        Path csv = generate(tmp.resolve("large.csv"), ROWS);
         Run streamed = run(csv, tmp.resolve("cache"), "stream");
         assertEquals(0, streamed.exit, streamed.output);
         Matcher m = Pattern.compile("rows (\\d+) tokens (\\d+) heap-per-row ([\\d.]+)").matcher(streamed.output);
@@ -41,8 +50,30 @@ class StreamingMemoryTest {
         assertTrue(held.output.contains("OutOfMemoryError"), held.output);
     }
 
+    /**
+     * The {@code evaluate} goal on a file whose rows' texts alone do not fit into the heap: it keeps a few numbers a row
+     * (the true label and the probabilities) and the texts of the worst mistakes only. The model is the tiny one
+     * trained for an epoch: what it predicts does not matter here, only what evaluating holds.
+     */
+    @Test
+    void aLargeFileIsEvaluatedInASmallHeap(@TempDir Path tmp) throws Exception {
+        Path csv = generate(tmp.resolve("large.csv"), EVALUATED_ROWS);
+        FineTuneConfig c = TestFiles.tinyConfig("tiny-bert-tf2", tmp);
+        c.epochs = 1;
+        FineTuneEngine.train(c, ProgressListener.SILENT);
+        Run streamed = run(EVALUATION_HEAP, EvaluationProcess.class, c.outputDirectory.toString(), csv.toString(), "stream");
+        assertEquals(0, streamed.exit, streamed.output);
+        Matcher m = Pattern.compile("rows (\\d+) accuracy ([\\d.]+)").matcher(streamed.output);
+        assertTrue(m.find(), streamed.output);
+        assertEquals(EVALUATED_ROWS, Long.parseLong(m.group(1)), "every row evaluated");
+
+        Run held = run(EVALUATION_HEAP, EvaluationProcess.class, c.outputDirectory.toString(), csv.toString(), "memory");
+        assertNotEquals(0, held.exit, "the rows held in memory fit into " + EVALUATION_HEAP + " after all: " + held.output);
+        assertTrue(held.output.contains("OutOfMemoryError"), held.output);
+    }
+
     /** Rows of 3 to 24 words of the tiny vocabulary, labelled at random. */
-    private static Path generate(Path file) throws IOException {
+    private static Path generate(Path file, int rows) throws IOException {
         List<String> words = new ArrayList<>();
         for (String w : Files.readAllLines(TestFiles.model("tiny-bert-tf1").resolve("assets").resolve("vocab.txt"))) {
             if (w.matches("[a-z]+")) {
@@ -52,7 +83,7 @@ class StreamingMemoryTest {
         Random random = new Random(5);
         try (BufferedWriter out = Files.newBufferedWriter(file)) {
             out.write("text,label\n");
-            for (int i = 0; i < ROWS; i++) {
+            for (int i = 0; i < rows; i++) {
                 int n = 3 + random.nextInt(22);
                 for (int j = 0; j < n; j++) {
                     out.write((j == 0 ? "" : " ") + words.get(random.nextInt(words.size())));
@@ -67,10 +98,17 @@ class StreamingMemoryTest {
     }
 
     private static Run run(Path csv, Path cache, String mode) throws Exception {
+        return run(HEAP, StreamingProcess.class, csv.toString(), cache.toString(), mode);
+    }
+
+    private static Run run(String heap, Class<?> main, String... args) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder pb = new ProcessBuilder(java, HEAP, "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
-                "-Dfinetune.shared.dir=" + TestFiles.shared().toAbsolutePath(), StreamingProcess.class.getName(), csv.toString(),
-                cache.toString(), mode);
+        // TensorFlow's memory is native: JavaCPP would otherwise cap the whole process near the heap's size.
+        List<String> command = new ArrayList<>(List.of(java, heap, "-XX:+UseSerialGC", "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0",
+                "-cp", System.getProperty("java.class.path"),
+                "-Dfinetune.shared.dir=" + TestFiles.shared().toAbsolutePath(), main.getName()));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command);
         pb.redirectErrorStream(true);
         Process p = pb.start();
         String output = new String(p.getInputStream().readAllBytes());

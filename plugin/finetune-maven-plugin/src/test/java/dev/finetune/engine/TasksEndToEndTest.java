@@ -12,6 +12,7 @@ import dev.finetune.engine.data.TokenDataReader;
 import dev.finetune.engine.evaluation.Evaluation;
 import dev.finetune.engine.evaluation.Evaluator;
 import dev.finetune.engine.evaluation.QualityGates;
+import dev.finetune.engine.evaluation.WholeFileReference;
 import dev.finetune.engine.inference.Predictor;
 import dev.finetune.engine.training.ProgressListener;
 import dev.finetune.runtime.FineTuneException;
@@ -101,6 +102,10 @@ class TasksEndToEndTest {
             assertEquals(4, gates.size());
             assertTrue(gates.stream().allMatch(QualityGates.Result::passed), gates.toString());
             assertThrows(FineTuneException.class, () -> new QualityGates(null, null, null, 0.5).check(e), "log loss is single-label's");
+            // Batches of 2 are windows of 64 rows: the file is predicted in two.
+            DataReader reader = new DataReader("text", null, "labels").multiLabel("|");
+            WholeFileReference.assertMultiLabel(Evaluator.evaluate(model, reader, test, TextFormat.CSV, 2, ProgressListener.SILENT), model,
+                    reader, test, 2);
 
             Path out = tmp.resolve("predictions.csv");
             assertEquals(80, Predictor.predict(model, DataReader.unlabelled("text", null, "labels").multiLabel("|"), test, TextFormat.CSV, out, 16,
@@ -168,6 +173,9 @@ class TasksEndToEndTest {
             assertEquals(5, gates.size());
             assertTrue(gates.stream().allMatch(QualityGates.Result::passed), gates.toString());
             assertThrows(FineTuneException.class, () -> new QualityGates(0.9, null, null, null).check(e), "accuracy is not regression's");
+            DataReader reader = new DataReader("text", null, "score");
+            WholeFileReference.assertRegression(Evaluator.evaluate(model, reader, test, TextFormat.CSV, 2, ProgressListener.SILENT), model,
+                    reader, test, 2);
 
             Path out = tmp.resolve("predictions.csv");
             Predictor.predict(model, DataReader.unlabelled("text", null, "score"), test, TextFormat.CSV, out, 16, ProgressListener.SILENT);

@@ -12,6 +12,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.function.Consumer;
 import java.util.regex.Pattern;
 
 /**
@@ -141,15 +142,22 @@ public final class DataReader {
     /** Every example of {@code file}; an empty file (or one with only a header) is an error. */
     public List<LabeledText> read(Path file, TextFormat format) {
         List<LabeledText> rows = new ArrayList<>();
+        forEach(file, format, rows::add);
+        return rows;
+    }
+
+    /** Hands every example of {@code file} to {@code each} in file order, holding none; an empty file is an error. */
+    public void forEach(Path file, TextFormat format, Consumer<LabeledText> each) {
+        long rows = 0;
         try (RecordStream stream = open(file, format)) {
             for (LabeledText t = stream.next(); t != null; t = stream.next()) {
-                rows.add(t);
+                each.accept(t);
+                rows++;
             }
         }
-        if (rows.isEmpty()) {
+        if (rows == 0) {
             throw noExamples(file, format);
         }
-        return rows;
     }
 
     static DataException noExamples(Path file, TextFormat format) {

@@ -32,7 +32,7 @@ public final class RegressionTargets {
     }
 
     /** {@code label} as a number; anything else is an error naming file, line and column. */
-    static double parse(String label, Path file, long line, String column) {
+    public static double parse(String label, Path file, long line, String column) {
         if (label == null) {
             throw DataException.at(file, line, column, "the field is missing.");
         }

@@ -4,11 +4,10 @@ import dev.finetune.engine.data.DataReader;
 import dev.finetune.engine.data.RegressionTargets;
 import dev.finetune.engine.data.TextFormat;
 import dev.finetune.engine.data.TokenDataReader;
+import dev.finetune.engine.inference.PredictionWindow;
 import dev.finetune.engine.training.ProgressListener;
 import dev.finetune.runtime.FineTunedModel;
 import dev.finetune.runtime.Task;
-import dev.finetune.runtime.encoding.Batches;
-import dev.finetune.runtime.encoding.EncodedExample;
 import dev.finetune.runtime.encoding.LabeledText;
 import dev.finetune.runtime.encoding.Scores;
 import dev.finetune.runtime.encoding.TaggedSentence;
@@ -20,6 +19,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.stream.DoubleStream;
+import java.util.stream.IntStream;
 
 /**
  * Runs a fine-tuned model over a labelled file and computes the {@link Evaluation} of its task. The file is read
@@ -54,124 +55,122 @@ public final class Evaluator {
 
     private static Evaluation singleLabel(FineTunedModel model, DataReader reader, Path testFile, TextFormat format, int batchSize,
                                           ProgressListener log, long started) {
-        Map<String, Integer> index = index(model.labels());
-        List<LabeledText> known = new ArrayList<>();
-        List<Integer> truth = new ArrayList<>();
+        List<String> labels = model.labels();
+        Map<String, Integer> index = index(labels);
+        IntStream.Builder truth = IntStream.builder();
+        List<float[]> probs = new ArrayList<>();
         Map<String, Integer> unknown = new TreeMap<>();
-        for (LabeledText t : reader.read(testFile, format)) {
+        WorstMistakes mistakes = new WorstMistakes(WORST_ERRORS);
+        PredictionWindow window = new PredictionWindow(model, batchSize, log, "evaluated", (i, row, p) -> {
+            probs.add(p);
+            int y = index.get(row.label());
+            int best = Scores.argmax(p);
+            if (best != y) {
+                mistakes.offer(p[best], row.line(), () -> new Evaluation.Mistake(row.line(), text(row), labels.get(y),
+                        labels.get(best), p[best]));
+            }
+        });
+        reader.forEach(testFile, format, t -> {
             Integer k = index.get(t.label());
             if (k == null) {
                 unknown.merge(t.label(), 1, Integer::sum);
             } else {
-                known.add(t);
                 truth.add(k);
+                window.add(t);
             }
-        }
+        });
+        window.flush();
         warnUnknown(model, testFile, unknown, log, "labels", "left out of the metrics");
-        List<EncodedExample> encoded = new ArrayList<>(known.size());
-        for (int i = 0; i < known.size(); i++) {
-            encoded.add(EncodedExample.of(model.tokenizer(), known.get(i), truth.get(i), model.maxSequenceLength()));
-        }
-        float[][] probs = Batches.predictInLengthOrder(encoded, batchSize, model.tokenizer().padId(), model::predict);
-        int[] y = truth.stream().mapToInt(Integer::intValue).toArray();
-        Metrics.Summary summary = Metrics.compute(model.labels(), y, probs);
-        List<Evaluation.Mistake> mistakes = new ArrayList<>();
-        for (int i = 0; i < y.length; i++) {
-            int p = Scores.argmax(probs[i]);
-            if (p != y[i]) {
-                mistakes.add(new Evaluation.Mistake(known.get(i).line(), text(known.get(i)), model.labels().get(y[i]),
-                        model.labels().get(p), probs[i][p]));
-            }
-        }
+        int[] y = truth.build().toArray();
+        Metrics.Summary summary = Metrics.compute(labels, y, probs.toArray(new float[0][]));
         double seconds = seconds(started);
         log.info(String.format("Evaluated %d examples of %s in %.1f s: accuracy %.4f, macro F1 %.4f, log loss %.4f.",
                 y.length, testFile, seconds, summary.accuracy(), summary.macro().f1(), summary.logLoss()));
-        return new Evaluation(model.directory(), testFile, model.labels(), summary, unknown, worst(mistakes), seconds);
+        return new Evaluation(model.directory(), testFile, labels, summary, unknown, mistakes.list(), seconds);
     }
 
     private static Evaluation multiLabel(FineTunedModel model, DataReader reader, Path testFile, TextFormat format, int batchSize,
                                          ProgressListener log, long started) {
-        Map<String, Integer> index = index(model.labels());
-        int k = model.labels().size();
-        List<LabeledText> rows = reader.read(testFile, format);
+        List<String> labels = model.labels();
+        Map<String, Integer> index = index(labels);
+        int k = labels.size();
+        double[] thresholds = model.taskInfo().thresholds();
+        String separator = model.taskInfo().labelSeparator();
+        List<boolean[]> truth = new ArrayList<>();
+        List<float[]> scores = new ArrayList<>();
         Map<String, Integer> unknown = new TreeMap<>();
-        boolean[][] truth = new boolean[rows.size()][k];
-        List<EncodedExample> encoded = new ArrayList<>(rows.size());
-        for (int i = 0; i < rows.size(); i++) {
+        WorstMistakes mistakes = new WorstMistakes(WORST_ERRORS);
+        PredictionWindow window = new PredictionWindow(model, batchSize, log, "evaluated", (i, row, score) -> {
+            scores.add(score);
+            boolean[] actual = truth.get((int) i);
+            boolean[] predicted = new boolean[k];
+            double worst = -1;
+            for (int j = 0; j < k; j++) {
+                predicted[j] = score[j] >= thresholds[j];
+                if (predicted[j] != actual[j]) {
+                    worst = Math.max(worst, Math.abs(score[j] - thresholds[j]));
+                }
+            }
+            if (worst >= 0) {
+                double distance = worst;
+                mistakes.offer(distance, row.line(), () -> new Evaluation.Mistake(row.line(), text(row),
+                        String.join(separator, chosen(labels, actual)), String.join(separator, chosen(labels, predicted)), distance));
+            }
+        });
+        reader.forEach(testFile, format, row -> {
             // An unknown label is left out of that row's truth (and counted), the row's known labels still count.
-            for (String l : rows.get(i).labelList()) {
+            boolean[] actual = new boolean[k];
+            for (String l : row.labelList()) {
                 Integer j = index.get(l);
                 if (j == null) {
                     unknown.merge(l, 1, Integer::sum);
                 } else {
-                    truth[i][j] = true;
+                    actual[j] = true;
                 }
             }
-            encoded.add(EncodedExample.of(model.tokenizer(), rows.get(i), -1, model.maxSequenceLength()));
-        }
+            truth.add(actual);
+            window.add(row);
+        });
+        window.flush();
         warnUnknown(model, testFile, unknown, log, "labels", "left out of the metrics");
-        float[][] scores = Batches.predictInLengthOrder(encoded, batchSize, model.tokenizer().padId(), model::predict);
-        double[] thresholds = model.taskInfo().thresholds();
-        MultiLabelMetrics.Summary summary = MultiLabelMetrics.compute(model.labels(), truth, scores, thresholds);
-        String separator = model.taskInfo().labelSeparator();
-        List<Evaluation.Mistake> mistakes = new ArrayList<>();
-        for (int i = 0; i < rows.size(); i++) {
-            List<String> t = new ArrayList<>();
-            List<String> p = new ArrayList<>();
-            double worst = 0;
-            for (int j = 0; j < k; j++) {
-                boolean predicted = scores[i][j] >= thresholds[j];
-                if (truth[i][j]) {
-                    t.add(model.labels().get(j));
-                }
-                if (predicted) {
-                    p.add(model.labels().get(j));
-                }
-                if (predicted != truth[i][j]) {
-                    worst = Math.max(worst, Math.abs(scores[i][j] - thresholds[j]));
-                }
-            }
-            if (!t.equals(p)) {
-                mistakes.add(new Evaluation.Mistake(rows.get(i).line(), text(rows.get(i)), String.join(separator, t),
-                        String.join(separator, p), worst));
-            }
-        }
+        MultiLabelMetrics.Summary summary = MultiLabelMetrics.compute(labels, truth.toArray(new boolean[0][]),
+                scores.toArray(new float[0][]), thresholds);
         double seconds = seconds(started);
         log.info(String.format("Evaluated %d examples of %s in %.1f s: micro F1 %.4f, macro F1 %.4f, subset accuracy %.4f, "
-                + "Hamming loss %.4f.", rows.size(), testFile, seconds, summary.micro().f1(), summary.macro().f1(),
+                + "Hamming loss %.4f.", truth.size(), testFile, seconds, summary.micro().f1(), summary.macro().f1(),
                 summary.subsetAccuracy(), summary.hammingLoss()));
-        return new Evaluation(model.directory(), testFile, model.labels(), null, unknown, worst(mistakes), seconds,
+        return new Evaluation(model.directory(), testFile, labels, null, unknown, mistakes.list(), seconds,
                 Task.MULTI_LABEL.id(), summary, null, null, null, null);
     }
 
     private static Evaluation regression(FineTunedModel model, DataReader reader, Path testFile, TextFormat format, int batchSize,
                                          ProgressListener log, long started) {
-        List<LabeledText> rows = reader.read(testFile, format);
-        double[] truth = RegressionTargets.of(rows, testFile, model.labels().get(0));
-        List<EncodedExample> encoded = new ArrayList<>(rows.size());
-        for (LabeledText row : rows) {
-            encoded.add(EncodedExample.of(model.tokenizer(), row, -1, model.maxSequenceLength()));
-        }
-        float[][] out = Batches.predictInLengthOrder(encoded, batchSize, model.tokenizer().padId(), model::predict);
-        double[] predicted = new double[rows.size()];
-        List<Evaluation.Point> points = new ArrayList<>();
-        List<Evaluation.Mistake> mistakes = new ArrayList<>();
-        // Every n-th example for the plots: spread over the file, not its first rows.
-        int every = Math.max(1, (rows.size() + MAX_POINTS - 1) / MAX_POINTS);
-        for (int i = 0; i < rows.size(); i++) {
-            predicted[i] = out[i][0];
-            if (i % every == 0) {
-                points.add(new Evaluation.Point(rows.get(i).line(), truth[i], predicted[i]));
-            }
-            mistakes.add(new Evaluation.Mistake(rows.get(i).line(), text(rows.get(i)), number(truth[i]), number(predicted[i]),
-                    Math.abs(predicted[i] - truth[i])));
-        }
-        RegressionMetrics.Summary summary = RegressionMetrics.compute(truth, predicted);
+        String column = model.labels().get(0);
+        DoubleStream.Builder truth = DoubleStream.builder();
+        DoubleStream.Builder predicted = DoubleStream.builder();
+        PlotPoints points = new PlotPoints(MAX_POINTS);
+        WorstMistakes mistakes = new WorstMistakes(WORST_ERRORS);
+        PredictionWindow window = new PredictionWindow(model, batchSize, log, "evaluated", (i, row, out) -> {
+            // Parsed again here rather than held a window long: the row was checked when read.
+            double t = RegressionTargets.parse(row.label(), testFile, row.line(), column);
+            double p = out[0];
+            predicted.add(p);
+            points.add(i, new Evaluation.Point(row.line(), t, p));
+            mistakes.offer(Math.abs(p - t), row.line(), () -> new Evaluation.Mistake(row.line(), text(row), number(t), number(p),
+                    Math.abs(p - t)));
+        });
+        reader.forEach(testFile, format, row -> {
+            truth.add(RegressionTargets.parse(row.label(), testFile, row.line(), column));
+            window.add(row);
+        });
+        window.flush();
+        double[] t = truth.build().toArray();
+        RegressionMetrics.Summary summary = RegressionMetrics.compute(t, predicted.build().toArray());
         double seconds = seconds(started);
-        log.info(String.format("Evaluated %d examples of %s in %.1f s: RMSE %.4f, MAE %.4f, R² %.4f, Spearman %.4f.", rows.size(),
+        log.info(String.format("Evaluated %d examples of %s in %.1f s: RMSE %.4f, MAE %.4f, R² %.4f, Spearman %.4f.", t.length,
                 testFile, seconds, summary.rmse(), summary.mae(), summary.r2(), summary.spearman()));
-        return new Evaluation(model.directory(), testFile, model.labels(), null, Map.of(), worst(mistakes), seconds,
-                Task.REGRESSION.id(), null, summary, points, null, null);
+        return new Evaluation(model.directory(), testFile, model.labels(), null, Map.of(), mistakes.list(), seconds,
+                Task.REGRESSION.id(), null, summary, points.list(), null, null);
     }
 
     private static Evaluation tokens(FineTunedModel model, TokenDataReader reader, Path testFile, TextFormat format, int batchSize,
@@ -224,6 +223,17 @@ public final class Evaluator {
         return out;
     }
 
+    /** The labels whose flag is set, in the model's order. */
+    private static List<String> chosen(List<String> labels, boolean[] flags) {
+        List<String> out = new ArrayList<>();
+        for (int j = 0; j < flags.length; j++) {
+            if (flags[j]) {
+                out.add(labels.get(j));
+            }
+        }
+        return out;
+    }
+
     private static Map<String, Integer> index(List<String> labels) {
         Map<String, Integer> index = new HashMap<>();
         for (int i = 0; i < labels.size(); i++) {
@@ -238,11 +248,6 @@ public final class Evaluator {
             log.warn(testFile + " has " + what + " the model does not know, " + consequence + ": " + unknown
                     + "; the model knows " + model.labels() + ".");
         }
-    }
-
-    private static List<Evaluation.Mistake> worst(List<Evaluation.Mistake> mistakes) {
-        mistakes.sort(Comparator.comparingDouble(Evaluation.Mistake::confidence).reversed());
-        return List.copyOf(mistakes.subList(0, Math.min(WORST_ERRORS, mistakes.size())));
     }
 
     private static String text(LabeledText row) {

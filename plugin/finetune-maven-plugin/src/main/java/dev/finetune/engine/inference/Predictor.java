@@ -9,14 +9,13 @@ import dev.finetune.engine.training.ProgressListener;
 import dev.finetune.runtime.FineTuneException;
 import dev.finetune.runtime.FineTunedModel;
 import dev.finetune.runtime.Task;
-import dev.finetune.runtime.encoding.Batches;
-import dev.finetune.runtime.encoding.EncodedExample;
 import dev.finetune.runtime.encoding.LabeledText;
 import dev.finetune.runtime.encoding.Scores;
 import dev.finetune.runtime.encoding.TaggedSentence;
 import dev.finetune.runtime.encoding.TokenExamples;
 import java.io.BufferedWriter;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -41,9 +40,6 @@ import java.util.Locale;
  * into place when complete.
  */
 public final class Predictor {
-    /** Batches read ahead and sorted by length before predicting: enough to pad little, few enough to stream. */
-    static final int WINDOW_BATCHES = 32;
-
     private Predictor() {
     }
 
@@ -85,22 +81,23 @@ public final class Predictor {
     /** One row per text, read a window at a time and predicted in batches of similar length; output keeps input order. */
     private static long texts(FineTunedModel model, DataReader reader, Path input, TextFormat format, int batchSize, Writer out,
                               ProgressListener log) throws IOException {
-        long rows = 0;
-        try (RecordStream in = reader.open(input, format)) {
-            out.write(header(model));
-            int window = batchSize * WINDOW_BATCHES;
-            List<EncodedExample> pending = new ArrayList<>(window);
-            long started = System.nanoTime();
-            for (LabeledText t = in.next(); t != null; t = in.next()) {
-                pending.add(EncodedExample.of(model.tokenizer(), t, -1, model.maxSequenceLength()));
-                if (pending.size() == window) {
-                    rows += flush(model, pending, batchSize, out);
-                    log.info(String.format("predicted %,d rows (%.1f rows/s)", rows, rows / ((System.nanoTime() - started) / 1e9)));
-                }
+        out.write(header(model));
+        PredictionWindow window = new PredictionWindow(model, batchSize, log, "predicted", (i, row, output) -> {
+            try {
+                out.write(csvRow(model, row.line(), output));
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
             }
-            rows += flush(model, pending, batchSize, out);
+        });
+        try (RecordStream in = reader.open(input, format)) {
+            for (LabeledText t = in.next(); t != null; t = in.next()) {
+                window.add(t);
+            }
+            window.flush();
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
         }
-        return rows;
+        return window.rows();
     }
 
     private static String header(FineTunedModel model) {
@@ -132,38 +129,28 @@ public final class Predictor {
         return words;
     }
 
-    private static int flush(FineTunedModel model, List<EncodedExample> pending, int batchSize, Writer out) throws IOException {
-        if (pending.isEmpty()) {
-            return 0;
+    private static String csvRow(FineTunedModel model, long line, float[] probs) {
+        StringBuilder b = new StringBuilder();
+        b.append(line).append(',');
+        if (model.task() == Task.REGRESSION) {
+            return b.append(String.format(Locale.ROOT, "%.6g", probs[0])).append('\n').toString();
         }
-        float[][] probs = Batches.predictInLengthOrder(pending, batchSize, model.tokenizer().padId(), model::predict);
-        for (int i = 0; i < pending.size(); i++) {
-            StringBuilder b = new StringBuilder();
-            b.append(pending.get(i).line()).append(',');
-            if (model.task() == Task.REGRESSION) {
-                out.write(b.append(String.format(Locale.ROOT, "%.6g", probs[i][0])).append('\n').toString());
-                continue;
-            }
-            if (model.task() == Task.MULTI_LABEL) {
-                List<String> predicted = new ArrayList<>();
-                for (int j = 0; j < probs[i].length; j++) {
-                    if (probs[i][j] >= model.taskInfo().thresholds()[j]) {
-                        predicted.add(model.labels().get(j));
-                    }
+        if (model.task() == Task.MULTI_LABEL) {
+            List<String> predicted = new ArrayList<>();
+            for (int j = 0; j < probs.length; j++) {
+                if (probs[j] >= model.taskInfo().thresholds()[j]) {
+                    predicted.add(model.labels().get(j));
                 }
-                b.append(csv(String.join(model.taskInfo().labelSeparator(), predicted)));
-            } else {
-                int best = Scores.argmax(probs[i]);
-                b.append(csv(model.labels().get(best))).append(',').append(String.format(Locale.ROOT, "%.6f", probs[i][best]));
             }
-            for (float p : probs[i]) {
-                b.append(',').append(String.format(Locale.ROOT, "%.6f", p));
-            }
-            out.write(b.append('\n').toString());
+            b.append(csv(String.join(model.taskInfo().labelSeparator(), predicted)));
+        } else {
+            int best = Scores.argmax(probs);
+            b.append(csv(model.labels().get(best))).append(',').append(String.format(Locale.ROOT, "%.6f", probs[best]));
         }
-        int n = pending.size();
-        pending.clear();
-        return n;
+        for (float p : probs) {
+            b.append(',').append(String.format(Locale.ROOT, "%.6f", p));
+        }
+        return b.append('\n').toString();
     }
 
     static String csv(String s) {

@@ -102,6 +102,29 @@ class EvaluateAndPredictTest {
         assertTrue(md.contains("| accuracy | ") && md.contains("| positive | "), md);
     }
 
+    /**
+     * A file of several prediction windows (batches of 2: windows of 64 rows), a fifth of its labels flipped so there are
+     * mistakes to rank: the same metrics and worst mistakes as predicting the whole file at once.
+     */
+    @Test
+    void aFileEvaluatedWindowByWindowHasTheWholeFilesMetrics() throws IOException {
+        List<String> lines = new ArrayList<>(Files.readAllLines(TestFiles.data("tiny-sentiment.csv")));
+        for (int i = 1; i < lines.size(); i += 5) {
+            String line = lines.get(i);
+            lines.set(i, line.endsWith(",positive") ? line.replaceFirst(",positive$", ",negative") : line.replaceFirst(",negative$", ",positive"));
+        }
+        lines.add("the story is so-so,neutral");
+        Path flipped = Files.write(root.resolve("flipped.csv"), lines);
+        DataReader reader = new DataReader("text", null, "label");
+        try (FineTunedModel model = FineTunedModel.load(modelDir)) {
+            Evaluation e = Evaluator.evaluate(model, reader, flipped, TextFormat.CSV, 2, ProgressListener.SILENT);
+            assertEquals(240, e.metrics().examples());
+            assertEquals(Map.of("neutral", 1), e.unknownLabels());
+            assertEquals(Evaluator.WORST_ERRORS, e.worstErrors().size());
+            WholeFileReference.assertSingleLabel(e, model, reader, flipped, 2);
+        }
+    }
+
     @Test
     void predictsAFileIntoCsv() throws IOException {
         Path input = Files.writeString(root.resolve("input.jsonl"),
