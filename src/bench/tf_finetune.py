@@ -17,8 +17,8 @@ import tensorflow as tf  # noqa: E402
 args = common.arguments(__doc__)
 v1 = tf.compat.v1
 v1.disable_eager_execution()
-texts, labels = common.read(os.path.join(args.data, "train.csv"))
-test_texts, test_labels = common.read(os.path.join(args.data, "test.csv"))
+texts, labels = common.read(os.path.join(args.data, "train.csv"), args.text_column, args.label_column)
+test_texts, test_labels = common.read(os.path.join(args.data, "test.csv"), args.text_column, args.label_column)
 names = sorted(set(labels))
 y = [names.index(l) for l in labels]
 enc = common.Encoder(os.path.join(args.model, "assets", "vocab.txt"), args.max_length)

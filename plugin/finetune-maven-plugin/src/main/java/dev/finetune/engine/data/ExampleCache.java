@@ -175,8 +175,11 @@ public final class ExampleCache {
         BasicFileAttributes a;
         try {
             a = Files.readAttributes(file, BasicFileAttributes.class);
+        } catch (java.nio.file.NoSuchFileException e) {
+            // The readers' own words for it: the cache is looked up before a reader opens the file.
+            throw new DataException("Data file " + file + " does not exist.");
         } catch (IOException e) {
-            throw new DataException("Data file " + file + " does not exist or cannot be read (" + e.getMessage() + ").");
+            throw new DataException("Cannot read data file " + file + ": " + e.getMessage());
         }
         String described = String.join("\n", List.of("version " + ExampleFile.VERSION, file.toAbsolutePath().normalize().toString(),
                 "size " + a.size(), "modified " + a.lastModifiedTime(), "file " + a.fileKey(), "format " + format, reading,
