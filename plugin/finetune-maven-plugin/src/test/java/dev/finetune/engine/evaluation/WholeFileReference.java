@@ -24,6 +24,12 @@ import java.util.List;
  */
 public final class WholeFileReference {
     private static final double ROUNDING = 1e-5;
+    /**
+     * Rank metrics (ROC and precision-recall areas): two rows whose scores differ in the last float digits can swap when
+     * batches are padded differently (or threads add in another order), moving the area by about 1 / (positives ×
+     * negatives) a pair, 7e-5 for 120 × 120 rows; a handful of such swaps is allowed, a wrong row or label is not.
+     */
+    private static final double RANKING = 1e-3;
 
     private WholeFileReference() {
     }
@@ -49,8 +55,8 @@ public final class WholeFileReference {
         assertEquals(whole.macro(), s.macro());
         assertEquals(whole.weighted(), s.weighted());
         assertEquals(whole.logLoss(), s.logLoss(), ROUNDING);
-        assertEquals(whole.rocAuc(), s.rocAuc(), ROUNDING);
-        assertEquals(whole.prAuc(), s.prAuc(), ROUNDING);
+        assertEquals(whole.rocAuc(), s.rocAuc(), RANKING);
+        assertEquals(whole.prAuc(), s.prAuc(), RANKING);
         assertEquals(whole.expectedCalibrationError(), s.expectedCalibrationError(), ROUNDING);
         List<Evaluation.Mistake> mistakes = new ArrayList<>();
         for (int i = 0; i < rows.size(); i++) {
@@ -89,13 +95,13 @@ public final class WholeFileReference {
         assertEquals(whole.micro(), s.micro());
         assertEquals(whole.macro(), s.macro());
         assertEquals(whole.samples(), s.samples());
-        assertEquals(whole.macroRocAuc(), s.macroRocAuc(), ROUNDING);
+        assertEquals(whole.macroRocAuc(), s.macroRocAuc(), RANKING);
         for (int j = 0; j < k; j++) {
             MultiLabelMetrics.LabelMetrics w = whole.perLabel().get(j);
             MultiLabelMetrics.LabelMetrics l = s.perLabel().get(j);
             assertEquals(w.f1(), l.f1());
             assertEquals(w.support(), l.support());
-            assertEquals(w.rocAuc(), l.rocAuc(), ROUNDING);
+            assertEquals(w.rocAuc(), l.rocAuc(), RANKING);
         }
         assertSameMistakes(mistakes, streamed.worstErrors());
     }
