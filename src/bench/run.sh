@@ -45,17 +45,7 @@ test_rows=${TEST_ROWS:-1000}
 epochs=${EPOCHS:-2}
 seeds=$(seq 42 $((41 + ${SEEDS:-3})))
 read -r -a mvn <<< "-B ${MVN_ARGS:-}"
-[ -x /usr/bin/time ] || { echo "GNU time is missing: apt-get install -y time (as root, or with sudo)" >&2; exit 1; }
-
-python=${BENCH_PYTHON:-}
-if [ -z "$python" ]; then
-  if [ ! -x "$bench/venv/bin/python" ]; then
-    python3 -m venv "$bench/venv"
-    "$bench/venv/bin/pip" install -q -r src/bench/requirements.txt
-  fi
-  python=$bench/venv/bin/python
-fi
-export TF_CPP_MIN_LOG_LEVEL=2
+. src/bench/python-env.sh   # GNU time, and $python with requirements.txt
 
 columns() {  # the text and label columns of data set $1
   case $1 in

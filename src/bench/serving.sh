@@ -31,17 +31,7 @@ mkdir -p "$out"
 texts=${TEXTS:-512}
 requests=${REQUESTS:-200}
 systems=${SYSTEMS:-java java-f32 tf tf-bf16 hf hf-bf16}
-[ -x /usr/bin/time ] || { echo "GNU time is missing: apt-get install -y time (as root, or with sudo)" >&2; exit 1; }
-
-python=${BENCH_PYTHON:-}
-if [ -z "$python" ]; then
-  if [ ! -x "$bench/venv/bin/python" ]; then
-    python3 -m venv "$bench/venv"
-    "$bench/venv/bin/pip" install -q -r src/bench/requirements.txt
-  fi
-  python=$bench/venv/bin/python
-fi
-export TF_CPP_MIN_LOG_LEVEL=2
+. src/bench/python-env.sh   # GNU time, and $python with requirements.txt
 
 echo "== runtime, data"
 mvn -B -q -o -f plugin/finetune-runtime/pom.xml compile

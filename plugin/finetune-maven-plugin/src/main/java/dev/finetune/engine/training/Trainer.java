@@ -161,7 +161,7 @@ public final class Trainer {
                             epoch + 1, s.epochs(), state.globalStep, total, r.loss(), lr, perSecond,
                             duration(perSecond > 0 ? remaining / perSecond : 0)));
                 }
-                if (s.evaluateEverySteps() > 0 && state.globalStep % s.evaluateEverySteps() == 0 && !lastOfEpoch) {
+                if (validates && !lastOfEpoch) {
                     Validation mid = validate(validation);
                     log.info(String.format("step %d: validation loss %.4f%s", state.globalStep, mid.loss, accuracy(mid.accuracy)));
                     if (best.observe(state, epoch + 1, mid)) {

@@ -99,7 +99,7 @@ public final class Bfloat16Weights {
             for (int i = 0; i < b.getInputCount(); i++) {
                 String in = b.getInput(i);
                 String target = renamed.get(in.endsWith(":0") ? in.substring(0, in.length() - 2) : in);
-                if (target != null && !b.getName().equals(target)) {
+                if (target != null) {
                     b.setInput(i, target);
                 }
             }
