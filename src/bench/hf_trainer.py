@@ -53,7 +53,9 @@ names = sorted(set(labels))
 vocab = os.path.join(args.model, "assets", "vocab.txt")
 enc = common.Encoder(vocab, args.max_length)  # the plugin's WordPiece ids; the HF tokenizer only pads
 train = [{"input_ids": i, "labels": names.index(l)} for i, l in zip(enc.encode(texts), labels)]
-test = [{"input_ids": i, "labels": names.index(l) if l in names else 0} for i, l in zip(enc.encode(test_texts), test_labels)]
+UNSEEN = -100  # a test label training never saw: the loss ignores it, and no prediction can match it
+test = [{"input_ids": i, "labels": names.index(l) if l in names else UNSEEN}
+        for i, l in zip(enc.encode(test_texts), test_labels)]
 
 
 class CountingCollator:
@@ -133,8 +135,10 @@ train_padded = collator.padded_per_example()
 start = time.perf_counter()
 out = trainer.predict(test)
 eval_seconds = time.perf_counter() - start
-predicted = out.predictions.argmax(axis=1)
-acc, f1 = common.accuracy_and_f1(test_labels, [names[p] for p in predicted], names)
+# Truth from out.label_ids, not test_labels: with group_by_length the Trainer's evaluation sampler is length-grouped
+# too (transformers 5.17, Trainer._get_eval_sampler), so predictions come back in a shuffled order, with their labels.
+truth = ["<unseen>" if i == UNSEEN else names[i] for i in out.label_ids]
+acc, f1 = common.accuracy_and_f1(truth, [names[p] for p in out.predictions.argmax(axis=1)], names)
 recipe = "bf16 + dynamic padding + group_by_length" if best else "float32 defaults"
 common.write(args.out, {
     "name": f"HF Trainer, {recipe}, eval batch {eval_batch} ({library})",
