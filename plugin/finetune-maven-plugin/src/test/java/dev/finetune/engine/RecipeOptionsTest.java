@@ -30,7 +30,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The four recipe options together in one run, through the whole job: recorded in finetune-config.json, counted in the
+ * The recipe options together in one run (encoder dropout too), through the whole job: recorded in finetune-config.json, counted in the
  * history as optimizer steps, and the hidden head layers part of the exported graph, so that evaluate/predict's model
  * and the application runtime load and run it as any other model, with the answers the training session gave.
  */
@@ -47,11 +47,14 @@ class RecipeOptionsTest {
         c.labelSmoothing = 0.1;
         c.batchSize = 8;
         c.gradientAccumulationSteps = 2;
+        c.encoderDropout = "0.1";
         List<String> log = new ArrayList<>();
         TrainingHistory h = FineTuneEngine.train(c, log::add).history();
 
         assertTrue(log.contains("Class weights (positive=2.0): negative=1.000, positive=2.000."), log.toString());
         assertTrue(log.contains("Head: hidden layers 16,8 (gelu, dropout 0.1 after each), then the output layer."), log.toString());
+        assertTrue(log.contains("Encoder dropout 0.1 in training steps, at 2 attention-probability and 4 hidden-state sites."),
+                log.toString());
         // 192 training examples in effective batches of 16: 12 optimizer steps an epoch.
         assertEquals(10 * 12, h.steps.size());
         assertTrue(h.steps.stream().allMatch(s -> s.examples() == 16), "every step is an effective batch of 16");
@@ -64,6 +67,7 @@ class RecipeOptionsTest {
         assertEquals(2.0, config.get("classWeightsUsed").get("positive").asDouble());
         assertEquals(0.1, config.get("labelSmoothing").asDouble());
         assertEquals(2, config.get("gradientAccumulationSteps").asInt());
+        assertEquals("0.1", config.get("encoderDropout").asText());
 
         List<String> texts = new ArrayList<>();
         List<String> truth = new ArrayList<>();

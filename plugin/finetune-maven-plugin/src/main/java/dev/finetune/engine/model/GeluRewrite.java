@@ -41,7 +41,7 @@ public final class GeluRewrite {
     /** The graph with every tanh GELU made cheap to train through ({@link GeluRewrite}). */
     public static GraphDef forTraining(GraphDef graph) {
         Map<String, NodeDef> nodes = GraphDefs.byName(graph);
-        Map<String, List<NodeDef>> consumers = consumers(graph);
+        Map<String, List<NodeDef>> consumers = GraphDefs.consumers(graph);
         Map<String, Match> matches = new HashMap<>();
         for (NodeDef n : graph.getNodeList()) {
             if (n.getOp().equals("Tanh")) {
@@ -268,17 +268,5 @@ public final class GeluRewrite {
     private static NodeDef only(Map<String, List<NodeDef>> consumers, NodeDef n) {
         List<NodeDef> c = consumers.getOrDefault(n.getName(), List.of());
         return c.size() == 1 ? c.get(0) : null;
-    }
-
-    private static Map<String, List<NodeDef>> consumers(GraphDef graph) {
-        Map<String, List<NodeDef>> out = new HashMap<>();
-        for (NodeDef n : graph.getNodeList()) {
-            for (String i : n.getInputList()) {
-                if (!i.startsWith("^")) {
-                    out.computeIfAbsent(GraphDefs.nodeName(i), k -> new ArrayList<>()).add(n);
-                }
-            }
-        }
-        return out;
     }
 }

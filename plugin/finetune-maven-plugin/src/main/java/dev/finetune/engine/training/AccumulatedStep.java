@@ -27,6 +27,7 @@ final class AccumulatedStep {
      * whole batch's (the micro-batches' losses by their shares, or the combined one), its norm the whole gradient's.
      */
     ClassifierSession.StepResult run(Batch batch, boolean real, float learningRate, long step, double beta1, double beta2) {
+        session.startStep(step);
         if (!session.accumulates() || !real) {
             return session.train(batch, real, learningRate, step, beta1, beta2);
         }

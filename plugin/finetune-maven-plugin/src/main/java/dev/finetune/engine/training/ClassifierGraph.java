@@ -1,7 +1,9 @@
 package dev.finetune.engine.training;
 
+import dev.finetune.engine.model.EncoderDropout;
 import dev.finetune.engine.model.EncoderGraph;
 import dev.finetune.engine.model.EncoderSignature;
+import dev.finetune.engine.model.NativeGraphs;
 import dev.finetune.runtime.Task;
 import dev.finetune.runtime.model.ModelException;
 import java.util.ArrayList;
@@ -17,6 +19,7 @@ import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.VarHandleOp;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
 
 /**
  * The whole training graph: the imported encoder, a classification head ({@link ClassifierHead}), the loss
@@ -34,6 +37,8 @@ public final class ClassifierGraph implements AutoCloseable {
     public static final String FEATURES = "finetune_features";
     /** The plugin's own mask input, for models that take none. */
     public static final String INPUT_MASK = "finetune_input_mask";
+    /** Scope of the encoder's training copy, with dropout ({@link EncoderDropout}). */
+    static final String TRAINING_ENCODER = "finetune_training_encoder";
 
     private final Graph graph;
     private final EncoderGraph encoder;
@@ -53,6 +58,9 @@ public final class ClassifierGraph implements AutoCloseable {
     final Placeholder<TFloat32> learningRate;
     final Placeholder<TFloat32> beta1Power;
     final Placeholder<TFloat32> beta2Power;
+    /** Encoder dropout: the draw number each training run feeds ({@link EncoderDropout.TrainingCopy#draw}); else null. */
+    Output<TInt64> dropoutDraw;
+    private EncoderDropout.Sites encoderDropoutSites;
     /** This worker's loss: the mean over its own rows (labelled positions for token classification). */
     final Operand<TFloat32> loss;
     /**
@@ -106,12 +114,13 @@ public final class ClassifierGraph implements AutoCloseable {
     public record Settings(String pooling, double dropout, long seed, double beta1, double beta2, double epsilon,
                            double weightDecay, double maxGradNorm, int trainLayers, double layerDecay, Task task,
                            String regressionLoss, double targetMean, double targetScale, float[] initialBias,
-                           ClassifierHead.Layers headLayers, TaskLoss.Options lossOptions, boolean accumulate) {
+                           ClassifierHead.Layers headLayers, TaskLoss.Options lossOptions, boolean accumulate,
+                           double encoderDropout) {
         /** Single-label classification. */
         public Settings(String pooling, double dropout, long seed, double beta1, double beta2, double epsilon,
                         double weightDecay, double maxGradNorm, int trainLayers, double layerDecay) {
             this(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
-                    Task.SINGLE_LABEL, "mse", 0, 1, null, ClassifierHead.Layers.NONE, TaskLoss.Options.NONE, false);
+                    Task.SINGLE_LABEL, "mse", 0, 1, null, ClassifierHead.Layers.NONE, TaskLoss.Options.NONE, false, 0);
         }
 
         /** Single-label classification; every layer trains at the full rate. */
@@ -123,33 +132,42 @@ public final class ClassifierGraph implements AutoCloseable {
         /** These settings for another task; regression predicts {@code mean + scale × output}. */
         public Settings forTask(Task t, String loss, double mean, double scale) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
-                    t, loss, mean, scale, initialBias, headLayers, lossOptions, accumulate);
+                    t, loss, mean, scale, initialBias, headLayers, lossOptions, accumulate, encoderDropout);
         }
 
         /** These settings with the head's bias starting at {@code bias} (null: zeros). */
         public Settings withInitialBias(float[] bias) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
-                    task, regressionLoss, targetMean, targetScale, bias, headLayers, lossOptions, accumulate);
+                    task, regressionLoss, targetMean, targetScale, bias, headLayers, lossOptions, accumulate, encoderDropout);
         }
 
         /** These settings with hidden layers of {@code sizes} (empty: none) before the output layer, and their activation. */
         public Settings withHeadLayers(int[] sizes, String activation) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
                     task, regressionLoss, targetMean, targetScale, initialBias, new ClassifierHead.Layers(sizes, activation),
-                    lossOptions, accumulate);
+                    lossOptions, accumulate, encoderDropout);
         }
 
         /** These settings with class weights (label order; null: none) and label smoothing ε in the training loss. */
         public Settings withLoss(float[] classWeights, double labelSmoothing) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
                     task, regressionLoss, targetMean, targetScale, initialBias, headLayers,
-                    new TaskLoss.Options(classWeights, labelSmoothing), accumulate);
+                    new TaskLoss.Options(classWeights, labelSmoothing), accumulate, encoderDropout);
         }
 
         /** These settings with gradient sums for accumulating several micro-batches into one optimizer step. */
         public Settings withAccumulation(boolean on) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
-                    task, regressionLoss, targetMean, targetScale, initialBias, headLayers, lossOptions, on);
+                    task, regressionLoss, targetMean, targetScale, initialBias, headLayers, lossOptions, on, encoderDropout);
+        }
+
+        /**
+         * These settings with dropout at {@code rate} inside the encoder, in training steps only ({@link EncoderDropout});
+         * 0: none.
+         */
+        public Settings withEncoderDropout(double rate) {
+            return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
+                    task, regressionLoss, targetMean, targetScale, initialBias, headLayers, lossOptions, accumulate, rate);
         }
     }
 
@@ -192,16 +210,19 @@ public final class ClassifierGraph implements AutoCloseable {
                         + "use pooling " + (s.pooling().equals("pooled") ? "cls, mean or last" : "pooled") + ".");
             }
             encoderVariables = EncoderVariables.find(encoder.graph(), encoderOutput);
+            Output<TFloat32> evalOutput = (Output<TFloat32>) output(encoderOutput);
+            Output<TFloat32> trainOutput = trainingEncoder(encoderOutput, s);
             // Token classification reads every position's vector; the other tasks one vector per text.
-            Operand<TFloat32> features = tf.withName(FEATURES).identity(perToken ? (Output<TFloat32>) output(encoderOutput)
-                    : features(tf, (Output<TFloat32>) output(encoderOutput), s.pooling()));
+            Operand<TFloat32> features = tf.withName(FEATURES).identity(perToken ? evalOutput : features(tf, evalOutput, s.pooling()));
+            Operand<TFloat32> trainFeatures = trainOutput == evalOutput ? features
+                    : perToken ? trainOutput : features(tf.withSubScope(TRAINING_ENCODER), trainOutput, s.pooling());
             hiddenSize = (int) features.shape().get(features.shape().numDimensions() - 1);
             if (hiddenSize <= 0) {
                 throw new ModelException("The hidden size of '" + encoderOutput + "' is not known from the graph.");
             }
 
             int numLabels = this.numLabels;
-            head = new ClassifierHead(tf, features, hiddenSize, numLabels, s.headLayers(), s.dropout(), s.seed(), s.initialBias(), freshInit);
+            head = new ClassifierHead(tf, trainFeatures, features, hiddenSize, numLabels, s.headLayers(), s.dropout(), s.seed(), s.initialBias(), freshInit);
             Operand<TFloat32> trainLogits = head.trainLogits;
             Operand<TFloat32> evalLogits = tf.withName(LOGITS).identity(head.evalLogits);
             labels = tf.withName("finetune_labels").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
@@ -374,6 +395,37 @@ public final class ClassifierGraph implements AutoCloseable {
 
     private Output<?> output(String tensor) {
         return output(graph, tensor);
+    }
+
+    /**
+     * The encoder output the training loss reads: with encoder dropout, that of a training copy of the encoder
+     * ({@link EncoderDropout}) under {@link #TRAINING_ENCODER}, which shares the encoder's variable reads and everything
+     * upstream of its first dropout site; else the encoder's own output.
+     */
+    @SuppressWarnings("unchecked")
+    private Output<TFloat32> trainingEncoder(String encoderOutput, Settings s) {
+        if (s.encoderDropout() <= 0) {
+            return (Output<TFloat32>) output(encoderOutput);
+        }
+        encoderDropoutSites = EncoderDropout.find(encoder.graph(), encoderOutput);
+        EncoderDropout.TrainingCopy copy = EncoderDropout.trainingCopy(encoder.graph(), encoderOutput, encoderDropoutSites,
+                s.encoderDropout(), s.seed());
+        if (copy == null) {
+            return (Output<TFloat32>) output(encoderOutput);
+        }
+        java.util.Map<String, String> wiring = new java.util.LinkedHashMap<>();
+        copy.external().forEach(t -> wiring.put(t, t));
+        NativeGraphs.importMapped(graph, copy.graph(), TRAINING_ENCODER, wiring);
+        dropoutDraw = (Output<TInt64>) graph.operationOrThrow(TRAINING_ENCODER + "/" + EncoderDropout.DRAW).<TInt64>output(0);
+        return (Output<TFloat32>) output(TRAINING_ENCODER + "/" + copy.output());
+    }
+
+    /**
+     * Where the encoder drops in training steps (null when encoderDropout is 0; empty when the graph has no site the
+     * patterns of {@link EncoderDropout} find, and then it trains without).
+     */
+    public EncoderDropout.Sites encoderDropoutSites() {
+        return encoderDropoutSites;
     }
 
     /** The output named {@code tensor} ("op:index" or "op") of {@code graph}. */

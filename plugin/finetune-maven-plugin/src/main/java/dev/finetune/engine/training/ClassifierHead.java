@@ -33,14 +33,15 @@ final class ClassifierHead {
     final Operand<TFloat32> evalLogits;
 
     /**
-     * Builds the head on {@code features} ({@code [rows, hidden]} or {@code [rows, length, hidden]}); the ops that give
+     * Builds the head on {@code features} ({@code [rows, hidden]} or {@code [rows, length, hidden]}), whose training path
+     * reads {@code trainFeatures} (the same, or those of the encoder's training copy); the ops that give
      * its weights their first values go to {@code freshInit}. The output layer keeps the names it has always had
      * ({@code finetune_head/kernel}, {@code /bias}) and its seed, so a head without hidden layers is what it was.
      */
-    ClassifierHead(Ops tf, Operand<TFloat32> features, int inputSize, int outputs, Layers layers, double dropout, long seed,
-                   float[] initialBias, List<Op> freshInit) {
+    ClassifierHead(Ops tf, Operand<TFloat32> trainFeatures, Operand<TFloat32> features, int inputSize, int outputs, Layers layers,
+                   double dropout, long seed, float[] initialBias, List<Op> freshInit) {
         Ops head = tf.withSubScope("finetune_head");
-        Operand<TFloat32> train = dropout(head, features, dropout, seed);
+        Operand<TFloat32> train = dropout(head, trainFeatures, dropout, seed);
         Operand<TFloat32> eval = features;
         int in = inputSize;
         for (int k = 0; k < layers.sizes().length; k++) {

@@ -15,6 +15,7 @@ import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Op;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
 import org.tensorflow.types.TString;
 
 /**
@@ -24,6 +25,9 @@ import org.tensorflow.types.TString;
 public final class ClassifierSession implements AutoCloseable {
     private final ClassifierGraph model;
     private final Session session;
+    /** The optimizer step whose micro-batches are running, and how many of them ran: they key the dropout masks. */
+    private long drawStep;
+    private int drawMicroBatch;
     /** This process as one of several workers, or null when it trains alone. */
     private final dev.finetune.engine.distributed.Worker worker;
 
@@ -78,6 +82,16 @@ public final class ClassifierSession implements AutoCloseable {
      */
     public StepResult train(Batch batch, float share, float learningRate, long step, double beta1, double beta2) {
         return step(batch, share, learningRate, step, beta1, beta2, null, true).result();
+    }
+
+    /**
+     * Starts optimizer step {@code step} (1-based): its training runs, one per micro-batch, draw the encoder's dropout
+     * masks of that step ({@link dev.finetune.engine.model.EncoderDropout}), so a resumed run draws what an uninterrupted
+     * one drew.
+     */
+    void startStep(long step) {
+        drawStep = step;
+        drawMicroBatch = 0;
     }
 
     /** Adds {@code share} × this micro-batch's gradient to the graph's sums, changing no weight; returns its loss. */
@@ -193,6 +207,9 @@ public final class ClassifierSession implements AutoCloseable {
     private Traced step(Batch batch, float share, float learningRate, long step, double beta1, double beta2,
                         org.tensorflow.proto.RunOptions options, boolean real) {
         List<Tensor> feeds = new ArrayList<>();
+        if (step != drawStep) {
+            startStep(step);
+        }
         try {
             Session.Runner r = feedTraining(session.runner(), batch, real, feeds);
             if (model.accumulators != null && !model.accumulators.contributions()) {
@@ -302,19 +319,30 @@ public final class ClassifierSession implements AutoCloseable {
      */
     private Session.Runner feedTraining(Session.Runner r, Batch batch, boolean real, List<Tensor> feeds) {
         List<Replicas.Replica> replicas = model.replicas;
+        int micro = drawMicroBatch++;
+        // Each replica of each worker draws its own masks.
+        int stream = worker == null ? 0 : worker.cluster().index() * Math.max(1, replicas.size());
         if (replicas.isEmpty()) {
             if (model.shardWeight != null) {
                 r.feed(model.shardWeight, track(feeds, TFloat32.scalarOf(real ? 1f : 0f)));
             }
+            feedDraw(r, model.dropoutDraw, micro, stream, feeds);
             return feed(r, batch, feeds, true, o -> o);
         }
         for (int k = 0; k < replicas.size(); k++) {
             Replicas.Replica replica = replicas.get(k);
             Shard share = Shard.of(batch, replicas.size(), k);
             r.feed(replica.weight(), track(feeds, TFloat32.scalarOf(real && share.real() ? 1f : 0f)));
+            feedDraw(r, replica.input(model.dropoutDraw), micro, stream + k, feeds);
             feed(r, share.batch(), feeds, true, replica::input);
         }
         return r;
+    }
+
+    private void feedDraw(Session.Runner r, Output<?> draw, int micro, int stream, List<Tensor> feeds) {
+        if (draw != null) {
+            r.feed(draw, track(feeds, TInt64.scalarOf(dev.finetune.engine.model.EncoderDropout.TrainingCopy.draw(drawStep, micro, stream))));
+        }
     }
 
     private Session.Runner feed(Session.Runner r, Batch batch, List<Tensor> feeds, boolean withLabels) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.finetune.engine.FineTuneEngine;
+import dev.finetune.engine.TestFiles;
 import dev.finetune.engine.training.ProgressListener;
 import dev.finetune.runtime.FineTuneException;
 import java.nio.file.Path;
@@ -93,6 +94,22 @@ class FineTuneConfigTest {
                 "maxSequenceLength 'many' is neither auto nor a number of tokens."), c.problems());
         c.maxSequenceLength = "2";
         assertTrue(c.problems().contains("maxSequenceLength must be at least 3 ([CLS], one token, [SEP]), not 2."), c.problems().toString());
+    }
+
+    @Test
+    void encoderDropoutAutoIsResolvedInOnePlace() {
+        FineTuneConfig c = TestFiles.unreadConfig();
+        assertEquals("auto", c.encoderDropout);
+        assertEquals(FineTuneConfig.AUTO_ENCODER_DROPOUT, c.encoderDropoutRate());
+        c.encoderDropout = " 0.1 ";
+        assertEquals(0.1, c.encoderDropoutRate());
+        assertTrue(c.problems().isEmpty(), c.problems().toString());
+        c.encoderDropout = "0";
+        assertEquals(0, c.encoderDropoutRate());
+        for (String bad : new String[] {"1", "-0.1", "some"}) {
+            c.encoderDropout = bad;
+            assertEquals(List.of("encoderDropout '" + bad + "' is neither auto nor a rate in [0, 1)."), c.problems());
+        }
     }
 
     @Test

@@ -1,6 +1,7 @@
 package dev.finetune.runtime.model;
 
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Deque;
 import java.util.HashMap;
@@ -81,6 +82,19 @@ public final class GraphDefs {
             node.getInputList().stream().filter(in -> !in.startsWith("^")).forEach(in -> todo.push(nodeName(in)));
         }
         return seen;
+    }
+
+    /** Each node's data consumers, by the node's name (control edges left out). */
+    public static Map<String, List<NodeDef>> consumers(GraphDef graph) {
+        Map<String, List<NodeDef>> out = new HashMap<>();
+        for (NodeDef n : graph.getNodeList()) {
+            for (String i : n.getInputList()) {
+                if (!i.startsWith("^")) {
+                    out.computeIfAbsent(nodeName(i), k -> new ArrayList<>()).add(n);
+                }
+            }
+        }
+        return out;
     }
 
     /** The output named {@code tensor} ("op:index" or "op") of {@code graph}. */
