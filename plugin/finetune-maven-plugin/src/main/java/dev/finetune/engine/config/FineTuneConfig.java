@@ -228,8 +228,8 @@ public class FineTuneConfig {
 
 
     /**
-     * What auto encoderDropout is: off. Measured on BERT-base with 300 training examples over 3 seeds, 0.1 did not gain
-     * accuracy beyond the seeds' spread (README, issue 18).
+     * What auto encoderDropout is: off. On BERT-base with 300 training examples (3 epochs, 3 seeds), 0.1 lowered the
+     * mean test accuracy from 0.715 to 0.686 (README, "Encoder dropout on small data").
      */
     public static final double AUTO_ENCODER_DROPOUT = 0;
 

@@ -34,8 +34,10 @@ public final class ProfileStep {
         // -DweightDecay=D -DmaxGradNorm=N: the update's extra work, to see what it costs in time and memory.
         double weightDecay = Double.parseDouble(System.getProperty("weightDecay", "0.01"));
         double maxGradNorm = Double.parseDouble(System.getProperty("maxGradNorm", "1.0"));
+        // -DencoderDropout=R: dropout inside the encoder (EncoderDropout), to see what the training copy costs.
+        double encoderDropout = Double.parseDouble(System.getProperty("encoderDropout", "0"));
         try (ClassifierGraph g = new ClassifierGraph(enc, 2,
-                new ClassifierGraph.Settings("pooled", 0.1, 1, 0.9, 0.999, 1e-6, weightDecay, maxGradNorm));
+                new ClassifierGraph.Settings("pooled", 0.1, 1, 0.9, 0.999, 1e-6, weightDecay, maxGradNorm).withEncoderDropout(encoderDropout));
              ClassifierSession s = new ClassifierSession(g, settings)) {
             System.out.println("session: " + settings.describe() + "; tanh GELUs taking the training detour: "
                     + dev.finetune.engine.model.GeluRewrite.count(enc.graph()));
