@@ -12,6 +12,7 @@ assert json.confusionMatrix.rows.flatten().sum() == 80
 assert json.gates.size() == 5 && json.gates.every { it.passed } && json.passed
 assert json.gates*.name as Set == ['minimumAccuracy', 'minimumMacroF1', 'minimumClassF1.positive', 'minimumClassF1.negative', 'maximumLoss'] as Set
 assert json.rocAuc != null && json.prAuc != null && json.expectedCalibrationError != null
+assert json.paddedTokensPerExample >= 3 : 'every text is at least [CLS], a word and [SEP]'
 
 def html = new File(out, 'evaluation.html').text
 assert html.startsWith('<!DOCTYPE html>')

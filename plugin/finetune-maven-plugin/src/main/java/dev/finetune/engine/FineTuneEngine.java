@@ -222,7 +222,8 @@ public final class FineTuneEngine {
             }
             Trainer.Settings loop = new Trainer.Settings(c.epochs, c.batchSize, c.learningRate, c.warmupRatio, c.schedule,
                     c.beta1, c.beta2, c.seed, c.logEverySteps, c.resume, digest, c.bestModelMetric, c.earlyStoppingPatience,
-                    c.evaluateEverySteps, c.exportBestModel, c.bucketByLength, c.gradientAccumulationSteps, c.weightDecayInterval);
+                    c.evaluateEverySteps, c.exportBestModel, c.bucketByLength, c.gradientAccumulationSteps, c.weightDecayInterval,
+                    c.inferenceBatch(maxLength));
             if (c.gradientAccumulationSteps > 1) {
                 int sharing = devices.count() * cluster.size();
                 log.info("Gradient accumulation: " + c.gradientAccumulationSteps + " batches of " + c.batchSize + " per optimizer step, "
@@ -238,7 +239,8 @@ public final class FineTuneEngine {
                 return new TrainingResult(c.outputDirectory, data.labels(), history);
             }
             if (task == Task.MULTI_LABEL) {
-                thresholds = Thresholds.choose(c, session, validation, tokenizer.padId(), data.labels(), log);
+                thresholds = Thresholds.choose(c.fixedThreshold(), c.inferenceBatch(maxLength), session, validation, tokenizer.padId(),
+                        data.labels(), log);
             }
             List<EncodedExample> sample = (validation.isEmpty() ? train : validation).subList(0,
                     Math.min(8, (validation.isEmpty() ? train : validation).size()));

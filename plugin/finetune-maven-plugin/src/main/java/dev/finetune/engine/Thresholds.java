@@ -1,9 +1,9 @@
 package dev.finetune.engine;
 
-import dev.finetune.engine.config.FineTuneConfig;
 import dev.finetune.engine.evaluation.MultiLabelMetrics;
 import dev.finetune.engine.training.ClassifierSession;
 import dev.finetune.engine.training.ProgressListener;
+import dev.finetune.runtime.encoding.BatchBudget;
 import dev.finetune.runtime.encoding.Batches;
 import dev.finetune.runtime.encoding.EncodedExample;
 import java.util.ArrayList;
@@ -19,9 +19,9 @@ final class Thresholds {
     private Thresholds() {
     }
 
-    static double[] choose(FineTuneConfig c, ClassifierSession session, List<EncodedExample> validation, int padId,
-                           List<String> labels, ProgressListener log) {
-        Double fixed = c.fixedThreshold();
+    /** {@code fixed}: the configured threshold for all labels, or null to tune them in batches of {@code batches}. */
+    static double[] choose(Double fixed, BatchBudget batches, ClassifierSession session, List<EncodedExample> validation,
+                           int padId, List<String> labels, ProgressListener log) {
         if (fixed != null || validation.isEmpty()) {
             double t = fixed != null ? fixed : 0.5;
             if (fixed == null) {
@@ -31,7 +31,7 @@ final class Thresholds {
             Arrays.fill(all, t);
             return all;
         }
-        float[][] scores = Batches.predictInLengthOrder(validation, c.batchSize, padId, session::predict);
+        float[][] scores = Batches.predictInLengthOrder(validation, batches, padId, session::predict);
         boolean[][] truth = new boolean[validation.size()][labels.size()];
         for (int i = 0; i < truth.length; i++) {
             // Read once: a validation set on disk decodes a row at each get.

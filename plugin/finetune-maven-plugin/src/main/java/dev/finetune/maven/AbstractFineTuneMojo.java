@@ -44,7 +44,6 @@ abstract class AbstractFineTuneMojo extends AbstractMojo {
     @Parameter(property = "finetune.labelColumn", defaultValue = "label")
     String labelColumn;
 
-    /** Examples per step (training) or per inference batch. */
     /** Multi-label: what separates the labels in one CSV/TSV cell, such as {@code a|b}. */
     @Parameter(property = "finetune.labelSeparator", defaultValue = "|")
     String labelSeparator;
@@ -57,8 +56,17 @@ abstract class AbstractFineTuneMojo extends AbstractMojo {
     @Parameter(property = "finetune.tagsColumn", defaultValue = "tags")
     String tagsColumn;
 
+    /** Examples per training step. */
     @Parameter(property = "finetune.batchSize", defaultValue = "16")
     int batchSize;
+
+    /**
+     * Padded tokens (rows × the batch's longest row) per batch wherever many texts are predicted: validation during
+     * training, {@code evaluate} and {@code predict}. {@code auto}: 32 rows of {@code maxSequenceLength}; either way at
+     * most 64 rows. Short texts then go more to a batch, long ones fewer. {@code -Dfinetune.inferenceBatchTokens=4096}
+     */
+    @Parameter(property = "finetune.inferenceBatchTokens", defaultValue = "auto")
+    String inferenceBatchTokens;
 
     /** Skip this goal; {@code -Dfinetune.skip} skips every goal of the plugin. */
     @Parameter(property = "finetune.skip", defaultValue = "false")

@@ -1,6 +1,8 @@
 package dev.finetune.maven;
 
+import dev.finetune.engine.config.FineTuneConfig;
 import dev.finetune.runtime.FineTunedModel;
+import dev.finetune.runtime.encoding.BatchBudget;
 import dev.finetune.runtime.model.SessionSettings;
 import java.io.File;
 import java.util.List;
@@ -33,13 +35,23 @@ abstract class AbstractModelMojo extends AbstractFineTuneMojo {
 
     /** Loads the model with the session settings of this goal, once checked and scanned. */
     FineTunedModel loadModel() throws MojoExecutionException {
-        String problem = SessionSettings.precisionProblem(precision);
-        if (problem != null) {
-            throw new MojoExecutionException(problem);
+        for (String problem : new String[] {SessionSettings.precisionProblem(precision),
+                FineTuneConfig.inferenceBatchTokensProblem(inferenceBatchTokens)}) {
+            if (problem != null) {
+                throw new MojoExecutionException(problem);
+            }
         }
         FineTunedModel model = FineTunedModel.load(modelDirectory.toPath(), new SessionSettings("auto", 0, 0, precision, false),
                 allowUnsafeOps == null ? List.of() : allowUnsafeOps);
         getLog().info("Inference in " + model.precision() + ".");
         return model;
+    }
+
+    /** The batches {@code model} predicts many texts in ({@code inferenceBatchTokens}, checked by {@link #loadModel}). */
+    BatchBudget inferenceBatch(FineTunedModel model) {
+        BatchBudget budget = FineTuneConfig.inferenceBatch(inferenceBatchTokens, model.maxSequenceLength());
+        getLog().info(String.format("Batches of texts sorted by length, each at most %,d padded tokens and %d rows (inferenceBatchTokens %s).",
+                budget.tokens(), budget.rows(), inferenceBatchTokens));
+        return budget;
     }
 }

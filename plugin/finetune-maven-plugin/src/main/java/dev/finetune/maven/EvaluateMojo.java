@@ -108,7 +108,7 @@ public class EvaluateMojo extends AbstractModelMojo {
                 maximumRmse, maximumMae, minimumR2, minimumPearson, minimumSpearman);
         try (FineTunedModel model = loadModel()) {
             Evaluation e = Evaluator.evaluate(model, dataReader(true, model), tokenReader(true), testFile.toPath(),
-                    TextFormat.of(dataFormat, testFile.toPath()), batchSize, progress());
+                    TextFormat.of(dataFormat, testFile.toPath()), inferenceBatch(model), progress());
             List<QualityGates.Result> results = gates.check(e);
             EvaluationReports.write(reportDirectory.toPath(), e, results, basedir.toPath());
             getLog().info("Reports: " + new File(reportDirectory, EvaluationReports.HTML));

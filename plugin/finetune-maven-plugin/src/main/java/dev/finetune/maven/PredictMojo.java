@@ -32,7 +32,7 @@ public class PredictMojo extends AbstractModelMojo {
     void run() throws MojoExecutionException {
         required(inputFile, "inputFile", "the texts to classify (CSV, TSV or JSONL)");
         try (FineTunedModel model = loadModel()) {
-            long rows = Predictor.predict(model, dataReader(false, model), tokenReader(false), inputFile.toPath(), TextFormat.of(dataFormat, inputFile.toPath()), predictionsFile.toPath(), batchSize, progress());
+            long rows = Predictor.predict(model, dataReader(false, model), tokenReader(false), inputFile.toPath(), TextFormat.of(dataFormat, inputFile.toPath()), predictionsFile.toPath(), inferenceBatch(model), progress());
             getLog().info(String.format("Predicted %,d rows of %s into %s.", rows, inputFile, predictionsFile));
         }
     }

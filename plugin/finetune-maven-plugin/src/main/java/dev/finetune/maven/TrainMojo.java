@@ -418,6 +418,7 @@ public class TrainMojo extends AbstractFineTuneMojo {
         c.trainLayers = trainLayers;
         c.layerwiseLrDecay = layerwiseLrDecay;
         c.batchSize = batchSize;
+        c.inferenceBatchTokens = inferenceBatchTokens;
         c.learningRate = learningRate;
         c.warmupRatio = warmupRatio;
         c.schedule = schedule;

@@ -6,6 +6,7 @@ import dev.finetune.engine.evaluation.Evaluation;
 import dev.finetune.engine.evaluation.Evaluator;
 import dev.finetune.engine.training.ProgressListener;
 import dev.finetune.runtime.FineTunedModel;
+import dev.finetune.runtime.encoding.BatchBudget;
 import dev.finetune.runtime.encoding.LabeledText;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
@@ -33,7 +34,7 @@ public final class EvaluationProcess {
         }
         Evaluation e;
         try (FineTunedModel model = FineTunedModel.load(Path.of(args[0]))) {
-            e = Evaluator.evaluate(model, reader, csv, TextFormat.CSV, 64, ProgressListener.SILENT);
+            e = Evaluator.evaluate(model, reader, csv, TextFormat.CSV, BatchBudget.rows(64), ProgressListener.SILENT);
         }
         long peak = 0;
         for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {

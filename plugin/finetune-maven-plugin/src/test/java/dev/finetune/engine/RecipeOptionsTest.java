@@ -17,6 +17,7 @@ import dev.finetune.runtime.Json;
 import dev.finetune.runtime.Prediction;
 import dev.finetune.runtime.TextClassifier;
 import dev.finetune.runtime.encoding.Batch;
+import dev.finetune.runtime.encoding.BatchBudget;
 import dev.finetune.runtime.encoding.Batches;
 import dev.finetune.runtime.encoding.EncodedExample;
 import dev.finetune.runtime.encoding.LabeledText;
@@ -92,7 +93,7 @@ class RecipeOptionsTest {
                     .toList();
             engine = Batches.predictInLengthOrder(encoded, 8, model.tokenizer().padId(), model::predict);
             Evaluation e = Evaluator.evaluate(model, new DataReader("text", null, "label"), TestFiles.data("tiny-sentiment-test.csv"),
-                    TextFormat.CSV, 8, ProgressListener.SILENT);
+                    TextFormat.CSV, BatchBudget.rows(8), ProgressListener.SILENT);
             assertTrue(e.metrics().accuracy() >= 0.9, "accuracy " + e.metrics().accuracy());
         }
         try (TextClassifier classifier = TextClassifier.load(c.outputDirectory,

@@ -23,6 +23,7 @@ import dev.finetune.engine.training.Trainer;
 import dev.finetune.engine.training.TrainingHistory;
 import dev.finetune.runtime.Task;
 import dev.finetune.runtime.encoding.Batch;
+import dev.finetune.runtime.encoding.BatchBudget;
 import dev.finetune.runtime.encoding.Batches;
 import dev.finetune.runtime.encoding.EncodedExample;
 import dev.finetune.runtime.encoding.LabeledText;
@@ -226,7 +227,7 @@ class StreamingDataTest {
         }
         List<EncodedExample> sorted = new ArrayList<>(data.validation());
         sorted.sort(Comparator.comparingInt(e -> e.ids().length));
-        List<Batch> validation = Batches.of(Batches.byLength(data.validation()), 8, 0);
+        List<Batch> validation = Batches.byLength(data.validation(), BatchBudget.rows(8), 0);
         for (int b = 0; b < validation.size(); b++) {
             assertSameBatch(Batches.pad(sorted.subList(b * 8, Math.min(sorted.size(), b * 8 + 8)), 0), validation.get(b), "validation " + b);
         }
@@ -260,7 +261,7 @@ class StreamingDataTest {
         ClassifierGraph.Settings head = new ClassifierGraph.Settings("pooled", 0.0, 7, 0.9, 0.999, 1e-6, 0.0, 1.0)
                 .forTask(task, "mse", 0, 1);
         Trainer.Settings loop = new Trainer.Settings(2, 16, 3e-3, 0.1, "linear", 0.9, 0.999, 11, 1000, false, "streaming", "loss",
-                0, 0, false, true, 1, 1);
+                0, 0, false, true, 1, 1, BatchBudget.rows(16));
         try (ClassifierGraph g = new ClassifierGraph(encoder, data.labels().size(), head);
              ClassifierSession s = new ClassifierSession(g, 1, 1)) {
             return new Trainer(s, loop, new CheckpointStore(work), TOKENIZER.padId(), ProgressListener.SILENT).train(train, validation);

@@ -3,6 +3,7 @@ package dev.finetune.engine;
 import dev.finetune.engine.config.FineTuneConfig;
 import dev.finetune.engine.data.ExampleCache;
 import dev.finetune.runtime.encoding.Batch;
+import dev.finetune.runtime.encoding.BatchBudget;
 import dev.finetune.runtime.encoding.Batches;
 import dev.finetune.runtime.encoding.EncodedExample;
 import dev.finetune.runtime.tokenizer.BertTokenizer;
@@ -50,7 +51,7 @@ public final class StreamingProcess {
             rows += b.rows();
             tokens += sum(b.inputMask());
         }
-        for (Batch b : Batches.of(Batches.byLength(validation), 32, tokenizer.padId())) {
+        for (Batch b : Batches.byLength(validation, BatchBudget.rows(32), tokenizer.padId())) {
             rows += b.rows();
             tokens += sum(b.inputMask());
         }

@@ -22,6 +22,7 @@ import dev.finetune.runtime.Prediction;
 import dev.finetune.runtime.TaggedWord;
 import dev.finetune.runtime.Task;
 import dev.finetune.runtime.TextClassifier;
+import dev.finetune.runtime.encoding.BatchBudget;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -93,7 +94,7 @@ class TasksEndToEndTest {
             assertTrue(t.asDouble() > 0 && t.asDouble() < 1, "threshold " + t);
         }
         try (FineTunedModel model = FineTunedModel.load(c.outputDirectory)) {
-            Evaluation e = Evaluator.evaluate(model, new DataReader("text", null, "labels").multiLabel("|"), test, TextFormat.CSV, 16,
+            Evaluation e = Evaluator.evaluate(model, new DataReader("text", null, "labels").multiLabel("|"), test, TextFormat.CSV, BatchBudget.rows(16),
                     ProgressListener.SILENT);
             assertEquals(80, e.multiLabel().examples());
             assertTrue(e.multiLabel().micro().f1() > 0.9, "micro F1 " + e.multiLabel().micro().f1());
@@ -104,11 +105,11 @@ class TasksEndToEndTest {
             assertThrows(FineTuneException.class, () -> new QualityGates(null, null, null, 0.5).check(e), "log loss is single-label's");
             // Batches of 2 are windows of 64 rows: the file is predicted in two.
             DataReader reader = new DataReader("text", null, "labels").multiLabel("|");
-            WholeFileReference.assertMultiLabel(Evaluator.evaluate(model, reader, test, TextFormat.CSV, 2, ProgressListener.SILENT), model,
+            WholeFileReference.assertMultiLabel(Evaluator.evaluate(model, reader, test, TextFormat.CSV, BatchBudget.rows(2), ProgressListener.SILENT), model,
                     reader, test, 2);
 
             Path out = tmp.resolve("predictions.csv");
-            assertEquals(80, Predictor.predict(model, DataReader.unlabelled("text", null, "labels").multiLabel("|"), test, TextFormat.CSV, out, 16,
+            assertEquals(80, Predictor.predict(model, DataReader.unlabelled("text", null, "labels").multiLabel("|"), test, TextFormat.CSV, out, BatchBudget.rows(16),
                     ProgressListener.SILENT));
             List<String> lines = Files.readAllLines(out);
             assertEquals("line,predicted,p_acting,p_music,p_story", lines.get(0));
@@ -164,7 +165,7 @@ class TasksEndToEndTest {
         assertEquals(10, labels.get("targetMean").asDouble(), 0.5);
         assertTrue(labels.get("targetScale").asDouble() > 0.5, "scale " + labels.get("targetScale"));
         try (FineTunedModel model = FineTunedModel.load(c.outputDirectory)) {
-            Evaluation e = Evaluator.evaluate(model, new DataReader("text", null, "score"), test, TextFormat.CSV, 16, ProgressListener.SILENT);
+            Evaluation e = Evaluator.evaluate(model, new DataReader("text", null, "score"), test, TextFormat.CSV, BatchBudget.rows(16), ProgressListener.SILENT);
             assertEquals(80, e.regression().examples());
             assertTrue(e.regression().rmse() < 0.6, "RMSE " + e.regression().rmse());
             assertTrue(e.regression().spearman() > 0.85, "Spearman " + e.regression().spearman());
@@ -174,11 +175,11 @@ class TasksEndToEndTest {
             assertTrue(gates.stream().allMatch(QualityGates.Result::passed), gates.toString());
             assertThrows(FineTuneException.class, () -> new QualityGates(0.9, null, null, null).check(e), "accuracy is not regression's");
             DataReader reader = new DataReader("text", null, "score");
-            WholeFileReference.assertRegression(Evaluator.evaluate(model, reader, test, TextFormat.CSV, 2, ProgressListener.SILENT), model,
+            WholeFileReference.assertRegression(Evaluator.evaluate(model, reader, test, TextFormat.CSV, BatchBudget.rows(2), ProgressListener.SILENT), model,
                     reader, test, 2);
 
             Path out = tmp.resolve("predictions.csv");
-            Predictor.predict(model, DataReader.unlabelled("text", null, "score"), test, TextFormat.CSV, out, 16, ProgressListener.SILENT);
+            Predictor.predict(model, DataReader.unlabelled("text", null, "score"), test, TextFormat.CSV, out, BatchBudget.rows(16), ProgressListener.SILENT);
             List<String> lines = Files.readAllLines(out);
             assertEquals("line,prediction", lines.get(0));
             List<String> input = Files.readAllLines(test);
@@ -245,7 +246,7 @@ class TasksEndToEndTest {
         assertTrue(result.lastEpoch().validationAccuracy() > 0.95, "token accuracy " + result.lastEpoch().validationAccuracy());
         try (FineTunedModel model = FineTunedModel.load(c.outputDirectory)) {
             assertEquals(Task.TOKEN_CLASSIFICATION, model.task());
-            Evaluation e = Evaluator.evaluate(model, null, new TokenDataReader("tokens", "tags", true), test, TextFormat.CONLL, 16,
+            Evaluation e = Evaluator.evaluate(model, null, new TokenDataReader("tokens", "tags", true), test, TextFormat.CONLL, BatchBudget.rows(16),
                     ProgressListener.SILENT);
             assertEquals(20, e.entities().sentences());
             assertTrue(e.entities().tokens() > 20 * 40, "long sentences: " + e.entities().tokens() + " words");
@@ -256,7 +257,7 @@ class TasksEndToEndTest {
             assertTrue(gates.stream().allMatch(QualityGates.Result::passed), gates.toString());
 
             Path out = tmp.resolve("predictions.csv");
-            long words = Predictor.predict(model, null, new TokenDataReader("tokens", "tags", false), test, TextFormat.CONLL, out, 16,
+            long words = Predictor.predict(model, null, new TokenDataReader("tokens", "tags", false), test, TextFormat.CONLL, out, BatchBudget.rows(16),
                     ProgressListener.SILENT);
             List<String> lines = Files.readAllLines(out);
             assertEquals("line,word,token,predicted,probability", lines.get(0));

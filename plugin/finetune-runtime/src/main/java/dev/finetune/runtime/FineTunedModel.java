@@ -2,6 +2,7 @@ package dev.finetune.runtime;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.finetune.runtime.encoding.Batch;
+import dev.finetune.runtime.encoding.BatchBudget;
 import dev.finetune.runtime.encoding.Batches;
 import dev.finetune.runtime.encoding.EncodedExample;
 import dev.finetune.runtime.encoding.TaggedSentence;
@@ -236,9 +237,10 @@ public final class FineTunedModel implements AutoCloseable {
 
     /**
      * Token classification: the tag of every word of each sentence. A sentence longer than the maximum length is read
-     * in windows of whole words; the windows of all sentences are predicted in batches of similar length.
+     * in windows of whole words; the windows of all sentences are predicted in batches of similar length, each within
+     * {@code batches}.
      */
-    public List<TokenExamples.WordTags> tagWords(List<TaggedSentence> sentences, int batchSize) {
+    public List<TokenExamples.WordTags> tagWords(List<TaggedSentence> sentences, BatchBudget batches) {
         List<EncodedExample> encoded = new ArrayList<>();
         List<Integer> firstWindow = new ArrayList<>();
         for (TaggedSentence s : sentences) {
@@ -246,7 +248,7 @@ public final class FineTunedModel implements AutoCloseable {
             encoded.addAll(TokenExamples.encode(tokenizer, s.tokens(), null, s.line(), maxSequenceLength));
         }
         firstWindow.add(encoded.size());
-        List<float[]> outputs = List.of(Batches.predictInLengthOrder(encoded, batchSize, tokenizer.padId(), this::predict));
+        List<float[]> outputs = List.of(Batches.predictInLengthOrder(encoded, batches, tokenizer.padId(), this::predict));
         List<TokenExamples.WordTags> out = new ArrayList<>(sentences.size());
         for (int i = 0; i < sentences.size(); i++) {
             int from = firstWindow.get(i);

@@ -1,5 +1,6 @@
 package dev.finetune.runtime;
 
+import dev.finetune.runtime.encoding.BatchBudget;
 import dev.finetune.runtime.encoding.Batches;
 import dev.finetune.runtime.encoding.EncodedExample;
 import dev.finetune.runtime.encoding.LabeledText;
@@ -48,7 +49,9 @@ public final class TextClassifier implements AutoCloseable {
 
     /**
      * How a classifier runs. {@code threads}: TensorFlow's intra-op threads (0: one per core). {@code maxBatchSize}:
-     * the most rows one inference runs. {@code maxWait}: the longest a single request waits for others to share its
+     * the most single requests one inference runs; lists ({@link #predict(List)}, {@link #tagAll}) run in batches of
+     * as many padded tokens as {@code maxBatchSize} rows of the full length (rows × the batch's longest row, at most
+     * {@value BatchBudget#AUTO_MAX_ROWS} rows), so short texts go many more at once. {@code maxWait}: the longest a single request waits for others to share its
      * batch. {@code workers}: how many batches run at once. {@code cacheDirectory}: where packed models are unpacked.
      * {@code precision}: {@code auto} (bfloat16 where the CPU multiplies it natively or on a GPU, else float32),
      * {@code float32} (exactly what the exported SavedModel computes) or {@code bfloat16}.
@@ -196,7 +199,7 @@ public final class TextClassifier implements AutoCloseable {
         requireOpen();
         requireTokens();
         List<TaggedSentence> in = sentences.stream().map(w -> new TaggedSentence(w, null, 0)).toList();
-        List<TokenExamples.WordTags> tags = model.tagWords(in, options.maxBatchSize());
+        List<TokenExamples.WordTags> tags = model.tagWords(in, listBatches());
         List<Prediction> out = new ArrayList<>(sentences.size());
         for (int i = 0; i < in.size(); i++) {
             List<String> words = in.get(i).tokens();
@@ -231,7 +234,7 @@ public final class TextClassifier implements AutoCloseable {
         for (LabeledText r : rows) {
             encoded.add(EncodedExample.of(model.tokenizer(), r, -1, model.maxSequenceLength()));
         }
-        float[][] out = Batches.predictInLengthOrder(encoded, options.maxBatchSize(), model.tokenizer().padId(), model::predict);
+        float[][] out = Batches.predictInLengthOrder(encoded, listBatches(), model.tokenizer().padId(), model::predict);
         List<Prediction> predictions = new ArrayList<>(out.length);
         for (float[] row : out) {
             predictions.add(switch (model.task()) {
@@ -242,6 +245,11 @@ public final class TextClassifier implements AutoCloseable {
             });
         }
         return predictions;
+    }
+
+    /** The batches a list is cut into: the tokens of maxBatchSize full-length rows (see {@link Options}). */
+    private BatchBudget listBatches() {
+        return BatchBudget.tokens((long) options.maxBatchSize() * model.maxSequenceLength());
     }
 
     private static List<String> words(String text) {

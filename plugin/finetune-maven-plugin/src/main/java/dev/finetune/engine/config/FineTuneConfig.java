@@ -14,6 +14,7 @@ import dev.finetune.engine.distributed.ReplicaDevices;
 import dev.finetune.engine.export.PortablePaths;
 import dev.finetune.runtime.Json;
 import dev.finetune.runtime.ModelCache;
+import dev.finetune.runtime.encoding.BatchBudget;
 import java.io.IOException;
 import java.lang.reflect.Field;
 import java.nio.file.Path;
@@ -146,6 +147,13 @@ public class FineTuneConfig {
     /** Export the weights of the best validation instead of the last; always so when early stopping is on. */
     public boolean exportBestModel = false;
     public boolean resume = false;
+    /**
+     * The padded tokens (rows × the batch's longest row) of one batch wherever many rows are predicted: validation,
+     * threshold tuning, evaluate and predict. A number, or auto ({@value BatchBudget#AUTO_ROWS} rows of
+     * maxSequenceLength); see {@link #inferenceBatch(String, int)}. Written as a number when it is one.
+     */
+    @JsonSerialize(using = NumberOrText.class)
+    public String inferenceBatchTokens = "auto";
     /** Batch examples of similar length together (sorted within windows of 50 batches), so padding wastes little. */
     public boolean bucketByLength = true;
     /** auto (GPU when visible, else CPU), cpu, or gpu:N. */
@@ -268,6 +276,39 @@ public class FineTuneConfig {
         } catch (NumberFormatException e) {
             return -1;
         }
+    }
+
+    /** This run's {@link #inferenceBatchTokens}, for texts of at most {@code maxSequenceLength} tokens. */
+    public BatchBudget inferenceBatch(int maxSequenceLength) {
+        return inferenceBatch(inferenceBatchTokens, maxSequenceLength);
+    }
+
+    /**
+     * The one place inferenceBatchTokens is resolved (also for evaluate and predict, which take it without a whole
+     * configuration): a number of padded tokens per batch, or auto, {@link BatchBudget#auto} ({@value BatchBudget#AUTO_ROWS} rows of
+     * {@code maxSequenceLength}); either way at most {@value BatchBudget#AUTO_MAX_ROWS} rows. Check the value with
+     * {@link #inferenceBatchTokensProblem} first.
+     */
+    public static BatchBudget inferenceBatch(String tokens, int maxSequenceLength) {
+        if (tokens == null || tokens.strip().equalsIgnoreCase("auto")) {
+            return BatchBudget.auto(maxSequenceLength);
+        }
+        return BatchBudget.tokens(Long.parseLong(tokens.strip()));
+    }
+
+    /** What is wrong with an inferenceBatchTokens value, or null. */
+    public static String inferenceBatchTokensProblem(String tokens) {
+        if (tokens == null || tokens.strip().equalsIgnoreCase("auto")) {
+            return null;
+        }
+        try {
+            if (Long.parseLong(tokens.strip()) >= 1) {
+                return null;
+            }
+        } catch (NumberFormatException e) {
+            // named below
+        }
+        return "inferenceBatchTokens '" + tokens + "' is neither auto nor a positive number of padded tokens per batch.";
     }
 
     /** Writes a setting that is a number or a word (such as auto) as a JSON number when it is one. */
@@ -476,6 +517,10 @@ public class FineTuneConfig {
         }
         if (batchSize < 1) {
             p.add("batchSize must be at least 1, not " + batchSize + ".");
+        }
+        String budgetProblem = inferenceBatchTokensProblem(inferenceBatchTokens);
+        if (budgetProblem != null) {
+            p.add(budgetProblem);
         }
         if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
             p.add("learningRate must be a positive number, not " + learningRate + ".");

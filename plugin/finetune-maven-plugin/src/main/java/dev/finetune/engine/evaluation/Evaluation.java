@@ -11,17 +11,20 @@ import java.util.Map;
  *
  * <p>Which metrics are set follows {@code task}: {@code metrics} for single-label, {@code multiLabel},
  * {@code regression} (with {@code points}, true against predicted values for the report's plots) or {@code entities}
- * (with {@code worstSentences}); the others are null.
+ * (with {@code worstSentences}); the others are null. {@code paddedTokensPerExample}: the tokens of the batches the
+ * model ran, padding included, per example (NaN where not counted: token classification).
  */
 public record Evaluation(Path modelDirectory, Path testFile, List<String> labels, Metrics.Summary metrics,
-                         Map<String, Integer> unknownLabels, List<Mistake> worstErrors, double seconds, String task,
+                         Map<String, Integer> unknownLabels, List<Mistake> worstErrors, double seconds,
+                         double paddedTokensPerExample, String task,
                          MultiLabelMetrics.Summary multiLabel, RegressionMetrics.Summary regression, List<Point> points,
                          EntityMetrics.Summary entities, List<SentenceErrors> worstSentences) {
 
     /** A single-label evaluation. */
     public Evaluation(Path modelDirectory, Path testFile, List<String> labels, Metrics.Summary metrics,
-                      Map<String, Integer> unknownLabels, List<Mistake> worstErrors, double seconds) {
-        this(modelDirectory, testFile, labels, metrics, unknownLabels, worstErrors, seconds, "single-label", null, null, null,
+                      Map<String, Integer> unknownLabels, List<Mistake> worstErrors, double seconds,
+                      double paddedTokensPerExample) {
+        this(modelDirectory, testFile, labels, metrics, unknownLabels, worstErrors, seconds, paddedTokensPerExample, "single-label", null, null, null,
                 null, null);
     }
 

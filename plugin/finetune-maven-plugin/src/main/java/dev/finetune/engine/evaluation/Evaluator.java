@@ -8,6 +8,7 @@ import dev.finetune.engine.inference.PredictionWindow;
 import dev.finetune.engine.training.ProgressListener;
 import dev.finetune.runtime.FineTunedModel;
 import dev.finetune.runtime.Task;
+import dev.finetune.runtime.encoding.BatchBudget;
 import dev.finetune.runtime.encoding.LabeledText;
 import dev.finetune.runtime.encoding.Scores;
 import dev.finetune.runtime.encoding.TaggedSentence;
@@ -37,23 +38,23 @@ public final class Evaluator {
     }
 
     /** A text task's evaluation (single-label, multi-label, regression). */
-    public static Evaluation evaluate(FineTunedModel model, DataReader reader, Path testFile, TextFormat format, int batchSize,
+    public static Evaluation evaluate(FineTunedModel model, DataReader reader, Path testFile, TextFormat format, BatchBudget batches,
                                       ProgressListener log) {
-        return evaluate(model, reader, null, testFile, format, batchSize, log);
+        return evaluate(model, reader, null, testFile, format, batches, log);
     }
 
     public static Evaluation evaluate(FineTunedModel model, DataReader reader, TokenDataReader tokenReader, Path testFile,
-                                      TextFormat format, int batchSize, ProgressListener log) {
+                                      TextFormat format, BatchBudget batches, ProgressListener log) {
         long started = System.nanoTime();
         return switch (model.task()) {
-            case MULTI_LABEL -> multiLabel(model, reader, testFile, format, batchSize, log, started);
-            case REGRESSION -> regression(model, reader, testFile, format, batchSize, log, started);
-            case TOKEN_CLASSIFICATION -> tokens(model, tokenReader, testFile, format, batchSize, log, started);
-            default -> singleLabel(model, reader, testFile, format, batchSize, log, started);
+            case MULTI_LABEL -> multiLabel(model, reader, testFile, format, batches, log, started);
+            case REGRESSION -> regression(model, reader, testFile, format, batches, log, started);
+            case TOKEN_CLASSIFICATION -> tokens(model, tokenReader, testFile, format, batches, log, started);
+            default -> singleLabel(model, reader, testFile, format, batches, log, started);
         };
     }
 
-    private static Evaluation singleLabel(FineTunedModel model, DataReader reader, Path testFile, TextFormat format, int batchSize,
+    private static Evaluation singleLabel(FineTunedModel model, DataReader reader, Path testFile, TextFormat format, BatchBudget batches,
                                           ProgressListener log, long started) {
         List<String> labels = model.labels();
         Map<String, Integer> index = index(labels);
@@ -61,7 +62,7 @@ public final class Evaluator {
         List<float[]> probs = new ArrayList<>();
         Map<String, Integer> unknown = new TreeMap<>();
         WorstMistakes mistakes = new WorstMistakes(WORST_ERRORS);
-        PredictionWindow window = new PredictionWindow(model, batchSize, log, "evaluated", (i, row, p) -> {
+        PredictionWindow window = new PredictionWindow(model, batches, log, "evaluated", (i, row, p) -> {
             probs.add(p);
             int y = index.get(row.label());
             int best = Scores.argmax(p);
@@ -86,10 +87,10 @@ public final class Evaluator {
         double seconds = seconds(started);
         log.info(String.format("Evaluated %d examples of %s in %.1f s: accuracy %.4f, macro F1 %.4f, log loss %.4f.",
                 y.length, testFile, seconds, summary.accuracy(), summary.macro().f1(), summary.logLoss()));
-        return new Evaluation(model.directory(), testFile, labels, summary, unknown, mistakes.list(), seconds);
+        return new Evaluation(model.directory(), testFile, labels, summary, unknown, mistakes.list(), seconds, window.paddedTokensPerRow());
     }
 
-    private static Evaluation multiLabel(FineTunedModel model, DataReader reader, Path testFile, TextFormat format, int batchSize,
+    private static Evaluation multiLabel(FineTunedModel model, DataReader reader, Path testFile, TextFormat format, BatchBudget batches,
                                          ProgressListener log, long started) {
         List<String> labels = model.labels();
         Map<String, Integer> index = index(labels);
@@ -100,7 +101,7 @@ public final class Evaluator {
         List<float[]> scores = new ArrayList<>();
         Map<String, Integer> unknown = new TreeMap<>();
         WorstMistakes mistakes = new WorstMistakes(WORST_ERRORS);
-        PredictionWindow window = new PredictionWindow(model, batchSize, log, "evaluated", (i, row, score) -> {
+        PredictionWindow window = new PredictionWindow(model, batches, log, "evaluated", (i, row, score) -> {
             scores.add(score);
             boolean[] actual = truth.get((int) i);
             boolean[] predicted = new boolean[k];
@@ -139,18 +140,18 @@ public final class Evaluator {
         log.info(String.format("Evaluated %d examples of %s in %.1f s: micro F1 %.4f, macro F1 %.4f, subset accuracy %.4f, "
                 + "Hamming loss %.4f.", truth.size(), testFile, seconds, summary.micro().f1(), summary.macro().f1(),
                 summary.subsetAccuracy(), summary.hammingLoss()));
-        return new Evaluation(model.directory(), testFile, labels, null, unknown, mistakes.list(), seconds,
+        return new Evaluation(model.directory(), testFile, labels, null, unknown, mistakes.list(), seconds, window.paddedTokensPerRow(),
                 Task.MULTI_LABEL.id(), summary, null, null, null, null);
     }
 
-    private static Evaluation regression(FineTunedModel model, DataReader reader, Path testFile, TextFormat format, int batchSize,
+    private static Evaluation regression(FineTunedModel model, DataReader reader, Path testFile, TextFormat format, BatchBudget batches,
                                          ProgressListener log, long started) {
         String column = model.labels().get(0);
         DoubleStream.Builder truth = DoubleStream.builder();
         DoubleStream.Builder predicted = DoubleStream.builder();
         PlotPoints points = new PlotPoints(MAX_POINTS);
         WorstMistakes mistakes = new WorstMistakes(WORST_ERRORS);
-        PredictionWindow window = new PredictionWindow(model, batchSize, log, "evaluated", (i, row, out) -> {
+        PredictionWindow window = new PredictionWindow(model, batches, log, "evaluated", (i, row, out) -> {
             // Parsed again here rather than held a window long: the row was checked when read.
             double t = RegressionTargets.parse(row.label(), testFile, row.line(), column);
             double p = out[0];
@@ -169,14 +170,14 @@ public final class Evaluator {
         double seconds = seconds(started);
         log.info(String.format("Evaluated %d examples of %s in %.1f s: RMSE %.4f, MAE %.4f, R² %.4f, Spearman %.4f.", t.length,
                 testFile, seconds, summary.rmse(), summary.mae(), summary.r2(), summary.spearman()));
-        return new Evaluation(model.directory(), testFile, model.labels(), null, Map.of(), mistakes.list(), seconds,
+        return new Evaluation(model.directory(), testFile, model.labels(), null, Map.of(), mistakes.list(), seconds, window.paddedTokensPerRow(),
                 Task.REGRESSION.id(), null, summary, points.list(), null, null);
     }
 
-    private static Evaluation tokens(FineTunedModel model, TokenDataReader reader, Path testFile, TextFormat format, int batchSize,
+    private static Evaluation tokens(FineTunedModel model, TokenDataReader reader, Path testFile, TextFormat format, BatchBudget batches,
                                      ProgressListener log, long started) {
         List<TaggedSentence> sentences = reader.read(testFile, format);
-        List<TokenExamples.WordTags> tagged = model.tagWords(sentences, batchSize);
+        List<TokenExamples.WordTags> tagged = model.tagWords(sentences, batches);
         Map<String, Integer> unknown = new TreeMap<>();
         List<List<String>> truth = new ArrayList<>();
         List<List<String>> predicted = new ArrayList<>();
@@ -210,7 +211,7 @@ public final class Evaluator {
         log.info(String.format("Evaluated %d sentences (%d words) of %s in %.1f s: entity micro F1 %.4f, macro F1 %.4f, "
                 + "token accuracy %.4f.", sentences.size(), summary.tokens(), testFile, seconds, summary.micro().f1(),
                 summary.macro().f1(), summary.tokenAccuracy()));
-        return new Evaluation(model.directory(), testFile, model.labels(), null, unknown, List.of(), seconds,
+        return new Evaluation(model.directory(), testFile, model.labels(), null, unknown, List.of(), seconds, Double.NaN,
                 Task.TOKEN_CLASSIFICATION.id(), null, null, null, summary, List.copyOf(worst.subList(0, Math.min(WORST_ERRORS, worst.size()))));
     }
 

@@ -9,6 +9,7 @@ import dev.finetune.engine.training.ProgressListener;
 import dev.finetune.runtime.FineTuneException;
 import dev.finetune.runtime.FineTunedModel;
 import dev.finetune.runtime.Task;
+import dev.finetune.runtime.encoding.BatchBudget;
 import dev.finetune.runtime.encoding.LabeledText;
 import dev.finetune.runtime.encoding.Scores;
 import dev.finetune.runtime.encoding.TaggedSentence;
@@ -45,13 +46,13 @@ public final class Predictor {
 
     /** Returns the number of rows predicted. */
     public static long predict(FineTunedModel model, DataReader reader, Path input, TextFormat format, Path output,
-                               int batchSize, ProgressListener log) {
-        return predict(model, reader, null, input, format, output, batchSize, log);
+                               BatchBudget batches, ProgressListener log) {
+        return predict(model, reader, null, input, format, output, batches, log);
     }
 
     /** Returns the number of rows written: texts, or words for token classification ({@code tokenReader} reads those). */
     public static long predict(FineTunedModel model, DataReader reader, TokenDataReader tokenReader, Path input, TextFormat format,
-                               Path output, int batchSize, ProgressListener log) {
+                               Path output, BatchBudget batches, ProgressListener log) {
         Path parent = output.toAbsolutePath().getParent();
         Path partial = null;
         long rows = 0;
@@ -59,8 +60,8 @@ public final class Predictor {
             Files.createDirectories(parent);
             partial = Files.createTempFile(parent, "." + output.getFileName(), ".partial");
             try (Writer out = new BufferedWriter(Files.newBufferedWriter(partial, StandardCharsets.UTF_8))) {
-                rows = model.task() == Task.TOKEN_CLASSIFICATION ? words(model, tokenReader.read(input, format), batchSize, out, log)
-                        : texts(model, reader, input, format, batchSize, out, log);
+                rows = model.task() == Task.TOKEN_CLASSIFICATION ? words(model, tokenReader.read(input, format), batches, out, log)
+                        : texts(model, reader, input, format, batches, out, log);
             }
             Files.move(partial, output, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             partial = null;
@@ -79,10 +80,10 @@ public final class Predictor {
     }
 
     /** One row per text, read a window at a time and predicted in batches of similar length; output keeps input order. */
-    private static long texts(FineTunedModel model, DataReader reader, Path input, TextFormat format, int batchSize, Writer out,
+    private static long texts(FineTunedModel model, DataReader reader, Path input, TextFormat format, BatchBudget batches, Writer out,
                               ProgressListener log) throws IOException {
         out.write(header(model));
-        PredictionWindow window = new PredictionWindow(model, batchSize, log, "predicted", (i, row, output) -> {
+        PredictionWindow window = new PredictionWindow(model, batches, log, "predicted", (i, row, output) -> {
             try {
                 out.write(csvRow(model, row.line(), output));
             } catch (IOException e) {
@@ -110,10 +111,10 @@ public final class Predictor {
     }
 
     /** Token classification: one row per word, sentences in file order. */
-    private static long words(FineTunedModel model, List<TaggedSentence> sentences, int batchSize, Writer out, ProgressListener log)
+    private static long words(FineTunedModel model, List<TaggedSentence> sentences, BatchBudget batches, Writer out, ProgressListener log)
             throws IOException {
         out.write("line,word,token,predicted,probability\n");
-        List<TokenExamples.WordTags> tagged = model.tagWords(sentences, batchSize);
+        List<TokenExamples.WordTags> tagged = model.tagWords(sentences, batches);
         long words = 0;
         for (int i = 0; i < sentences.size(); i++) {
             TaggedSentence s = sentences.get(i);

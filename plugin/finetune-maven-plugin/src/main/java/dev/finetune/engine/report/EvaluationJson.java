@@ -116,6 +116,9 @@ final class EvaluationJson {
         doc.put("gates", gateList);
         doc.put("passed", gates.stream().allMatch(QualityGates.Result::passed));
         doc.put("seconds", e.seconds());
+        if (!Double.isNaN(e.paddedTokensPerExample())) {
+            doc.put("paddedTokensPerExample", e.paddedTokensPerExample());
+        }
         return doc;
     }
 }

@@ -3,6 +3,7 @@ package dev.finetune.engine.training;
 import dev.finetune.engine.distributed.ClusterSpec;
 import dev.finetune.runtime.FineTuneException;
 import dev.finetune.runtime.encoding.Batch;
+import dev.finetune.runtime.encoding.BatchBudget;
 import dev.finetune.runtime.encoding.Batches;
 import dev.finetune.runtime.encoding.EncodedExample;
 import dev.finetune.runtime.encoding.Scores;
@@ -21,12 +22,14 @@ public final class Trainer {
     /**
      * Loop settings; the graph holds the rest. Steps (the schedule, logging, evaluateEverySteps, early stopping) are
      * optimizer steps. An effective batch never spans two epochs, so the sums are empty at every checkpoint and a
-     * resumed run takes exactly the steps of an uninterrupted one.
+     * resumed run takes exactly the steps of an uninterrupted one. Validation runs in length-sorted batches of
+     * {@code validationBatches}.
      */
     public record Settings(int epochs, int batchSize, double learningRate, double warmupRatio, String schedule,
                            double beta1, double beta2, long seed, int logEverySteps, boolean resume, String fingerprint,
                            String bestModelMetric, int earlyStoppingPatience, int evaluateEverySteps, boolean exportBestModel,
-                           boolean bucketByLength, int gradientAccumulationSteps, int weightDecayInterval) {
+                           boolean bucketByLength, int gradientAccumulationSteps, int weightDecayInterval,
+                           BatchBudget validationBatches) {
         /** Rows per optimizer step. */
         int effectiveBatchSize() {
             return batchSize * Math.max(1, gradientAccumulationSteps);
@@ -207,7 +210,7 @@ public final class Trainer {
         }
         double loss = 0;
         Accuracy accuracy = new Accuracy();
-        for (Batch b : Batches.of(Batches.byLength(validation), s.batchSize(), padId)) {
+        for (Batch b : Batches.byLength(validation, s.validationBatches(), padId)) {
             ClassifierSession.Evaluation e = session.evaluate(b, true);
             for (int i = 0; i < b.rows(); i++) {
                 loss += e.losses()[i];

@@ -8,6 +8,7 @@ import dev.finetune.engine.FineTuneEngine;
 import dev.finetune.engine.TestFiles;
 import dev.finetune.engine.training.ProgressListener;
 import dev.finetune.runtime.FineTuneException;
+import dev.finetune.runtime.encoding.BatchBudget;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -72,6 +73,25 @@ class FineTuneConfigTest {
         c.model = Path.of("m");
         c.outputDirectory = Path.of("o");
         assertTrue(c.problems().isEmpty(), c.problems().toString());
+    }
+
+    @Test
+    void inferenceBatchTokensAutoIsRowsOfTheFullLengthAndANumberIsTakenAsGiven() {
+        FineTuneConfig c = new FineTuneConfig();
+        assertEquals("auto", c.inferenceBatchTokens);
+        assertEquals(new BatchBudget(BatchBudget.AUTO_ROWS * 64L, BatchBudget.AUTO_MAX_ROWS), c.inferenceBatch(64));
+        assertEquals(new BatchBudget(BatchBudget.AUTO_ROWS * 128L, BatchBudget.AUTO_MAX_ROWS), c.inferenceBatch(128));
+        c.inferenceBatchTokens = " 1000 ";
+        assertEquals(new BatchBudget(1000, BatchBudget.AUTO_MAX_ROWS), c.inferenceBatch(64));
+        c.trainFile = Path.of("t.csv");
+        c.model = Path.of("m");
+        c.outputDirectory = Path.of("o");
+        assertTrue(c.problems().isEmpty(), c.problems().toString());
+        for (String wrong : List.of("0", "-5", "many")) {
+            c.inferenceBatchTokens = wrong;
+            assertEquals(List.of("inferenceBatchTokens '" + wrong + "' is neither auto nor a positive number of padded tokens per batch."),
+                    c.problems());
+        }
     }
 
     @Test

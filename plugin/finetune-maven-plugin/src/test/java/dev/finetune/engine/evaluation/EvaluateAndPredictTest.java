@@ -17,6 +17,7 @@ import dev.finetune.engine.training.ProgressListener;
 import dev.finetune.runtime.FineTuneException;
 import dev.finetune.runtime.FineTunedModel;
 import dev.finetune.runtime.Json;
+import dev.finetune.runtime.encoding.BatchBudget;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,7 +53,7 @@ class EvaluateAndPredictTest {
         List<String> log = new ArrayList<>();
         Evaluation e;
         try (FineTunedModel model = FineTunedModel.load(modelDir)) {
-            e = Evaluator.evaluate(model, new DataReader("text", null, "label"), testFile, TextFormat.CSV, 8, new ProgressListener() {
+            e = Evaluator.evaluate(model, new DataReader("text", null, "label"), testFile, TextFormat.CSV, BatchBudget.rows(8), new ProgressListener() {
                 @Override
                 public void info(String message) {
                     log.add(message);
@@ -87,6 +88,9 @@ class EvaluateAndPredictTest {
         assertEquals(2, json.get("unknownLabels").get("neutral").asInt());
         assertEquals(4, json.get("gates").size());
         assertTrue(json.has("rocAuc") && json.has("prAuc") && json.has("expectedCalibrationError") && json.has("worstErrors"));
+        // Every text is at least [CLS], a word and [SEP]; the figure is the one the evaluation counted.
+        assertTrue(e.paddedTokensPerExample() >= 3, "padded tokens per example " + e.paddedTokensPerExample());
+        assertEquals(e.paddedTokensPerExample(), json.get("paddedTokensPerExample").asDouble(), 1e-12);
 
         String html = Files.readString(reports.resolve(EvaluationReports.HTML));
         assertTrue(html.contains("aria-label=\"confusion matrix\""), "no confusion matrix SVG");
@@ -117,11 +121,29 @@ class EvaluateAndPredictTest {
         Path flipped = Files.write(root.resolve("flipped.csv"), lines);
         DataReader reader = new DataReader("text", null, "label");
         try (FineTunedModel model = FineTunedModel.load(modelDir)) {
-            Evaluation e = Evaluator.evaluate(model, reader, flipped, TextFormat.CSV, 2, ProgressListener.SILENT);
+            Evaluation e = Evaluator.evaluate(model, reader, flipped, TextFormat.CSV, BatchBudget.rows(2), ProgressListener.SILENT);
             assertEquals(240, e.metrics().examples());
             assertEquals(Map.of("neutral", 1), e.unknownLabels());
             assertEquals(Evaluator.WORST_ERRORS, e.worstErrors().size());
             WholeFileReference.assertSingleLabel(e, model, reader, flipped, 2);
+        }
+    }
+
+    /**
+     * Batches cut by a small budget of tokens (a few rows each, as many as their length allows, at most 5: windows of
+     * 160 rows, so two over the file) give the same metrics as predicting the whole file in batches of rows.
+     */
+    @Test
+    void anEvaluationByTokenBudgetHasTheMetricsOfRowBatches() throws IOException {
+        DataReader reader = new DataReader("text", null, "label");
+        Path file = TestFiles.data("tiny-sentiment.csv");
+        try (FineTunedModel model = FineTunedModel.load(modelDir)) {
+            BatchBudget budget = new BatchBudget(40, 5);
+            Evaluation byTokens = Evaluator.evaluate(model, reader, file, TextFormat.CSV, budget, ProgressListener.SILENT);
+            Evaluation byRows = Evaluator.evaluate(model, reader, file, TextFormat.CSV, BatchBudget.rows(16), ProgressListener.SILENT);
+            WholeFileReference.assertSingleLabel(byTokens, model, reader, file, 16);
+            assertEquals(byRows.metrics().accuracy(), byTokens.metrics().accuracy());
+            assertEquals(byRows.metrics().logLoss(), byTokens.metrics().logLoss(), 1e-5);
         }
     }
 
@@ -132,7 +154,7 @@ class EvaluateAndPredictTest {
         Path out = root.resolve("out/predictions.csv");
         long rows;
         try (FineTunedModel model = FineTunedModel.load(modelDir)) {
-            rows = Predictor.predict(model, DataReader.unlabelled("text", null, "label"), input, TextFormat.JSONL, out, 2,
+            rows = Predictor.predict(model, DataReader.unlabelled("text", null, "label"), input, TextFormat.JSONL, out, BatchBudget.rows(2),
                     ProgressListener.SILENT);
         }
         assertEquals(3, rows);

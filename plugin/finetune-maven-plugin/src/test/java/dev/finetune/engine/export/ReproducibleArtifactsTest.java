@@ -17,6 +17,7 @@ import dev.finetune.engine.report.EvaluationReports;
 import dev.finetune.engine.training.ProgressListener;
 import dev.finetune.runtime.FineTunedModel;
 import dev.finetune.runtime.Json;
+import dev.finetune.runtime.encoding.BatchBudget;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -49,7 +50,7 @@ class ReproducibleArtifactsTest {
         FineTuneEngine.train(c, ProgressListener.SILENT);
         try (FineTunedModel model = FineTunedModel.load(c.outputDirectory)) {
             Evaluation e = Evaluator.evaluate(model, new DataReader("text", null, "label"), project.resolve("data/test.csv"),
-                    TextFormat.CSV, 8, ProgressListener.SILENT);
+                    TextFormat.CSV, BatchBudget.rows(8), ProgressListener.SILENT);
             List<QualityGates.Result> gates = new QualityGates(0.5, null, Map.of(), null).check(e);
             EvaluationReports.write(c.outputDirectory, e, gates, project);
         }

@@ -17,6 +17,7 @@ import dev.finetune.engine.tuning.Tuner;
 import dev.finetune.runtime.FineTuneException;
 import dev.finetune.runtime.FineTunedModel;
 import dev.finetune.runtime.encoding.Batch;
+import dev.finetune.runtime.encoding.BatchBudget;
 import dev.finetune.runtime.model.ModelException;
 import dev.finetune.runtime.model.SessionSettings;
 import java.io.IOException;
@@ -74,7 +75,7 @@ class UntrustedFineTunedModelTest {
         ModelException e = assertThrows(ModelException.class, () -> {
             try (FineTunedModel model = FineTunedModel.load(untrusted())) {
                 Evaluator.evaluate(model, new DataReader("text", null, "label"), TestFiles.data("tiny-sentiment-test.csv"),
-                        TextFormat.CSV, 8, ProgressListener.SILENT);
+                        TextFormat.CSV, BatchBudget.rows(8), ProgressListener.SILENT);
             }
         });
         assertRefused(e);
@@ -86,7 +87,7 @@ class UntrustedFineTunedModelTest {
         ModelException e = assertThrows(ModelException.class, () -> {
             try (FineTunedModel model = FineTunedModel.load(untrusted(), SessionSettings.defaults("auto"), List.of("ReadFile"))) {
                 Predictor.predict(model, DataReader.unlabelled("text", null, "label"), TestFiles.data("tiny-sentiment-test.csv"),
-                        TextFormat.CSV, out, 8, ProgressListener.SILENT);
+                        TextFormat.CSV, out, BatchBudget.rows(8), ProgressListener.SILENT);
             }
         });
         assertRefused(e);

@@ -27,7 +27,7 @@ class TaskReportsTest {
     private static Evaluation evaluation(String task, MultiLabelMetrics.Summary multi, RegressionMetrics.Summary regression,
                                          List<Evaluation.Point> points, EntityMetrics.Summary entities,
                                          List<Evaluation.SentenceErrors> sentences, List<String> labels, List<Evaluation.Mistake> worst) {
-        return new Evaluation(Path.of("model"), Path.of("test.csv"), labels, null, Map.of(), worst, 0.5, task, multi, regression,
+        return new Evaluation(Path.of("model"), Path.of("test.csv"), labels, null, Map.of(), worst, 0.5, 12.5, task, multi, regression,
                 points, entities, sentences);
     }
 

@@ -90,6 +90,78 @@ class BatchesTest {
     }
 
     @Test
+    void aTokenBudgetCutsBatchesWithinItsTokensAndRowsHoldingEveryExampleOnce() {
+        List<EncodedExample> all = examples(1000);
+        BatchBudget budget = new BatchBudget(512, 20);
+        List<Batch> batches = Batches.byLength(all, budget, PAD);
+        List<Integer> seen = exampleIds(batches);
+        assertEquals(1000, seen.size());
+        assertEquals(1000, seen.stream().distinct().count(), "an example appears twice");
+        for (int k = 0; k < batches.size(); k++) {
+            Batch b = batches.get(k);
+            assertTrue(b.rows() <= 20 && b.rows() * b.length() <= 512, "batch " + k + ": " + b.rows() + " × " + b.length());
+            if (k + 1 < batches.size()) {
+                // Greedy: the next batch's first (shortest) row would not have fitted into this one.
+                int longer = Math.max(b.length(), firstLength(batches.get(k + 1)));
+                assertTrue(b.rows() + 1 > 20 || (b.rows() + 1) * longer > 512, "batch " + k + " stopped early");
+            }
+        }
+        // Short rows fill the row cap; the 64-token rows fill the tokens: 8 a batch.
+        assertEquals(20, batches.get(0).rows());
+        assertEquals(8, batches.get(batches.size() - 2).rows());
+        assertEquals(64, batches.get(batches.size() - 1).length());
+        assertTrue(tokens(batches) < tokens(Batches.of(all, 16, PAD)), "sorted batches pad less than batches in file order");
+    }
+
+    @Test
+    void aRowLongerThanTheBudgetFormsABatchAlone() {
+        List<EncodedExample> rows = List.of(example(0, 3), example(1, 100), example(2, 4), example(3, 5));
+        List<Batch> batches = Batches.byLength(rows, new BatchBudget(64, 8), PAD);
+        assertEquals(List.of(0, 2, 3, 1), exampleIds(batches));
+        assertEquals(2, batches.size());
+        assertEquals(3, batches.get(0).rows());
+        assertEquals(1, batches.get(1).rows());
+        assertEquals(100, batches.get(1).length());
+        assertEquals(List.of(0, 2, 3, 1), exampleIds(Batches.byLength(rows, new BatchBudget(1, 8), PAD)));
+        assertEquals(4, Batches.byLength(rows, new BatchBudget(1, 8), PAD).size(), "each row alone");
+    }
+
+    @Test
+    void predictionsByTokenBudgetComeBackInTheExamplesOwnOrder() {
+        List<EncodedExample> all = examples(300);
+        BatchBudget budget = new BatchBudget(300, 32);
+        List<Integer> rows = new ArrayList<>();
+        float[][] p = Batches.predictInLengthOrder(all, budget, PAD, batch -> {
+            assertTrue(batch.rows() <= 32 && batch.rows() * batch.length() <= 300, batch.rows() + " × " + batch.length());
+            rows.add(batch.rows());
+            float[][] out = new float[batch.rows()][];
+            for (int row = 0; row < batch.rows(); row++) {
+                out[row] = new float[] {batch.inputIds()[row * batch.length()]};
+            }
+            return out;
+        });
+        for (int i = 0; i < all.size(); i++) {
+            assertEquals(100 + i, (int) p[i][0], "row " + i + " got another example's result");
+        }
+        assertEquals(300, rows.stream().mapToInt(Integer::intValue).sum());
+        assertTrue(rows.get(0) > rows.get(rows.size() - 1), "short rows should go more to a batch: " + rows);
+    }
+
+    private static EncodedExample example(int id, int length) {
+        int[] ids = new int[length];
+        java.util.Arrays.fill(ids, 100 + id);
+        return new EncodedExample(ids, new int[length], 0, id + 2, false);
+    }
+
+    private static int firstLength(Batch b) {
+        int real = 0;
+        while (real < b.length() && b.inputMask()[real] == 1) {
+            real++;
+        }
+        return real;
+    }
+
+    @Test
     void batchesPadToTheirLongestRowWithMaskOverRealTokensOnly() {
         List<EncodedExample> rows = List.of(
                 new EncodedExample(new int[] {5, 6, 7}, new int[] {0, 0, 1}, 1, 2, false),

@@ -7,6 +7,7 @@ import java.util.Random;
 import java.util.RandomAccess;
 import java.util.function.Function;
 import java.util.function.IntFunction;
+import java.util.function.IntUnaryOperator;
 
 /**
  * Cuts examples into padded batches. Each batch is padded only to its own longest example (dynamic padding):
@@ -66,9 +67,14 @@ public final class Batches {
         return new Padded(batches, k -> RowOrder.view(examples, order, starts[shuffled[k]], ends[shuffled[k]]), padId);
     }
 
-    /** Examples sorted by length (stably), for passes whose order does not matter, such as validation. */
-    public static List<EncodedExample> byLength(List<EncodedExample> examples) {
-        return RowOrder.view(examples, lengthOrder(examples));
+    /**
+     * Batches of the examples sorted by length (stably), cut by {@code budget} ({@link #cutSorted}): for passes whose
+     * order does not matter, such as validation.
+     */
+    public static List<Batch> byLength(List<EncodedExample> examples, BatchBudget budget, int padId) {
+        int[] order = lengthOrder(examples);
+        int[] bounds = cutSorted(order, i -> ExampleList.length(examples, i), budget);
+        return new Padded(bounds.length - 1, k -> RowOrder.view(examples, order, bounds[k], bounds[k + 1]), padId);
     }
 
     private static int[] lengthOrder(List<EncodedExample> examples) {
@@ -78,21 +84,49 @@ public final class Batches {
     }
 
     /**
-     * Runs {@code predict} over batches of examples of similar length and returns its rows in the examples' own
-     * order: inference pads far less than with batches in file order, and the caller never sees the difference.
+     * Where rows sorted by ascending length are cut into batches within {@code budget}: batch k is
+     * {@code order[bounds[k] .. bounds[k + 1])}. Since the order is sorted, a batch's longest row is its last, so each
+     * batch takes rows while the next one still fits; a row over the budget by itself is a batch alone.
      */
-    public static float[][] predictInLengthOrder(List<EncodedExample> examples, int batchSize, int padId,
+    static int[] cutSorted(int[] order, IntUnaryOperator length, BatchBudget budget) {
+        int[] bounds = new int[order.length + 1];
+        int batches = 0;
+        int from = 0;
+        while (from < order.length) {
+            int to = from + 1;
+            while (to < order.length && budget.fits(to + 1 - from, length.applyAsInt(order[to]))) {
+                to++;
+            }
+            bounds[batches++] = from;
+            from = to;
+        }
+        bounds[batches++] = order.length;
+        return Arrays.copyOf(bounds, batches);
+    }
+
+    /**
+     * Runs {@code predict} over batches of examples of similar length, cut by {@code budget}, and returns its rows in
+     * the examples' own order: inference pads far less than with batches in file order, and the caller never sees the
+     * difference.
+     */
+    public static float[][] predictInLengthOrder(List<EncodedExample> examples, BatchBudget budget, int padId,
                                                  Function<Batch, float[][]> predict) {
         int[] order = lengthOrder(examples);
+        int[] bounds = cutSorted(order, i -> ExampleList.length(examples, i), budget);
         float[][] out = new float[examples.size()][];
-        for (int from = 0; from < order.length; from += batchSize) {
-            int to = Math.min(order.length, from + batchSize);
-            float[][] p = predict.apply(pad(RowOrder.view(examples, order, from, to), padId));
+        for (int k = 0; k + 1 < bounds.length; k++) {
+            float[][] p = predict.apply(pad(RowOrder.view(examples, order, bounds[k], bounds[k + 1]), padId));
             for (int j = 0; j < p.length; j++) {
-                out[order[from + j]] = p[j];
+                out[order[bounds[k] + j]] = p[j];
             }
         }
         return out;
+    }
+
+    /** {@link #predictInLengthOrder(List, BatchBudget, int, Function)} in batches of {@code batchSize} rows. */
+    public static float[][] predictInLengthOrder(List<EncodedExample> examples, int batchSize, int padId,
+                                                 Function<Batch, float[][]> predict) {
+        return predictInLengthOrder(examples, BatchBudget.rows(batchSize), padId, predict);
     }
 
     /** An epoch's batches, each padded from its rows when asked for. */
