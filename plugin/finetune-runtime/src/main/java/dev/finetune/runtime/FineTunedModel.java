@@ -236,6 +236,17 @@ public final class FineTunedModel implements AutoCloseable {
     }
 
     /**
+     * Token classification in batches of {@code batchSize} windows, however long.
+     *
+     * @deprecated batches by a token budget instead: {@link #tagWords(List, BatchBudget)}, e.g. with
+     *     {@link BatchBudget#auto(int)}; kept so callers of the previous release still compile.
+     */
+    @Deprecated
+    public List<TokenExamples.WordTags> tagWords(List<TaggedSentence> sentences, int batchSize) {
+        return tagWords(sentences, BatchBudget.rows(batchSize));
+    }
+
+    /**
      * Token classification: the tag of every word of each sentence. A sentence longer than the maximum length is read
      * in windows of whole words; the windows of all sentences are predicted in batches of similar length, each within
      * {@code batches}.

@@ -410,7 +410,8 @@ public final class ClassifierGraph implements AutoCloseable {
         encoderDropoutSites = EncoderDropout.find(encoder.graph(), encoderOutput);
         EncoderDropout.TrainingCopy copy = EncoderDropout.trainingCopy(encoder.graph(), encoderOutput, encoderDropoutSites,
                 s.encoderDropout(), s.seed());
-        if (copy == null) {
+        if (copy == null) {  // the output depends on no site: say so rather than log dropout that is not there
+            encoderDropoutSites = new EncoderDropout.Sites(List.of(), List.of());
             return (Output<TFloat32>) output(encoderOutput);
         }
         java.util.Map<String, String> wiring = new java.util.LinkedHashMap<>();

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.finetune.engine.TestFiles;
@@ -59,6 +60,21 @@ class EncoderDropoutTest {
         // The copy shares the variables: it holds no variable and no read of one.
         assertTrue(copy.graph().getNodeList().stream().noneMatch(n -> n.getOp().equals("VarHandleOp") || n.getOp().equals("ReadVariableOp")),
                 name);
+    }
+
+    @Test
+    void drawNumbersAreDistinctPerStepMicroBatchAndStreamAndRefuseToOverflow() {
+        Set<Long> draws = new TreeSet<>();
+        for (long step : new long[] {0, 1, 1_000_000}) {
+            for (int micro : new int[] {0, 1, (1 << 16) - 1}) {
+                for (int stream : new int[] {0, 1, (1 << 12) - 1}) {
+                    draws.add(EncoderDropout.TrainingCopy.draw(step, micro, stream));
+                }
+            }
+        }
+        assertEquals(27, draws.size());
+        assertThrows(IllegalArgumentException.class, () -> EncoderDropout.TrainingCopy.draw(3, 1 << 16, 0));
+        assertThrows(IllegalArgumentException.class, () -> EncoderDropout.TrainingCopy.draw(3, 0, 1 << 12));
     }
 
     @Test
