@@ -88,10 +88,25 @@ abstract class AbstractFineTuneMojo extends AbstractMojo {
             getLog().info("Skipping " + goal() + " (finetune.skip).");
             return;
         }
+        liftNativeMemoryCap();
         try (NativeLog.Routing routing = routeNativeLog()) {
             run();
         } catch (FineTuneException e) {
             throw new MojoExecutionException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * JavaCPP, on which TensorFlow Java runs, caps the resident memory of the whole process at about three times the
+     * Java heap and fails with "Physical memory usage is too high" beyond it. TensorFlow's memory is native, outside
+     * the heap: BERT-base needs about 2.3 GB of it, so a build with a small Maven heap ({@code -Xmx512m}) failed for
+     * no reason of its own. The cap is lifted unless the user set it; JavaCPP reads it once, when it first loads, which
+     * is after this in a fresh Maven JVM.
+     */
+    static void liftNativeMemoryCap() {
+        if (System.getProperty("org.bytedeco.javacpp.maxPhysicalBytes") == null
+                && System.getProperty("org.bytedeco.javacpp.maxphysicalbytes") == null) {
+            System.setProperty("org.bytedeco.javacpp.maxPhysicalBytes", "0");
         }
     }
 
