@@ -97,7 +97,7 @@ abstract class AbstractFineTuneMojo extends AbstractMojo {
     }
 
     /**
-     * JavaCPP, on which TensorFlow Java runs, caps the resident memory of the whole process at about three times the
+     * JavaCPP, on which TensorFlow Java runs, caps the resident memory of the whole process at about four times the
      * Java heap and fails with "Physical memory usage is too high" beyond it. TensorFlow's memory is native, outside
      * the heap: BERT-base needs about 2.3 GB of it, so a build with a small Maven heap ({@code -Xmx512m}) failed for
      * no reason of its own. The cap is lifted unless the user set it; JavaCPP reads it once, when it first loads, which

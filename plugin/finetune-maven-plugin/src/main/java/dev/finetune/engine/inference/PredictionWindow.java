@@ -82,12 +82,10 @@ public final class PredictionWindow {
         return done;
     }
 
-    /** The tokens of the batches predicted so far, padding included: rows × each batch's longest row. */
-    public long paddedTokens() {
-        return paddedTokens;
-    }
-
-    /** {@link #paddedTokens} per row predicted: what each row cost, its own tokens and its share of the padding. */
+    /**
+     * The tokens of the batches predicted so far, padding included (rows × each batch's longest row), per row
+     * predicted: what each row cost, its own tokens and its share of the padding.
+     */
     public double paddedTokensPerRow() {
         return done == 0 ? 0 : (double) paddedTokens / done;
     }

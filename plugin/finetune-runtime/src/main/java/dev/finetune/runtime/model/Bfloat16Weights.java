@@ -55,14 +55,7 @@ public final class Bfloat16Weights {
         roots.add(GraphDefs.nodeName(saver.getRestoreOpName()));
         GraphDef kept = GraphDefs.prune(graph, roots);
 
-        Map<String, List<NodeDef>> consumers = new HashMap<>();
-        for (NodeDef n : kept.getNodeList()) {
-            for (String in : n.getInputList()) {
-                if (!in.startsWith("^")) {
-                    consumers.computeIfAbsent(GraphDefs.nodeName(in), k -> new ArrayList<>()).add(n);
-                }
-            }
-        }
+        Map<String, List<NodeDef>> consumers = GraphDefs.consumers(kept);
         Set<String> converted = new LinkedHashSet<>();
         for (NodeDef n : kept.getNodeList()) {
             if (n.getOp().equals("VarHandleOp") && n.getAttrOrThrow("dtype").getType() == DataType.DT_FLOAT
