@@ -146,7 +146,7 @@ public final class FineTunedModel implements AutoCloseable {
                     allowUnsafeOps);
             SessionSettings session = settings.resolved();
             SignatureDef signature = file.metaGraph().getSignatureDefOrThrow(ServingSignature.NAME);
-            LoadedGraph loaded = session.precision().equals("bfloat16") ? LoadedGraph.withBfloat16Weights(file, signature, session) : null;
+            LoadedGraph loaded = LoadedGraph.forServing(file, signature, session);
             if (loaded == null) {
                 loaded = LoadedGraph.of(SavedModelBundle.loader(model.toString()).withTags(SavedModelFile.SERVE_TAG)
                         .withConfigProto(session.config()).load());
@@ -198,6 +198,16 @@ public final class FineTunedModel implements AutoCloseable {
     /** How many variables the session holds in bfloat16 ({@link Bfloat16Weights}); 0 in float32. */
     public int bfloat16Variables() {
         return loaded.bfloat16Variables();
+    }
+
+    /** How many dense layers + GELU of the model run as one op ({@link dev.finetune.runtime.model.FusedGelu}). */
+    public int fusedGelus() {
+        return loaded.fusedGelus();
+    }
+
+    /** How many layer normalisations of the model run as one op ({@link dev.finetune.runtime.model.FusedLayerNorm}). */
+    public int fusedLayerNorms() {
+        return loaded.fusedLayerNorms();
     }
 
     /** float32 or bfloat16: the precision its session computes in. */

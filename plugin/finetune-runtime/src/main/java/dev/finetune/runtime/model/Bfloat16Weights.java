@@ -7,7 +7,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.tensorflow.proto.AttrValue;
 import org.tensorflow.proto.DataType;
 import org.tensorflow.proto.GraphDef;
 import org.tensorflow.proto.NodeDef;
@@ -73,16 +72,16 @@ public final class Bfloat16Weights {
             NodeDef.Builder b = n.toBuilder();
             boolean onConverted = n.getInputCount() > 0 && converted.contains(GraphDefs.nodeName(n.getInput(0)));
             if (converted.contains(n.getName())) {
-                b.putAttr("dtype", type(DataType.DT_BFLOAT16));
+                b.putAttr("dtype", Nodes.type(DataType.DT_BFLOAT16));
             } else if (onConverted && n.getOp().equals("ReadVariableOp")) {
-                b.putAttr("dtype", type(DataType.DT_BFLOAT16));
+                b.putAttr("dtype", Nodes.type(DataType.DT_BFLOAT16));
                 String cast = n.getName() + "/as_float32";
-                casts.add(cast(cast, n.getName(), DataType.DT_BFLOAT16, DataType.DT_FLOAT, n.getDevice()));
+                casts.add(Nodes.cast(cast, n.getName(), DataType.DT_BFLOAT16, DataType.DT_FLOAT, n.getDevice()));
                 renamed.put(n.getName(), cast);
             } else if (onConverted && n.getOp().equals("AssignVariableOp")) {
-                b.putAttr("dtype", type(DataType.DT_BFLOAT16));
+                b.putAttr("dtype", Nodes.type(DataType.DT_BFLOAT16));
                 String cast = n.getName() + "/as_bfloat16";
-                casts.add(cast(cast, n.getInput(1), DataType.DT_FLOAT, DataType.DT_BFLOAT16, n.getDevice()));
+                casts.add(Nodes.cast(cast, n.getInput(1), DataType.DT_FLOAT, DataType.DT_BFLOAT16, n.getDevice()));
                 b.setInput(1, cast);
             }
             out.addNode(b);
@@ -132,15 +131,5 @@ public final class Bfloat16Weights {
             }
         }
         return servingRead && assigned;
-    }
-
-    private static NodeDef cast(String name, String input, DataType from, DataType to, String device) {
-        return NodeDef.newBuilder().setName(name).setOp("Cast").addInput(input).setDevice(device)
-                .putAttr("SrcT", type(from)).putAttr("DstT", type(to))
-                .putAttr("Truncate", AttrValue.newBuilder().setB(false).build()).build();
-    }
-
-    private static AttrValue type(DataType t) {
-        return AttrValue.newBuilder().setType(t).build();
     }
 }

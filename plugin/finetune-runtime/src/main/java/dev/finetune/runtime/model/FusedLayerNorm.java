@@ -1,0 +1,331 @@
+package dev.finetune.runtime.model;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.ToIntFunction;
+import org.tensorflow.Graph;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.proto.AttrValue;
+import org.tensorflow.proto.DataType;
+import org.tensorflow.proto.GraphDef;
+import org.tensorflow.proto.NodeDef;
+import org.tensorflow.proto.TensorProto;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * Serving with each layer normalisation run as one oneDNN kernel ({@code _MklLayerNorm}) instead of the ten or so
+ * element-wise ops and reductions exporters write.
+ *
+ * <p>Why: a transformer normalises twice per layer over its hidden states, and every op of the written form reads and
+ * writes the whole tensor; on BERT-base those ops took about a fifth of a serving run's op time once the GELUs were
+ * fused ({@link FusedGelu}). The fused kernel reads x once for its statistics and once to normalise.
+ *
+ * <p>Matched from the {@code Rsqrt} of {@code rsqrt(variance + epsilon)}, with {@code mean = Mean(x)} and
+ * {@code variance = Mean(SquaredDifference(x, mean))} over the last axis, then either way exporters apply the scale
+ * gamma and the offset beta (vector variables):
+ * <ul>
+ *   <li>{@code x * m + (beta - mean * m)} with {@code m = rsqrt * gamma} (TF1's {@code layer_norm}, Google's BERT);</li>
+ *   <li>{@code x * m + (-mean * m + beta)} (Keras 3's {@code LayerNormalization});</li>
+ *   <li>{@code (x - mean) * rsqrt * gamma + beta} (a layer norm written by hand).</li>
+ * </ul>
+ * A normalisation is left alone when its statistics are read elsewhere, or when its axis is given as a positive index
+ * that {@code rank} cannot confirm is the last. The kernel takes float32; the mixed-precision rewrite decides its
+ * precision in a bfloat16 session, as it did for the ops it replaces.
+ */
+public final class FusedLayerNorm {
+    /** Whether this TensorFlow has the fused kernel: probed once per process and precision ({@link #supported}). */
+    private static final Map<String, Boolean> SUPPORTED = new ConcurrentHashMap<>();
+
+    /** One layer normalisation: input, epsilon, the axis its reductions name, scale, offset, and the node yielding it. */
+    record Match(String x, float epsilon, int axis, String gamma, String beta, NodeDef output) {
+    }
+
+    /** The rewritten graph and how many normalisations it fused. */
+    public record Rewrite(GraphDef graph, int fused) {
+    }
+
+    private FusedLayerNorm() {
+    }
+
+    /**
+     * Whether this TensorFlow runs {@code _MklLayerNorm} on the CPU with {@code settings}, with the right values: only
+     * its oneDNN build has the kernel, and a missing kernel would fail at the first run, not at loading.
+     */
+    public static boolean supported(SessionSettings settings) {
+        return SUPPORTED.computeIfAbsent(settings.effectivePrecision(), p -> probe(settings));
+    }
+
+    private static boolean probe(SessionSettings settings) {
+        GraphDef.Builder g = GraphDef.newBuilder();
+        g.addNode(Nodes.placeholder("probe/x"));
+        g.addNode(Nodes.floatConstant("probe/gamma", new float[] {1, 2, 1, 1}, 4));
+        g.addNode(Nodes.floatConstant("probe/beta", new float[] {0, 0, 1, 0}, 4));
+        g.addNode(layerNorm("probe/norm", "probe/x", "probe/gamma", "probe/beta", 1e-12f, ""));
+        // (x - 3) / sqrt(3.5) * gamma + beta
+        float[] want = {-1.0690f, -1.0690f, 1f, 1.6036f};
+        try (Graph graph = new Graph()) {
+            graph.importGraphDef(g.build());
+            try (Session session = new Session(graph, settings.config());
+                 TFloat32 x = Nodes.tensor(new float[] {1, 2, 3, 6}, 1, 4);
+                 Result r = session.runner().feed("probe/x", x).fetch("probe/norm").run()) {
+                TFloat32 got = (TFloat32) r.get(0);
+                for (int i = 0; i < want.length; i++) {
+                    if (Math.abs(got.getFloat(0, i) - want[i]) > 2e-2) {
+                        return false;
+                    }
+                }
+                return true;
+            }
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    /**
+     * {@code graph} with each layer normalisation it can fuse as one op. {@code rank} gives a tensor's rank (-1 when
+     * unknown); it is asked only about normalisations whose axis is a positive index.
+     */
+    public static Rewrite of(GraphDef graph, ToIntFunction<String> rank) {
+        Map<String, NodeDef> replacements = new HashMap<>();
+        for (Match m : find(graph)) {
+            if (m.axis() >= 0 && rank.applyAsInt(m.x()) != m.axis() + 1) {
+                continue;
+            }
+            NodeDef.Builder fused = layerNorm(m.output().getName(), m.x(), m.gamma(), m.beta(), m.epsilon(), m.output().getDevice())
+                    .toBuilder();
+            m.output().getInputList().stream().filter(i -> i.startsWith("^")).forEach(fused::addInput);
+            replacements.put(m.output().getName(), fused.build());
+        }
+        if (replacements.isEmpty()) {
+            return new Rewrite(graph, 0);
+        }
+        GraphDef.Builder out = graph.toBuilder().clearNode();
+        for (NodeDef n : graph.getNodeList()) {
+            out.addNode(replacements.getOrDefault(n.getName(), n));
+        }
+        return new Rewrite(out.build(), replacements.size());
+    }
+
+    /** Every layer normalisation of {@code graph} this can fuse, positive axes included. */
+    static List<Match> find(GraphDef graph) {
+        Map<String, NodeDef> nodes = GraphDefs.byName(graph);
+        Map<String, List<NodeDef>> consumers = GraphDefs.consumers(graph);
+        List<Match> found = new ArrayList<>();
+        for (NodeDef n : graph.getNodeList()) {
+            Match m = n.getOp().equals("Rsqrt") && Nodes.isFloat(n, "T") ? match(nodes, consumers, n) : null;
+            if (m != null && statisticsStayInside(nodes, consumers, m)) {
+                found.add(m);
+            }
+        }
+        return found;
+    }
+
+    private static Match match(Map<String, NodeDef> nodes, Map<String, List<NodeDef>> consumers, NodeDef rsqrt) {
+        NodeDef sum = Nodes.input(nodes, rsqrt, 0);
+        if (sum == null || !Nodes.isAdd(sum) || sum.getInputCount() != 2) {
+            return null;
+        }
+        for (int side = 0; side < 2; side++) {
+            Float epsilon = positiveScalar(nodes, sum.getInput(1 - side));
+            NodeDef variance = nodes.get(GraphDefs.nodeName(sum.getInput(side)));
+            Integer axis = epsilon == null ? null : lastAxisMean(nodes, variance);
+            NodeDef squares = axis == null ? null : Nodes.input(nodes, variance, 0);
+            if (squares == null || !squares.getOp().equals("SquaredDifference")) {
+                continue;
+            }
+            String x = squares.getInput(0);
+            NodeDef mean = throughStopGradient(nodes, squares.getInput(1));
+            if (mean == null || !Nodes.same(mean.getInput(0), x) || !axis.equals(lastAxisMean(nodes, mean))) {
+                return null;
+            }
+            return scaled(nodes, consumers, rsqrt, x, mean, epsilon, axis);
+        }
+        return null;
+    }
+
+    /** The three ways of applying gamma and beta (see the class comment); null when none matches. */
+    private static Match scaled(Map<String, NodeDef> nodes, Map<String, List<NodeDef>> consumers, NodeDef rsqrt, String x,
+                                NodeDef mean, float epsilon, int axis) {
+        NodeDef next = Nodes.only(consumers, rsqrt);
+        if (next == null || !next.getOp().equals("Mul")) {
+            return null;
+        }
+        String other = Nodes.otherInputRef(next, rsqrt.getName());
+        String gamma = other == null ? null : vector(nodes, other);
+        if (gamma != null) {
+            // m = rsqrt * gamma, read by x * m and by mean * m or -mean * m.
+            List<NodeDef> readers = consumers.getOrDefault(next.getName(), List.of());
+            if (readers.size() != 2) {
+                return null;
+            }
+            for (int first = 0; first < 2; first++) {
+                NodeDef xm = readers.get(first);
+                NodeDef meanM = readers.get(1 - first);
+                String xSide = xm.getOp().equals("Mul") ? Nodes.otherInputRef(xm, next.getName()) : null;
+                if (xSide == null || !Nodes.same(xSide, x) || !meanM.getOp().equals("Mul")) {
+                    continue;
+                }
+                String meanSide = Nodes.otherInputRef(meanM, next.getName());
+                NodeDef meanNode = meanSide == null ? null : nodes.get(GraphDefs.nodeName(meanSide));
+                if (meanNode == null) {
+                    return null;
+                }
+                boolean negated = meanNode.getOp().equals("Neg");
+                if (!(negated ? Nodes.same(meanNode.getInput(0), mean.getName()) : Nodes.same(meanSide, mean.getName()))) {
+                    return null;
+                }
+                NodeDef offset = Nodes.only(consumers, meanM);
+                if (offset == null) {
+                    return null;
+                }
+                String beta;
+                if (negated && Nodes.isAdd(offset)) {
+                    beta = vectorOrNull(nodes, Nodes.otherInputRef(offset, meanM.getName()));
+                } else if (!negated && offset.getOp().equals("Sub") && Nodes.same(offset.getInput(1), meanM.getName())) {
+                    beta = vector(nodes, offset.getInput(0));
+                } else {
+                    return null;
+                }
+                NodeDef output = Nodes.only(consumers, offset);
+                if (beta == null || output == null || !Nodes.isAdd(output) || Nodes.otherInputRef(output, offset.getName()) == null
+                        || !Nodes.same(Nodes.otherInputRef(output, offset.getName()), xm.getName())
+                        || Nodes.only(consumers, xm) != output) {
+                    return null;
+                }
+                return new Match(x, epsilon, axis, gamma, beta, output);
+            }
+            return null;
+        }
+        // (x - mean) * rsqrt * gamma + beta
+        NodeDef centred = other == null ? null : nodes.get(GraphDefs.nodeName(other));
+        if (centred == null || !centred.getOp().equals("Sub") || !Nodes.same(centred.getInput(0), x)
+                || !Nodes.same(centred.getInput(1), mean.getName())) {
+            return null;
+        }
+        NodeDef timesGamma = Nodes.only(consumers, next);
+        String g = timesGamma == null || !timesGamma.getOp().equals("Mul") ? null : Nodes.otherInputRef(timesGamma, next.getName());
+        gamma = g == null ? null : vector(nodes, g);
+        NodeDef output = gamma == null ? null : Nodes.only(consumers, timesGamma);
+        String b = output == null || !Nodes.isAdd(output) ? null : Nodes.otherInputRef(output, timesGamma.getName());
+        String beta = b == null ? null : vector(nodes, b);
+        return beta == null ? null : new Match(x, epsilon, axis, gamma, beta, output);
+    }
+
+    /**
+     * Whether every node between x and the output (the statistics and partial products) is read only inside the
+     * normalisation: otherwise they would be computed anyway, beside the fused op.
+     */
+    private static boolean statisticsStayInside(Map<String, NodeDef> nodes, Map<String, List<NodeDef>> consumers, Match m) {
+        Set<String> inside = Nodes.between(nodes, m.output(), m.x());
+        for (String name : inside) {
+            if (!name.equals(m.output().getName()) && !Nodes.readOnlyBy(consumers, nodes.get(name), inside)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** For {@code Mean(t, axis, keep_dims=true)} over one axis: the axis (-1 for the last); else null. */
+    private static Integer lastAxisMean(Map<String, NodeDef> nodes, NodeDef n) {
+        if (n == null || !n.getOp().equals("Mean") || !Nodes.isFloat(n, "T")
+                || !n.getAttrOrDefault("keep_dims", AttrValue.getDefaultInstance()).getB()) {
+            return null;
+        }
+        NodeDef axes = nodes.get(GraphDefs.nodeName(n.getInput(1)));
+        if (axes == null || !axes.getOp().equals("Const")) {
+            return null;
+        }
+        TensorProto t = axes.getAttrOrThrow("value").getTensor();
+        long count = t.getTensorShape().getDimList().stream().mapToLong(d -> d.getSize()).reduce(1, (a, b) -> a * b);
+        if (count != 1) {
+            return null;
+        }
+        int axis;
+        if (t.getIntValCount() == 1) {
+            axis = t.getIntVal(0);
+        } else if (t.getDtype() == DataType.DT_INT32 && t.getTensorContent().size() == 4) {
+            axis = t.getTensorContent().asReadOnlyByteBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt();
+        } else {
+            return null;
+        }
+        return axis < -1 ? null : axis;
+    }
+
+    private static NodeDef throughStopGradient(Map<String, NodeDef> nodes, String ref) {
+        NodeDef n = nodes.get(GraphDefs.nodeName(ref));
+        if (n != null && (n.getOp().equals("StopGradient") || n.getOp().equals("Identity"))) {
+            n = nodes.get(GraphDefs.nodeName(n.getInput(0)));
+        }
+        return n;
+    }
+
+    /** A positive scalar float constant below 0.1 (an epsilon); else null. */
+    private static Float positiveScalar(Map<String, NodeDef> nodes, String ref) {
+        NodeDef n = nodes.get(GraphDefs.nodeName(ref));
+        if (n == null || !n.getOp().equals("Const")) {
+            return null;
+        }
+        TensorProto t = n.getAttrOrThrow("value").getTensor();
+        if (t.getDtype() != DataType.DT_FLOAT || t.getTensorShape().getDimCount() != 0 || t.getFloatValCount() != 1) {
+            return null;
+        }
+        float v = t.getFloatVal(0);
+        return v > 0 && v < 0.1f ? v : null;
+    }
+
+    /**
+     * The vector variable read behind {@code ref}, through a reshape that only adds leading ones (Keras broadcasts gamma
+     * and beta that way) or an identity: the read's reference, which the fused op takes as it is; else null.
+     */
+    private static String vector(Map<String, NodeDef> nodes, String ref) {
+        NodeDef n = nodes.get(GraphDefs.nodeName(ref));
+        String read = ref;
+        while (n != null && (n.getOp().equals("Identity") || n.getOp().equals("Reshape") && onlyLeadingOnes(nodes, n.getInput(1)))) {
+            read = n.getInput(0);
+            n = nodes.get(GraphDefs.nodeName(read));
+        }
+        return n != null && Nodes.isVectorVariable(nodes, read) ? read : null;
+    }
+
+    /** Whether a reshape's target shape is a constant [1, ..., 1, k]: a vector made to broadcast over leading axes. */
+    private static boolean onlyLeadingOnes(Map<String, NodeDef> nodes, String shapeRef) {
+        NodeDef shape = nodes.get(GraphDefs.nodeName(shapeRef));
+        if (shape == null || !shape.getOp().equals("Const")) {
+            return false;
+        }
+        TensorProto t = shape.getAttrOrThrow("value").getTensor();
+        int[] dims;
+        if (t.getIntValCount() > 0) {
+            dims = t.getIntValList().stream().mapToInt(Integer::intValue).toArray();
+        } else if (t.getDtype() == DataType.DT_INT32) {
+            java.nio.IntBuffer b = t.getTensorContent().asReadOnlyByteBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer();
+            dims = new int[b.remaining()];
+            b.get(dims);
+        } else {
+            return false;
+        }
+        for (int i = 0; i < dims.length - 1; i++) {
+            if (dims[i] != 1) {
+                return false;
+            }
+        }
+        return dims.length > 0;
+    }
+
+    private static String vectorOrNull(Map<String, NodeDef> nodes, String ref) {
+        return ref == null ? null : vector(nodes, ref);
+    }
+
+    private static NodeDef layerNorm(String name, String x, String gamma, String beta, float epsilon, String device) {
+        return NodeDef.newBuilder().setName(name).setOp("_MklLayerNorm").setDevice(device)
+                .addInput(x).addInput(gamma).addInput(beta)
+                .putAttr("T", Nodes.type(DataType.DT_FLOAT))
+                .putAttr("epsilon", AttrValue.newBuilder().setF(epsilon).build())
+                .build();
+    }
+}

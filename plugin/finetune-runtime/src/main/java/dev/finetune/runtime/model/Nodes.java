@@ -1,0 +1,202 @@
+package dev.finetune.runtime.model;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.tensorflow.proto.AttrValue;
+import org.tensorflow.proto.DataType;
+import org.tensorflow.proto.NodeDef;
+import org.tensorflow.proto.TensorProto;
+import org.tensorflow.proto.TensorShapeProto;
+
+/** What the serving rewrites ask of single nodes: operands, scalar constants, readers, and the nodes they add. */
+final class Nodes {
+    private static final double TOLERANCE = 1e-5;
+
+    private Nodes() {
+    }
+
+    static boolean isAdd(NodeDef n) {
+        return n.getOp().equals("Add") || n.getOp().equals("AddV2");
+    }
+
+    /** For {@code n = k * other} (either order) with scalar constant k ≈ {@code k}: other; else null. */
+    static String scalarTimes(Map<String, NodeDef> nodes, NodeDef n, double k) {
+        if (n == null || !n.getOp().equals("Mul") || n.getInputCount() != 2) {
+            return null;
+        }
+        for (int side = 0; side < 2; side++) {
+            if (isScalar(nodes, n.getInput(side), k)) {
+                return n.getInput(1 - side);
+            }
+        }
+        return null;
+    }
+
+    /** Whether {@code n = known + k} (either order) with scalar constant k. */
+    static boolean addsScalar(Map<String, NodeDef> nodes, NodeDef n, String known, double k) {
+        String other = otherInputRef(n, known);
+        return other != null && isScalar(nodes, other, k);
+    }
+
+    /** The input of a two-input node that is not {@code known}, or null. */
+    static String otherInputRef(NodeDef n, String known) {
+        if (n.getInputCount() != 2) {
+            return null;
+        }
+        if (same(n.getInput(0), known)) {
+            return n.getInput(1);
+        }
+        return same(n.getInput(1), known) ? n.getInput(0) : null;
+    }
+
+    /** Whether {@code ref} is a scalar float constant equal to {@code value} (within float rounding). */
+    static boolean isScalar(Map<String, NodeDef> nodes, String ref, double value) {
+        NodeDef n = nodes.get(GraphDefs.nodeName(ref));
+        if (n == null || !n.getOp().equals("Const") || !n.containsAttr("value")) {
+            return false;
+        }
+        TensorProto t = n.getAttrOrThrow("value").getTensor();
+        if (t.getTensorShape().getDimCount() != 0) {
+            return false;
+        }
+        double v;
+        if (t.getFloatValCount() == 1) {
+            v = t.getFloatVal(0);
+        } else if (t.getDoubleValCount() == 1) {
+            v = t.getDoubleVal(0);
+        } else if (t.getDtype() == DataType.DT_FLOAT && t.getTensorContent().size() == 4) {
+            v = t.getTensorContent().asReadOnlyByteBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN).getFloat();
+        } else {
+            return false;
+        }
+        return Math.abs(v - value) <= TOLERANCE * Math.max(1, Math.abs(value));
+    }
+
+    static NodeDef input(Map<String, NodeDef> nodes, NodeDef n, int i) {
+        return n.getInputCount() > i ? nodes.get(GraphDefs.nodeName(n.getInput(i))) : null;
+    }
+
+    /** Whether two references name output 0 of the same node ("a" and "a:0" are the same). */
+    static boolean same(String a, String b) {
+        return !a.startsWith("^") && !b.startsWith("^") && canonical(a).equals(canonical(b));
+    }
+
+    static String canonical(String ref) {
+        return ref.endsWith(":0") ? ref.substring(0, ref.length() - 2) : ref;
+    }
+
+    /** The single data consumer of {@code n}, or null when it has none or several. */
+    static NodeDef only(Map<String, List<NodeDef>> consumers, NodeDef n) {
+        List<NodeDef> c = consumers.getOrDefault(n.getName(), List.of());
+        return c.size() == 1 ? c.get(0) : null;
+    }
+
+    static NodeDef floatConstant(String name, float[] values, long... shape) {
+        TensorShapeProto.Builder s = TensorShapeProto.newBuilder();
+        for (long d : shape) {
+            s.addDim(TensorShapeProto.Dim.newBuilder().setSize(d));
+        }
+        TensorProto.Builder t = TensorProto.newBuilder().setDtype(DataType.DT_FLOAT).setTensorShape(s);
+        for (float v : values) {
+            t.addFloatVal(v);
+        }
+        return NodeDef.newBuilder().setName(name).setOp("Const").putAttr("dtype", type(DataType.DT_FLOAT))
+                .putAttr("value", AttrValue.newBuilder().setTensor(t).build()).build();
+    }
+
+    static NodeDef intConstant(String name, long... values) {
+        TensorProto.Builder t = TensorProto.newBuilder().setDtype(DataType.DT_INT32)
+                .setTensorShape(TensorShapeProto.newBuilder().addDim(TensorShapeProto.Dim.newBuilder().setSize(values.length)));
+        for (long v : values) {
+            t.addIntVal(Math.toIntExact(v));
+        }
+        return NodeDef.newBuilder().setName(name).setOp("Const").putAttr("dtype", type(DataType.DT_INT32))
+                .putAttr("value", AttrValue.newBuilder().setTensor(t).build()).build();
+    }
+
+    static NodeDef intScalar(String name, int value) {
+        TensorProto t = TensorProto.newBuilder().setDtype(DataType.DT_INT32).setTensorShape(TensorShapeProto.getDefaultInstance())
+                .addIntVal(value).build();
+        return NodeDef.newBuilder().setName(name).setOp("Const").putAttr("dtype", type(DataType.DT_INT32))
+                .putAttr("value", AttrValue.newBuilder().setTensor(t).build()).build();
+    }
+
+    static boolean readOnlyBy(Map<String, List<NodeDef>> consumers, NodeDef n, Set<String> readers) {
+        return consumers.getOrDefault(n.getName(), List.of()).stream().allMatch(c -> readers.contains(c.getName()));
+    }
+
+    /** Whether {@code ref} is the first output of its node (the fused op has one output). */
+    static boolean plainOutput(String ref) {
+        return !ref.startsWith("^") && (ref.indexOf(':') < 0 || ref.endsWith(":0"));
+    }
+
+    static boolean isFloat(NodeDef n, String attr) {
+        return n.containsAttr(attr) && n.getAttrOrThrow(attr).getType() == DataType.DT_FLOAT;
+    }
+
+    /** Whether {@code ref} reads a rank-1 float32 variable ({@code ReadVariableOp}, possibly through Identity). */
+    static boolean isVectorVariable(Map<String, NodeDef> nodes, String ref) {
+        NodeDef n = nodes.get(GraphDefs.nodeName(ref));
+        while (n != null && n.getOp().equals("Identity")) {
+            n = nodes.get(GraphDefs.nodeName(n.getInput(0)));
+        }
+        if (n == null || !n.getOp().equals("ReadVariableOp")) {
+            return false;
+        }
+        NodeDef handle = GraphDefs.variableHandle(nodes, n.getInput(0));
+        return handle != null && handle.getAttrOrDefault("dtype", AttrValue.getDefaultInstance()).getType() == DataType.DT_FLOAT
+                && handle.getAttrOrDefault("shape", AttrValue.getDefaultInstance()).getShape().getDimCount() == 1;
+    }
+
+    static NodeDef cast(String name, String input, DataType from, DataType to, String device) {
+        return NodeDef.newBuilder().setName(name).setOp("Cast").addInput(input).setDevice(device)
+                .putAttr("SrcT", type(from)).putAttr("DstT", type(to))
+                .putAttr("Truncate", AttrValue.newBuilder().setB(false).build()).build();
+    }
+
+    static AttrValue type(DataType t) {
+        return AttrValue.newBuilder().setType(t).build();
+    }
+
+    /**
+     * A float32 placeholder: what a probe feeds its input through, since Grappler's constant folding would otherwise
+     * evaluate the probed op on constants with TensorFlow's generic kernel and log that kernel's refusal.
+     */
+    static NodeDef placeholder(String name) {
+        return NodeDef.newBuilder().setName(name).setOp("Placeholder").putAttr("dtype", type(DataType.DT_FLOAT)).build();
+    }
+
+    /** {@code values} as a float32 tensor of {@code shape}, to feed a placeholder. */
+    static org.tensorflow.types.TFloat32 tensor(float[] values, long... shape) {
+        return org.tensorflow.types.TFloat32.tensorOf(org.tensorflow.ndarray.Shape.of(shape),
+                org.tensorflow.ndarray.buffer.DataBuffers.of(values, true, false));
+    }
+
+    /**
+     * The nodes that compute {@code output} from {@code x}: its ancestors up to, not including, x, leaving out
+     * constants and variable reads (inputs of the computation, not part of it).
+     */
+    static Set<String> between(Map<String, NodeDef> nodes, NodeDef output, String x) {
+        String stop = GraphDefs.nodeName(x);
+        Set<String> seen = new java.util.HashSet<>();
+        java.util.Deque<NodeDef> todo = new java.util.ArrayDeque<>(List.of(output));
+        while (!todo.isEmpty()) {
+            NodeDef n = todo.pop();
+            if (!seen.add(n.getName())) {
+                continue;
+            }
+            for (String in : n.getInputList()) {
+                NodeDef i = nodes.get(GraphDefs.nodeName(in));
+                if (i != null && !in.startsWith("^") && !i.getName().equals(stop) && !isParameter(i)) {
+                    todo.push(i);
+                }
+            }
+        }
+        return seen;
+    }
+
+    private static boolean isParameter(NodeDef n) {
+        return n.getOp().equals("Const") || n.getOp().equals("ReadVariableOp") || n.getOp().equals("VarHandleOp");
+    }
+}

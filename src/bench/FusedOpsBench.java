@@ -1,0 +1,78 @@
+import dev.finetune.engine.data.DataReader;
+import dev.finetune.engine.data.TextFormat;
+import dev.finetune.runtime.FineTunedModel;
+import dev.finetune.runtime.encoding.BatchBudget;
+import dev.finetune.runtime.encoding.EncodedExample;
+import dev.finetune.runtime.model.LoadedGraph;
+import dev.finetune.runtime.model.SessionSettings;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Serving with fused GELUs and layer norms (FusedGelu, FusedLayerNorm) against the ops the model was written with
+ * (issue 18): one JVM loads the fine-tuned model twice, once with -Dfinetune.fuseOps=false in effect, and predicts the
+ * same texts in length order with the default token budget through each in turn, round after round, so a load that
+ * comes and goes on the shared cores falls on both alike. Prints examples/s per round, the medians and their ratio, and
+ * the largest difference between the two models' probabilities.
+ *
+ * <pre>
+ *   javac -d plugin/finetune-maven-plugin/target/test-classes -cp "$(src/tools/run-test-main.sh --classpath)" \
+ *       src/bench/InferenceBatchBench.java src/bench/FusedOpsBench.java
+ *   src/tools/run-test-main.sh -Xmx2g FusedOpsBench MODEL_FOLDER TEST.csv TEXT_COLUMN ROWS ROUNDS [PRECISION]
+ *   src/tools/run-test-main.sh -Xmx2g FusedOpsBench target/bench/reviews/seed-42/plugin target/bench/reviews/data/test.csv review 1000 3
+ * </pre>
+ */
+public class FusedOpsBench {
+    public static void main(String[] a) throws Exception {
+        Path folder = Path.of(a[0]);
+        Path csv = Path.of(a[1]);
+        int rows = Integer.parseInt(a[3]);
+        int rounds = Integer.parseInt(a[4]);
+        SessionSettings settings = new SessionSettings("cpu", 0, 0, a.length > 5 ? a[5] : "auto", false);
+        System.setProperty(LoadedGraph.FUSING, "false");
+        FineTunedModel written = FineTunedModel.load(folder, settings);
+        System.setProperty(LoadedGraph.FUSING, "true");
+        try (written; FineTunedModel fused = FineTunedModel.load(folder, settings)) {
+            System.out.printf("precision %s; fused: %d GELUs, %d layer norms; as written: %d, %d%n", fused.precision(),
+                    fused.fusedGelus(), fused.fusedLayerNorms(), written.fusedGelus(), written.fusedLayerNorms());
+            List<EncodedExample> encoded = new ArrayList<>();
+            DataReader.unlabelled(a[2], null, "no-label").forEach(csv, TextFormat.of("auto", csv), t -> {
+                if (encoded.size() < rows) {
+                    encoded.add(EncodedExample.of(fused.tokenizer(), t, -1, fused.maxSequenceLength()));
+                }
+            });
+            BatchBudget budget = BatchBudget.auto(fused.maxSequenceLength());
+            Map<String, FineTunedModel> models = new LinkedHashMap<>();
+            models.put("as written", written);
+            models.put("fused", fused);
+            // Every batch shape once before timing: oneDNN makes its kernels on a shape's first run.
+            models.values().forEach(m -> InferenceBatchBench.run(m, encoded, budget));
+            Map<String, List<Double>> rates = new LinkedHashMap<>();
+            for (int round = 1; round <= rounds; round++) {
+                for (Map.Entry<String, FineTunedModel> m : models.entrySet()) {
+                    long t0 = System.nanoTime();
+                    InferenceBatchBench.run(m.getValue(), encoded, budget);
+                    double rate = encoded.size() / ((System.nanoTime() - t0) / 1e9);
+                    rates.computeIfAbsent(m.getKey(), k -> new ArrayList<>()).add(rate);
+                    System.out.printf("round %d %-10s %6.1f examples/s%n", round, m.getKey(), rate);
+                }
+            }
+            double base = InferenceBatchBench.median(rates.get("as written"));
+            rates.forEach((k, v) -> System.out.printf("median %-10s %6.1f examples/s, %.2fx as written%n", k,
+                    InferenceBatchBench.median(v), InferenceBatchBench.median(v) / base));
+            List<EncodedExample> some = encoded.subList(0, Math.min(64, encoded.size()));
+            float[][] p = written.predict(dev.finetune.runtime.encoding.Batches.pad(some, fused.tokenizer().padId()));
+            float[][] q = fused.predict(dev.finetune.runtime.encoding.Batches.pad(some, fused.tokenizer().padId()));
+            double largest = 0;
+            for (int i = 0; i < p.length; i++) {
+                for (int j = 0; j < p[i].length; j++) {
+                    largest = Math.max(largest, Math.abs(p[i][j] - q[i][j]));
+                }
+            }
+            System.out.printf("largest difference in probability over %d texts: %.2g%n", some.size(), largest);
+        }
+    }
+}
