@@ -63,16 +63,39 @@ public class FusedOpsBench {
             double base = InferenceBatchBench.median(rates.get("as written"));
             rates.forEach((k, v) -> System.out.printf("median %-10s %6.1f examples/s, %.2fx as written%n", k,
                     InferenceBatchBench.median(v), InferenceBatchBench.median(v) / base));
-            List<EncodedExample> some = encoded.subList(0, Math.min(64, encoded.size()));
-            float[][] p = written.predict(dev.finetune.runtime.encoding.Batches.pad(some, fused.tokenizer().padId()));
-            float[][] q = fused.predict(dev.finetune.runtime.encoding.Batches.pad(some, fused.tokenizer().padId()));
+            // Both models over every text: the largest difference in probability, and how many top labels differ.
+            List<float[]> p = new ArrayList<>();
+            List<float[]> q = new ArrayList<>();
+            dev.finetune.runtime.encoding.Batches.predictInLengthOrder(encoded, budget, fused.tokenizer().padId(), b -> {
+                float[][] r = written.predict(b);
+                p.addAll(List.of(r));
+                return r;
+            });
+            dev.finetune.runtime.encoding.Batches.predictInLengthOrder(encoded, budget, fused.tokenizer().padId(), b -> {
+                float[][] r = fused.predict(b);
+                q.addAll(List.of(r));
+                return r;
+            });
             double largest = 0;
-            for (int i = 0; i < p.length; i++) {
-                for (int j = 0; j < p[i].length; j++) {
-                    largest = Math.max(largest, Math.abs(p[i][j] - q[i][j]));
+            int otherLabel = 0;
+            for (int i = 0; i < p.size(); i++) {
+                for (int j = 0; j < p.get(i).length; j++) {
+                    largest = Math.max(largest, Math.abs(p.get(i)[j] - q.get(i)[j]));
                 }
+                otherLabel += argmax(p.get(i)) == argmax(q.get(i)) ? 0 : 1;
             }
-            System.out.printf("largest difference in probability over %d texts: %.2g%n", some.size(), largest);
+            System.out.printf("top label differs for %d of %d texts%n", otherLabel, p.size());
+            System.out.printf("largest difference in probability over %d texts: %.2g%n", p.size(), largest);
         }
+    }
+
+    private static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
     }
 }

@@ -138,7 +138,8 @@ public final class LoadedGraph implements AutoCloseable {
             g.close();
             throw new FineTuneException("Cannot load " + file.directory() + " rewritten for serving (" + converted
                     + " matmul weights in bfloat16, " + fused + " GELUs fused into their dense layers, " + norms
-                    + " layer norms fused): " + e.getMessage() + " (-D" + FUSING + "=false loads it without fusing)", e);
+                    + " layer norms fused): " + e.getMessage() + " (precision float32 loads it without bfloat16 weights, -D" + FUSING
+                    + "=false without fused ops)", e);
         }
     }
 
