@@ -42,24 +42,32 @@ public final class LoadedGraph implements AutoCloseable {
         return !"false".equalsIgnoreCase(System.getProperty(FUSING, "true"));
     }
 
-    /** Ranks of a graph's tensors, from TensorFlow's shape inference on an import of it made on first use. */
-    private static final class Ranks implements AutoCloseable {
+    /** Static shapes of a graph's tensors, from TensorFlow's shape inference on an import of it made on first use. */
+    private static final class Shapes implements AutoCloseable {
         private final GraphDef graph;
         private Graph imported;
+        private boolean failed;
 
-        Ranks(GraphDef graph) {
+        Shapes(GraphDef graph) {
             this.graph = graph;
         }
 
-        int of(String tensor) {
-            if (imported == null) {
+        /** The shape of {@code tensor} (-1 for an unknown dimension), or null when not even its rank is known. */
+        long[] of(String tensor) {
+            if (imported == null && !failed) {
                 imported = new Graph();
-                imported.importGraphDef(graph);
+                try {
+                    imported.importGraphDef(graph);
+                } catch (RuntimeException e) {
+                    // The real import, next, reports what is wrong with the graph; unknown shapes fuse nothing.
+                    failed = true;
+                }
             }
             try {
-                return GraphDefs.output(imported, tensor).shape().numDimensions();
+                org.tensorflow.ndarray.Shape s = failed ? null : GraphDefs.output(imported, tensor).shape();
+                return s == null || s.isUnknown() ? null : s.asArray();
             } catch (RuntimeException e) {
-                return -1;
+                return null;
             }
         }
 
@@ -112,8 +120,8 @@ public final class LoadedGraph implements AutoCloseable {
             fused = rewrite.fused();
         }
         if (settings.cpuOnly() && fusing() && FusedLayerNorm.supported(settings)) {
-            try (Ranks ranks = new Ranks(graph)) {
-                FusedLayerNorm.Rewrite rewrite = FusedLayerNorm.of(graph, ranks::of);
+            try (Shapes shapes = new Shapes(graph)) {
+                FusedLayerNorm.Rewrite rewrite = FusedLayerNorm.of(graph, shapes::of);
                 graph = rewrite.graph();
                 norms = rewrite.fused();
             }
@@ -138,8 +146,8 @@ public final class LoadedGraph implements AutoCloseable {
             g.close();
             throw new FineTuneException("Cannot load " + file.directory() + " rewritten for serving (" + converted
                     + " matmul weights in bfloat16, " + fused + " GELUs fused into their dense layers, " + norms
-                    + " layer norms fused): " + e.getMessage() + " (precision float32 loads it without bfloat16 weights, -D" + FUSING
-                    + "=false without fused ops)", e);
+                    + " layer norms fused): " + e.getMessage() + " (" + (converted > 0 ? "precision float32 loads it without bfloat16 weights, " : "")
+                    + "-D" + FUSING + "=false without fused ops)", e);
         }
     }
 

@@ -199,4 +199,90 @@ final class Nodes {
     private static boolean isParameter(NodeDef n) {
         return n.getOp().equals("Const") || n.getOp().equals("ReadVariableOp") || n.getOp().equals("VarHandleOp");
     }
+
+    /**
+     * The control inputs a fused op takes over: those of the replaced output and of the nodes it removes, except edges
+     * between them. The removed nodes are pure computations, so what ordered them now orders the fused op.
+     */
+    static List<String> inheritedControlInputs(Map<String, NodeDef> nodes, NodeDef output, Set<String> removed) {
+        java.util.LinkedHashSet<String> out = new java.util.LinkedHashSet<>();
+        List<NodeDef> all = new java.util.ArrayList<>(List.of(output));
+        removed.forEach(r -> all.add(nodes.get(r)));
+        for (NodeDef n : all) {
+            for (String in : n.getInputList()) {
+                String source = in.startsWith("^") ? in.substring(1) : null;
+                if (source != null && !removed.contains(source) && !source.equals(output.getName())) {
+                    out.add(in);
+                }
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    /**
+     * Points every control edge on a removed node at the fused op that replaced it ({@code redirect}: removed node →
+     * the fused output's name), without duplicates. Inlined functions end in a {@code NoOp} with a control edge on every
+     * node of their body; left alone, those edges would keep the removed chains running beside the fused ops.
+     */
+    static void redirectControlInputs(org.tensorflow.proto.GraphDef.Builder graph, Map<String, String> redirect) {
+        for (NodeDef.Builder n : graph.getNodeBuilderList()) {
+            if (n.getInputList().stream().noneMatch(i -> i.startsWith("^") && redirect.containsKey(i.substring(1)))) {
+                continue;
+            }
+            List<String> inputs = new java.util.ArrayList<>();
+            for (String in : n.getInputList()) {
+                String target = in.startsWith("^") ? redirect.get(in.substring(1)) : null;
+                String rewritten = target == null ? in : "^" + target;
+                if (!rewritten.startsWith("^") || !inputs.contains(rewritten) && !rewritten.equals("^" + n.getName())) {
+                    inputs.add(rewritten);
+                }
+            }
+            n.clearInput().addAllInput(inputs);
+        }
+    }
+
+    /** The length of a vector read from a variable (through identities) or given as a constant; else -1. */
+    static long vectorLength(Map<String, NodeDef> nodes, String ref) {
+        NodeDef n = nodes.get(GraphDefs.nodeName(ref));
+        while (n != null && n.getOp().equals("Identity")) {
+            n = nodes.get(GraphDefs.nodeName(n.getInput(0)));
+        }
+        TensorShapeProto shape = null;
+        if (n != null && n.getOp().equals("ReadVariableOp")) {
+            NodeDef handle = GraphDefs.variableHandle(nodes, n.getInput(0));
+            shape = handle == null ? null : handle.getAttrOrDefault("shape", AttrValue.getDefaultInstance()).getShape();
+        } else if (n != null && n.getOp().equals("Const")) {
+            shape = n.getAttrOrThrow("value").getTensor().getTensorShape();
+        }
+        return shape == null || shape.getUnknownRank() || shape.getDimCount() != 1 ? -1 : shape.getDim(0).getSize();
+    }
+
+    /** The values of an integer constant (int32 or int64, listed or packed); null for anything else. */
+    static long[] intValues(NodeDef n) {
+        if (!n.getOp().equals("Const") || !n.containsAttr("value")) {
+            return null;
+        }
+        TensorProto t = n.getAttrOrThrow("value").getTensor();
+        if (t.getDtype() == DataType.DT_INT32) {
+            if (t.getIntValCount() > 0) {
+                return t.getIntValList().stream().mapToLong(Integer::longValue).toArray();
+            }
+            java.nio.IntBuffer b = t.getTensorContent().asReadOnlyByteBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer();
+            long[] v = new long[b.remaining()];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = b.get(i);
+            }
+            return v;
+        }
+        if (t.getDtype() == DataType.DT_INT64) {
+            if (t.getInt64ValCount() > 0) {
+                return t.getInt64ValList().stream().mapToLong(Long::longValue).toArray();
+            }
+            java.nio.LongBuffer b = t.getTensorContent().asReadOnlyByteBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN).asLongBuffer();
+            long[] v = new long[b.remaining()];
+            b.get(v);
+            return v;
+        }
+        return null;
+    }
 }
