@@ -96,6 +96,15 @@ public final class FineTunedModel implements AutoCloseable {
      * {@code train} scans its base model; {@code allowUnsafeOps} names the op types accepted knowingly.
      */
     public static FineTunedModel load(Path directory, SessionSettings settings, List<String> allowUnsafeOps) {
+        try {
+            return open(directory, settings, allowUnsafeOps);
+        } catch (OutOfMemoryError e) {
+            NativeMemoryCap.explain(e, "Loading the model in " + directory);
+            throw e;
+        }
+    }
+
+    private static FineTunedModel open(Path directory, SessionSettings settings, List<String> allowUnsafeOps) {
         Path labelsFile = directory.resolve("labels.json");
         Path model = directory.resolve("saved_model");
         if (!Files.isRegularFile(labelsFile) || !Files.isRegularFile(model.resolve("saved_model.pb"))) {
@@ -230,6 +239,15 @@ public final class FineTunedModel implements AutoCloseable {
      * classification, position by position).
      */
     public float[][] predict(Batch batch) {
+        try {
+            return run(batch);
+        } catch (OutOfMemoryError e) {
+            NativeMemoryCap.explain(e, "Predicting " + batch.rows() + " rows of " + batch.length() + " tokens with " + directory);
+            throw e;
+        }
+    }
+
+    private float[][] run(Batch batch) {
         Shape shape = Shape.of(batch.rows(), batch.length());
         List<Tensor> feeds = new ArrayList<>();
         try {
