@@ -64,18 +64,8 @@ public class FusedOpsBench {
             rates.forEach((k, v) -> System.out.printf("median %-10s %6.1f examples/s, %.2fx as written%n", k,
                     InferenceBatchBench.median(v), InferenceBatchBench.median(v) / base));
             // Both models over every text: the largest difference in probability, and how many top labels differ.
-            List<float[]> p = new ArrayList<>();
-            List<float[]> q = new ArrayList<>();
-            dev.finetune.runtime.encoding.Batches.predictInLengthOrder(encoded, budget, fused.tokenizer().padId(), b -> {
-                float[][] r = written.predict(b);
-                p.addAll(List.of(r));
-                return r;
-            });
-            dev.finetune.runtime.encoding.Batches.predictInLengthOrder(encoded, budget, fused.tokenizer().padId(), b -> {
-                float[][] r = fused.predict(b);
-                q.addAll(List.of(r));
-                return r;
-            });
+            List<float[]> p = probabilities(written, encoded, budget);
+            List<float[]> q = probabilities(fused, encoded, budget);
             double largest = 0;
             int otherLabel = 0;
             for (int i = 0; i < p.size(); i++) {
@@ -87,6 +77,17 @@ public class FusedOpsBench {
             System.out.printf("top label differs for %d of %d texts%n", otherLabel, p.size());
             System.out.printf("largest difference in probability over %d texts: %.2g%n", p.size(), largest);
         }
+    }
+
+    /** {@code model}'s probabilities for every text, in length order (the same order for both models). */
+    private static List<float[]> probabilities(FineTunedModel model, List<EncodedExample> encoded, BatchBudget budget) {
+        List<float[]> out = new ArrayList<>();
+        dev.finetune.runtime.encoding.Batches.predictInLengthOrder(encoded, budget, model.tokenizer().padId(), b -> {
+            float[][] r = model.predict(b);
+            out.addAll(List.of(r));
+            return r;
+        });
+        return out;
     }
 
     private static int argmax(float[] v) {

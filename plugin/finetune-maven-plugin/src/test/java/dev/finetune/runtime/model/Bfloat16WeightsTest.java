@@ -108,6 +108,11 @@ class Bfloat16WeightsTest {
 
     /** What TensorFlow's own loader, with no rewrite of ours, predicts for {@code batch}. */
     static float[][] predict(Session session, SignatureDef sig, Batch batch) {
+        return ServingSignature.rows(fetch(session, sig, batch, sig.getOutputsOrThrow("probabilities").getName()), batch.rows());
+    }
+
+    /** {@code tensor} for {@code batch}, the signature's inputs fed. */
+    static float[] fetch(Session session, SignatureDef sig, Batch batch, String tensor) {
         Shape shape = Shape.of(batch.rows(), batch.length());
         List<Tensor> feeds = new ArrayList<>();
         try {
@@ -120,8 +125,8 @@ class Bfloat16WeightsTest {
                     runner.feed(sig.getInputsOrThrow(key).getName(), t);
                 }
             });
-            try (Result r = runner.fetch(sig.getOutputsOrThrow("probabilities").getName()).run()) {
-                return ServingSignature.rows(ServingSignature.floats(r.get(0)), batch.rows());
+            try (Result r = runner.fetch(tensor).run()) {
+                return ServingSignature.floats(r.get(0));
             }
         } finally {
             feeds.forEach(Tensor::close);

@@ -25,18 +25,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.tensorflow.Result;
 import org.tensorflow.SavedModelBundle;
-import org.tensorflow.Session;
-import org.tensorflow.Tensor;
-import org.tensorflow.ndarray.Shape;
-import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.proto.GraphDef;
 import org.tensorflow.proto.MetaGraphDef;
 import org.tensorflow.proto.NodeDef;
 import org.tensorflow.proto.SignatureDef;
-import org.tensorflow.types.TFloat32;
-import org.tensorflow.types.TInt32;
 
 /**
  * Serving with fused ops ({@link FusedGelu}, {@link FusedLayerNorm}) on every kind of model the tests have, fine-tuned
@@ -113,8 +106,8 @@ class FusedOpsTest {
             // the ops it replaced, to rounding (that of the fused ops upstream included). Computing the tanh GELU where
             // the exact one was written differs by up to 1.4e-4 here, and fails this.
             for (String tensor : replaced) {
-                float[] want = fetch(bundle.session(), sig, batch, tensor);
-                float[] got = fetch(fused.session(), sig, batch, tensor);
+                float[] want = Bfloat16WeightsTest.fetch(bundle.session(), sig, batch, tensor);
+                float[] got = Bfloat16WeightsTest.fetch(fused.session(), sig, batch, tensor);
                 assertEquals(want.length, got.length);
                 for (int i = 0; i < want.length; i++) {
                     assertEquals(want[i], got[i], 1e-5 * Math.max(1, Math.abs(want[i])), model + " " + tensor + "[" + i + "]");
@@ -203,31 +196,6 @@ class FusedOpsTest {
             }
         }
         return b.build();
-    }
-
-    /** {@code tensor} for {@code batch}, the signature's inputs fed. */
-    private static float[] fetch(Session session, SignatureDef sig, Batch batch, String tensor) {
-        Shape shape = Shape.of(batch.rows(), batch.length());
-        Map<String, int[]> inputs = Map.of("input_ids", batch.inputIds(), "input_mask", batch.inputMask(), "segment_ids", batch.segmentIds());
-        List<Tensor> feeds = new ArrayList<>();
-        try {
-            Session.Runner runner = session.runner();
-            inputs.forEach((key, values) -> {
-                if (sig.containsInputs(key)) {
-                    TInt32 t = TInt32.tensorOf(shape, DataBuffers.of(values, true, false));
-                    feeds.add(t);
-                    runner.feed(sig.getInputsOrThrow(key).getName(), t);
-                }
-            });
-            try (Result r = runner.fetch(tensor).run()) {
-                TFloat32 out = (TFloat32) r.get(0);
-                float[] values = new float[Math.toIntExact(out.size())];
-                out.copyTo(DataBuffers.of(values, false, false));
-                return values;
-            }
-        } finally {
-            feeds.forEach(Tensor::close);
-        }
     }
 
     private static double largestDifference(float[][] a, float[][] b) {

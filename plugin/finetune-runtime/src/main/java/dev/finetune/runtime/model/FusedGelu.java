@@ -8,15 +8,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import org.tensorflow.Graph;
-import org.tensorflow.Result;
-import org.tensorflow.Session;
 import org.tensorflow.proto.AttrValue;
 import org.tensorflow.proto.DataType;
 import org.tensorflow.proto.GraphDef;
 import org.tensorflow.proto.NodeDef;
-import org.tensorflow.proto.TensorShapeProto;
-import org.tensorflow.types.TFloat32;
 
 /**
  * Serving with each dense layer that feeds a GELU run as one oneDNN kernel: matrix product, bias and GELU together.
@@ -87,21 +82,8 @@ public final class FusedGelu {
         nodes.forEach(g::addNode);
         String suffix = bfloat16 ? "/float32" : "";
         // gelu(1.5) = 1.3998 (exact), 1.3996 (tanh); gelu(-2) = -0.0455 (exact), -0.0454 (tanh).
-        try (Graph graph = new Graph()) {
-            graph.importGraphDef(g.build());
-            try (Session session = new Session(graph, settings.config());
-                 TFloat32 x = Nodes.tensor(new float[] {1, -2}, 1, 2);
-                 Result r = session.runner().feed("probe/x", x).fetch("probe/GeluExact" + suffix).fetch("probe/GeluApproximate" + suffix)
-                         .run()) {
-                return close((TFloat32) r.get(0), 1.3998f, -0.0455f) && close((TFloat32) r.get(1), 1.3996f, -0.0454f);
-            }
-        } catch (RuntimeException e) {
-            return false;
-        }
-    }
-
-    private static boolean close(TFloat32 t, float first, float second) {
-        return Math.abs(t.getFloat(0, 0) - first) < 2e-2 && Math.abs(t.getFloat(0, 1) - second) < 2e-2;
+        return Nodes.probe(g.build(), settings, new float[] {1, -2}, List.of("probe/GeluExact" + suffix, "probe/GeluApproximate" + suffix),
+                new float[][] {{1.3998f, -0.0455f}, {1.3996f, -0.0454f}});
     }
 
     /** {@code graph} with each dense layer + GELU it can fuse as one op computing in {@code bfloat16} or float32. */
@@ -147,8 +129,9 @@ public final class FusedGelu {
 
     private static Dense dense(Map<String, NodeDef> nodes, Map<String, List<NodeDef>> consumers, GeluPattern.Match gelu) {
         NodeDef x = nodes.get(GraphDefs.nodeName(gelu.x()));
+        Set<String> chain = Nodes.between(nodes, gelu.output(), gelu.x());
         if (x == null || !Nodes.plainOutput(gelu.x()) || !Nodes.isFloat(x, "T")
-                || !Nodes.isFloat(gelu.output(), "T") || !Nodes.readOnlyBy(consumers, x, Nodes.between(nodes, gelu.output(), gelu.x()))) {
+                || !Nodes.isFloat(gelu.output(), "T") || !Nodes.readOnlyBy(consumers, x, chain)) {
             // Anything else that reads x would still need x computed: the fusion would then run the product twice.
             return null;
         }
@@ -188,7 +171,7 @@ public final class FusedGelu {
             return null;
         }
         boolean transposedB = flag(matmul, plain ? "transpose_b" : "adj_y");
-        long[] shape = weightShape(nodes, matmul.getInput(1));
+        long[] shape = Nodes.staticShape(nodes, matmul.getInput(1), Set.of("Identity", "Cast"));
         if (shape == null || shape.length != 2 || shape[0] < 0 || shape[1] < 0) {
             return null;
         }
@@ -199,7 +182,7 @@ public final class FusedGelu {
         if (Nodes.vectorLength(nodes, bias) != outputs || reshape != null && lastDimension(nodes, reshape.getInput(1)) != outputs) {
             return null;
         }
-        Set<String> removed = new HashSet<>(Nodes.between(nodes, gelu.output(), gelu.x()));
+        Set<String> removed = new HashSet<>(chain);
         removed.remove(gelu.output().getName());
         removed.add(x.getName());
         removed.add(matmul.getName());
@@ -305,25 +288,6 @@ public final class FusedGelu {
                 .putAttr("epsilon", AttrValue.newBuilder().setF(0.0001f).build())
                 .putAttr("leakyrelu_alpha", AttrValue.newBuilder().setF(0.2f).build())
                 .build();
-    }
-
-    /** The static shape of a weight read from a variable (through casts and identities) or a constant; else null. */
-    private static long[] weightShape(Map<String, NodeDef> nodes, String ref) {
-        NodeDef n = nodes.get(GraphDefs.nodeName(ref));
-        while (n != null && (n.getOp().equals("Identity") || n.getOp().equals("Cast"))) {
-            n = nodes.get(GraphDefs.nodeName(n.getInput(0)));
-        }
-        org.tensorflow.proto.TensorShapeProto shape = null;
-        if (n != null && n.getOp().equals("ReadVariableOp")) {
-            NodeDef handle = GraphDefs.variableHandle(nodes, n.getInput(0));
-            shape = handle == null ? null : handle.getAttrOrDefault("shape", AttrValue.getDefaultInstance()).getShape();
-        } else if (n != null && n.getOp().equals("Const")) {
-            shape = n.getAttrOrThrow("value").getTensor().getTensorShape();
-        }
-        if (shape == null || shape.getUnknownRank()) {
-            return null;
-        }
-        return shape.getDimList().stream().mapToLong(TensorShapeProto.Dim::getSize).toArray();
     }
 
     private static String castToBfloat16(List<NodeDef> out, String name, String input, String device) {

@@ -8,15 +8,11 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
-import org.tensorflow.Graph;
-import org.tensorflow.Result;
-import org.tensorflow.Session;
 import org.tensorflow.proto.AttrValue;
 import org.tensorflow.proto.DataType;
 import org.tensorflow.proto.GraphDef;
 import org.tensorflow.proto.NodeDef;
 import org.tensorflow.proto.TensorProto;
-import org.tensorflow.types.TFloat32;
 
 /**
  * Serving with each layer normalisation run as one oneDNN kernel ({@code _MklLayerNorm}) instead of the ten or so
@@ -46,8 +42,11 @@ public final class FusedLayerNorm {
     /** Whether this TensorFlow has the fused kernel: probed once per process and precision ({@link #supported}). */
     private static final Map<String, Boolean> SUPPORTED = new ConcurrentHashMap<>();
 
-    /** One layer normalisation: input, epsilon, the axis its reductions name, scale, offset, and the node yielding it. */
-    record Match(String x, float epsilon, int axis, String gamma, String beta, NodeDef output) {
+    /**
+     * One layer normalisation: input, epsilon, the axis its reductions name, scale, offset, the node yielding it, and
+     * the nodes a fused op makes dead (everything between x and the output; null until {@link #find} has checked them).
+     */
+    record Match(String x, float epsilon, int axis, String gamma, String beta, NodeDef output, Set<String> removed) {
     }
 
     /** The rewritten graph and how many normalisations it fused. */
@@ -72,23 +71,8 @@ public final class FusedLayerNorm {
         g.addNode(Nodes.floatConstant("probe/beta", new float[] {0, 0, 1, 0}, 4));
         g.addNode(layerNorm("probe/norm", "probe/x", "probe/gamma", "probe/beta", 1e-12f, ""));
         // (x - 3) / sqrt(3.5) * gamma + beta
-        float[] want = {-1.0690f, -1.0690f, 1f, 1.6036f};
-        try (Graph graph = new Graph()) {
-            graph.importGraphDef(g.build());
-            try (Session session = new Session(graph, settings.config());
-                 TFloat32 x = Nodes.tensor(new float[] {1, 2, 3, 6}, 1, 4);
-                 Result r = session.runner().feed("probe/x", x).fetch("probe/norm").run()) {
-                TFloat32 got = (TFloat32) r.get(0);
-                for (int i = 0; i < want.length; i++) {
-                    if (Math.abs(got.getFloat(0, i) - want[i]) > 2e-2) {
-                        return false;
-                    }
-                }
-                return true;
-            }
-        } catch (RuntimeException e) {
-            return false;
-        }
+        return Nodes.probe(g.build(), settings, new float[] {1, 2, 3, 6}, List.of("probe/norm"),
+                new float[][] {{-1.0690f, -1.0690f, 1f, 1.6036f}});
     }
 
     /**
@@ -114,10 +98,9 @@ public final class FusedLayerNorm {
             }
             NodeDef.Builder fused = layerNorm(m.output().getName(), m.x(), m.gamma(), m.beta(), m.epsilon(), m.output().getDevice())
                     .toBuilder();
-            Set<String> removed = removed(nodes, m);
-            fused.addAllInput(Nodes.inheritedControlInputs(nodes, m.output(), removed));
+            fused.addAllInput(Nodes.inheritedControlInputs(nodes, m.output(), m.removed()));
             replacements.put(m.output().getName(), fused.build());
-            removed.forEach(r -> redirect.put(r, m.output().getName()));
+            m.removed().forEach(r -> redirect.put(r, m.output().getName()));
         }
         if (replacements.isEmpty()) {
             return new Rewrite(graph, 0);
@@ -137,8 +120,11 @@ public final class FusedLayerNorm {
         List<Match> found = new ArrayList<>();
         for (NodeDef n : graph.getNodeList()) {
             Match m = n.getOp().equals("Rsqrt") && Nodes.isFloat(n, "T") ? match(nodes, consumers, n) : null;
-            if (m != null && statisticsStayInside(nodes, consumers, m)) {
-                found.add(m);
+            Set<String> inside = m == null ? null : Nodes.between(nodes, m.output(), m.x());
+            if (m != null && statisticsStayInside(nodes, consumers, m, inside)) {
+                Set<String> removed = new HashSet<>(inside);
+                removed.remove(m.output().getName());
+                found.add(new Match(m.x(), m.epsilon(), m.axis(), m.gamma(), m.beta(), m.output(), removed));
             }
         }
         return found;
@@ -216,7 +202,7 @@ public final class FusedLayerNorm {
                         || Nodes.only(consumers, xm) != output) {
                     return null;
                 }
-                return new Match(x, epsilon, axis, gamma, beta, output);
+                return new Match(x, epsilon, axis, gamma, beta, output, null);
             }
             return null;
         }
@@ -232,28 +218,21 @@ public final class FusedLayerNorm {
         NodeDef output = gamma == null ? null : Nodes.only(consumers, timesGamma);
         String b = output == null || !Nodes.isAdd(output) ? null : Nodes.otherInputRef(output, timesGamma.getName());
         String beta = b == null ? null : vector(nodes, b);
-        return beta == null ? null : new Match(x, epsilon, axis, gamma, beta, output);
+        return beta == null ? null : new Match(x, epsilon, axis, gamma, beta, output, null);
     }
 
     /**
      * Whether every node between x and the output (the statistics and partial products) is read only inside the
      * normalisation: otherwise they would be computed anyway, beside the fused op.
      */
-    private static boolean statisticsStayInside(Map<String, NodeDef> nodes, Map<String, List<NodeDef>> consumers, Match m) {
-        Set<String> inside = Nodes.between(nodes, m.output(), m.x());
+    private static boolean statisticsStayInside(Map<String, NodeDef> nodes, Map<String, List<NodeDef>> consumers, Match m,
+                                                Set<String> inside) {
         for (String name : inside) {
             if (!name.equals(m.output().getName()) && !Nodes.readOnlyBy(consumers, nodes.get(name), inside)) {
                 return false;
             }
         }
         return true;
-    }
-
-    /** The nodes the fused op replaces: everything between x and the output, the output excepted (it keeps its name). */
-    private static Set<String> removed(Map<String, NodeDef> nodes, Match m) {
-        Set<String> removed = new HashSet<>(Nodes.between(nodes, m.output(), m.x()));
-        removed.remove(m.output().getName());
-        return removed;
     }
 
     /** For {@code Mean(t, axis, keep_dims=true)} over one axis: the axis (-1 for the last); else null. */

@@ -1,13 +1,25 @@
 package dev.finetune.runtime.model;
 
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.tensorflow.Graph;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.proto.AttrValue;
 import org.tensorflow.proto.DataType;
+import org.tensorflow.proto.GraphDef;
 import org.tensorflow.proto.NodeDef;
 import org.tensorflow.proto.TensorProto;
 import org.tensorflow.proto.TensorShapeProto;
+import org.tensorflow.types.TFloat32;
 
 /** What the serving rewrites ask of single nodes: operands, scalar constants, readers, and the nodes they add. */
 final class Nodes {
@@ -167,10 +179,34 @@ final class Nodes {
         return NodeDef.newBuilder().setName(name).setOp("Placeholder").putAttr("dtype", type(DataType.DT_FLOAT)).build();
     }
 
-    /** {@code values} as a float32 tensor of {@code shape}, to feed a placeholder. */
-    static org.tensorflow.types.TFloat32 tensor(float[] values, long... shape) {
-        return org.tensorflow.types.TFloat32.tensorOf(org.tensorflow.ndarray.Shape.of(shape),
-                org.tensorflow.ndarray.buffer.DataBuffers.of(values, true, false));
+    /**
+     * Whether {@code graph} runs in a session with {@code settings} and yields {@code want}: its placeholder
+     * {@code probe/x} fed one row {@code x}, each of {@code fetches} one row within 2e-2 of its {@code want}. A kernel
+     * that is missing or refuses the op fails the run, which counts as no.
+     */
+    static boolean probe(GraphDef graph, SessionSettings settings, float[] x, List<String> fetches, float[][] want) {
+        try (Graph g = new Graph()) {
+            g.importGraphDef(graph);
+            try (Session session = new Session(g, settings.config());
+                 TFloat32 fed = TFloat32.tensorOf(Shape.of(1, x.length),
+                         DataBuffers.of(x, true, false))) {
+                Session.Runner runner = session.runner().feed("probe/x", fed);
+                fetches.forEach(runner::fetch);
+                try (Result r = runner.run()) {
+                    for (int f = 0; f < want.length; f++) {
+                        TFloat32 got = (TFloat32) r.get(f);
+                        for (int i = 0; i < want[f].length; i++) {
+                            if (Math.abs(got.getFloat(0, i) - want[f][i]) > 2e-2) {
+                                return false;
+                            }
+                        }
+                    }
+                    return true;
+                }
+            }
+        } catch (RuntimeException e) {
+            return false;
+        }
     }
 
     /**
@@ -179,8 +215,8 @@ final class Nodes {
      */
     static Set<String> between(Map<String, NodeDef> nodes, NodeDef output, String x) {
         String stop = GraphDefs.nodeName(x);
-        Set<String> seen = new java.util.HashSet<>();
-        java.util.Deque<NodeDef> todo = new java.util.ArrayDeque<>(List.of(output));
+        Set<String> seen = new HashSet<>();
+        Deque<NodeDef> todo = new ArrayDeque<>(List.of(output));
         while (!todo.isEmpty()) {
             NodeDef n = todo.pop();
             if (!seen.add(n.getName())) {
@@ -205,8 +241,8 @@ final class Nodes {
      * between them. The removed nodes are pure computations, so what ordered them now orders the fused op.
      */
     static List<String> inheritedControlInputs(Map<String, NodeDef> nodes, NodeDef output, Set<String> removed) {
-        java.util.LinkedHashSet<String> out = new java.util.LinkedHashSet<>();
-        List<NodeDef> all = new java.util.ArrayList<>(List.of(output));
+        LinkedHashSet<String> out = new LinkedHashSet<>();
+        List<NodeDef> all = new ArrayList<>(List.of(output));
         removed.forEach(r -> all.add(nodes.get(r)));
         for (NodeDef n : all) {
             for (String in : n.getInputList()) {
@@ -224,12 +260,12 @@ final class Nodes {
      * the fused output's name), without duplicates. Inlined functions end in a {@code NoOp} with a control edge on every
      * node of their body; left alone, those edges would keep the removed chains running beside the fused ops.
      */
-    static void redirectControlInputs(org.tensorflow.proto.GraphDef.Builder graph, Map<String, String> redirect) {
+    static void redirectControlInputs(GraphDef.Builder graph, Map<String, String> redirect) {
         for (NodeDef.Builder n : graph.getNodeBuilderList()) {
             if (n.getInputList().stream().noneMatch(i -> i.startsWith("^") && redirect.containsKey(i.substring(1)))) {
                 continue;
             }
-            List<String> inputs = new java.util.ArrayList<>();
+            List<String> inputs = new ArrayList<>();
             for (String in : n.getInputList()) {
                 String target = in.startsWith("^") ? redirect.get(in.substring(1)) : null;
                 String rewritten = target == null ? in : "^" + target;
@@ -243,8 +279,17 @@ final class Nodes {
 
     /** The length of a vector read from a variable (through identities) or given as a constant; else -1. */
     static long vectorLength(Map<String, NodeDef> nodes, String ref) {
+        long[] shape = staticShape(nodes, ref, Set.of("Identity"));
+        return shape == null || shape.length != 1 ? -1 : shape[0];
+    }
+
+    /**
+     * The static shape of a value read from a variable or given as a constant, through the ops named in
+     * {@code through} (which keep the shape); null when it comes from elsewhere or its rank is unknown.
+     */
+    static long[] staticShape(Map<String, NodeDef> nodes, String ref, Set<String> through) {
         NodeDef n = nodes.get(GraphDefs.nodeName(ref));
-        while (n != null && n.getOp().equals("Identity")) {
+        while (n != null && through.contains(n.getOp())) {
             n = nodes.get(GraphDefs.nodeName(n.getInput(0)));
         }
         TensorShapeProto shape = null;
@@ -254,7 +299,7 @@ final class Nodes {
         } else if (n != null && n.getOp().equals("Const")) {
             shape = n.getAttrOrThrow("value").getTensor().getTensorShape();
         }
-        return shape == null || shape.getUnknownRank() || shape.getDimCount() != 1 ? -1 : shape.getDim(0).getSize();
+        return shape == null || shape.getUnknownRank() ? null : shape.getDimList().stream().mapToLong(TensorShapeProto.Dim::getSize).toArray();
     }
 
     /** The values of an integer constant (int32 or int64, listed or packed); null for anything else. */
