@@ -76,7 +76,7 @@ public final class EncoderDropout {
         public static long draw(long step, int microBatch, int stream) {
             // Packed fields must not spill into each other, or two runs would draw the same masks.
             if (microBatch < 0 || microBatch >= 1 << 16 || stream < 0 || stream >= 1 << 12) {
-                throw new IllegalArgumentException("encoder dropout draws masks for at most 65,536 micro-batches a step"
+                throw new IllegalArgumentException("dropout draws masks for at most 65,536 micro-batches a step"
                         + " and 4,096 replicas in all workers, not micro-batch " + microBatch + " of replica stream " + stream);
             }
             return (((step << 16) + microBatch) << 12) + stream;

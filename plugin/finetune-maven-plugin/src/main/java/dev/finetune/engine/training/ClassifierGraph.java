@@ -58,8 +58,11 @@ public final class ClassifierGraph implements AutoCloseable {
     final Placeholder<TFloat32> learningRate;
     final Placeholder<TFloat32> beta1Power;
     final Placeholder<TFloat32> beta2Power;
-    /** Encoder dropout: the draw number each training run feeds ({@link EncoderDropout.TrainingCopy#draw}); else null. */
-    Output<TInt64> dropoutDraw;
+    /**
+     * With dropout (the head's or the encoder's): the draw number each training run feeds, which keys the masks
+     * ({@link EncoderDropout.TrainingCopy#draw}); else null.
+     */
+    final Output<TInt64> dropoutDraw;
     private EncoderDropout.Sites encoderDropoutSites;
     /** This worker's loss: the mean over its own rows (labelled positions for token classification). */
     final Operand<TFloat32> loss;
@@ -211,6 +214,10 @@ public final class ClassifierGraph implements AutoCloseable {
             }
             encoderVariables = EncoderVariables.find(encoder.graph(), encoderOutput);
             Output<TFloat32> evalOutput = (Output<TFloat32>) output(encoderOutput);
+            // One draw number per training run keys every dropout mask, the head's and the encoder's: unique per step,
+            // micro-batch and replica, so a resumed run draws what the uninterrupted one drew and replicas draw apart.
+            dropoutDraw = s.dropout() > 0 || s.encoderDropout() > 0
+                    ? tf.withName(EncoderDropout.DRAW).placeholder(TInt64.class, Placeholder.shape(Shape.scalar())).output() : null;
             Output<TFloat32> trainOutput = trainingEncoder(encoderOutput, s);
             // Token classification reads every position's vector; the other tasks one vector per text.
             Operand<TFloat32> features = tf.withName(FEATURES).identity(perToken ? evalOutput : features(tf, evalOutput, s.pooling()));
@@ -222,7 +229,8 @@ public final class ClassifierGraph implements AutoCloseable {
             }
 
             int numLabels = this.numLabels;
-            head = new ClassifierHead(tf, trainFeatures, features, hiddenSize, numLabels, s.headLayers(), s.dropout(), s.seed(), s.initialBias(), freshInit);
+            head = new ClassifierHead(tf, trainFeatures, features, hiddenSize, numLabels, s.headLayers(), s.dropout(), s.seed(), dropoutDraw,
+                    s.initialBias(), freshInit);
             Operand<TFloat32> trainLogits = head.trainLogits;
             Operand<TFloat32> evalLogits = tf.withName(LOGITS).identity(head.evalLogits);
             labels = tf.withName("finetune_labels").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
@@ -416,8 +424,8 @@ public final class ClassifierGraph implements AutoCloseable {
         }
         java.util.Map<String, String> wiring = new java.util.LinkedHashMap<>();
         copy.external().forEach(t -> wiring.put(t, t));
+        wiring.put(EncoderDropout.DRAW + ":0", dropoutDraw.op().name() + ":0");  // the copy's masks read the run's draw
         NativeGraphs.importMapped(graph, copy.graph(), TRAINING_ENCODER, wiring);
-        dropoutDraw = (Output<TInt64>) graph.operationOrThrow(TRAINING_ENCODER + "/" + EncoderDropout.DRAW).<TInt64>output(0);
         return (Output<TFloat32>) output(TRAINING_ENCODER + "/" + copy.output());
     }
 

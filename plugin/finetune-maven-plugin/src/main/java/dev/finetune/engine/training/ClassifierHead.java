@@ -8,15 +8,19 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.VarHandleOp;
-import org.tensorflow.op.random.RandomUniform;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
 
 /**
  * The new layers on top of the encoder: optional hidden layers ({@code dense → activation → dropout} each), then the
  * output layer. Dropout acts on the head's input and after every hidden layer, in the training path only; the
  * evaluation path (what is exported) is the same weights without it. Each layer works on the last axis, so the same
  * head serves a vector per text and a vector per token.
+ *
+ * <p>Dropout masks are drawn statelessly, keyed by the run's seed, the layer and the draw number each training run feeds
+ * (as {@link dev.finetune.engine.model.EncoderDropout}'s are): a stateful generator restarts its sequence when a run
+ * resumes, and draws the same masks on every replica and worker, where the draw number tells each apart.
  */
 final class ClassifierHead {
     /** Hidden layer sizes before the output layer (none: empty) and their activation: gelu, relu or tanh. */
@@ -37,11 +41,12 @@ final class ClassifierHead {
      * reads {@code trainFeatures} (the same, or those of the encoder's training copy); the ops that give
      * its weights their first values go to {@code freshInit}. The output layer keeps the names it has always had
      * ({@code finetune_head/kernel}, {@code /bias}) and its seed, so a head without hidden layers is what it was.
+     * {@code draw}: the training run's draw number (a scalar), which keys the dropout masks; null when dropout is 0.
      */
     ClassifierHead(Ops tf, Operand<TFloat32> trainFeatures, Operand<TFloat32> features, int inputSize, int outputs, Layers layers,
-                   double dropout, long seed, float[] initialBias, List<Op> freshInit) {
+                   double dropout, long seed, Operand<TInt64> draw, float[] initialBias, List<Op> freshInit) {
         Ops head = tf.withSubScope("finetune_head");
-        Operand<TFloat32> train = dropout(head, trainFeatures, dropout, seed);
+        Operand<TFloat32> train = dropout(head, trainFeatures, dropout, seed, draw);
         Operand<TFloat32> eval = features;
         int in = inputSize;
         for (int k = 0; k < layers.sizes().length; k++) {
@@ -51,7 +56,7 @@ final class ClassifierHead {
             Variable w = variable(scope, "finetune_head/hidden_" + k + "/kernel", Shape.of(in, out), glorotUniform(in, out, seed + 1 + k), freshInit);
             Variable b = variable(scope, "finetune_head/hidden_" + k + "/bias", Shape.of(out), new float[out], freshInit);
             train = dropout(scope, activation(scope, dense(scope, train, w.read(), b.read(), out), layers.activation()),
-                    dropout, seed + 2L * (k + 1));
+                    dropout, seed + 2L * (k + 1), draw);
             eval = activation(scope, dense(scope, eval, w.read(), b.read(), out), layers.activation());
             in = out;
         }
@@ -103,13 +108,17 @@ final class ClassifierHead {
         };
     }
 
-    /** Inverted dropout: kept values are scaled by {@code 1 / (1 - rate)}, so evaluation needs no rescaling. */
-    static Operand<TFloat32> dropout(Ops tf, Operand<TFloat32> x, double rate, long seed) {
+    /**
+     * Inverted dropout: kept values are scaled by {@code 1 / (1 - rate)}, so evaluation needs no rescaling. The mask is
+     * uniform noise keyed by {@code [siteSeed, draw]}.
+     */
+    static Operand<TFloat32> dropout(Ops tf, Operand<TFloat32> x, double rate, long siteSeed, Operand<TInt64> draw) {
         if (rate <= 0) {
             return x;
         }
         Operand<TFloat32> keep = tf.constant((float) (1 - rate));
-        Operand<TFloat32> noise = tf.random.randomUniform(tf.shape(x), TFloat32.class, RandomUniform.seed(seed), RandomUniform.seed2(seed + 1));
+        Operand<TInt64> key = tf.stack(List.of(tf.constant(siteSeed), draw));
+        Operand<TFloat32> noise = tf.random.statelessRandomUniform(tf.shape(x), key, TFloat32.class);
         Operand<TFloat32> mask = tf.math.floor(tf.math.add(noise, keep));
         return tf.math.div(tf.math.mul(x, mask), keep);
     }

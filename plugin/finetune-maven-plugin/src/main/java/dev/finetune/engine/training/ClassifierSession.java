@@ -85,9 +85,9 @@ public final class ClassifierSession implements AutoCloseable {
     }
 
     /**
-     * Starts optimizer step {@code step} (1-based): its training runs, one per micro-batch, draw the encoder's dropout
-     * masks of that step ({@link dev.finetune.engine.model.EncoderDropout}), so a resumed run draws what an uninterrupted
-     * one drew.
+     * Starts optimizer step {@code step} (1-based): its training runs, one per micro-batch, draw the head's and the
+     * encoder's dropout masks of that step ({@link dev.finetune.engine.model.EncoderDropout}), so a resumed run draws what
+     * an uninterrupted one drew.
      */
     void startStep(long step) {
         drawStep = step;

@@ -80,8 +80,7 @@ public final class ProfileStep {
             long total = 0;
             for (var dev : meta.getStepStats().getDevStatsList()) {
                 for (NodeExecStats n : dev.getNodeStatsList()) {
-                    String label = n.getTimelineLabel();
-                    String op = label.contains("= ") ? label.substring(label.indexOf("= ") + 2).split("\\(")[0] : n.getNodeName();
+                    String op = opType(n);
                     long us = n.getAllEndRelMicros();
                     byOp.computeIfAbsent(op, k -> new long[2])[0] += us;
                     byOp.get(op)[1]++;
@@ -90,6 +89,25 @@ public final class ProfileStep {
             }
             System.out.printf("op time summed over ops (both cores overlap): %.3f s%n", total / 1e6);
             printCasts(meta);
+            // -DopDetail=Mul: that op's time by where in the graph it runs (its name with layer numbers dropped).
+            String detail = System.getProperty("opDetail");
+            if (detail != null) {
+                Map<String, long[]> byPlace = new java.util.TreeMap<>();
+                for (var dev : meta.getStepStats().getDevStatsList()) {
+                    for (NodeExecStats n : dev.getNodeStatsList()) {
+                        if (opType(n).equals(detail)) {
+                            // A gradient's own name says little; its label names what it reads.
+                            String place = (n.getNodeName().startsWith("gradients/") ? n.getTimelineLabel() : n.getNodeName())
+                                    .replaceAll("layer_\\d+", "layer_N").replaceAll("_\\d+\\b", "");
+                            long[] k = byPlace.computeIfAbsent(place, x -> new long[2]);
+                            k[0] += n.getAllEndRelMicros();
+                            k[1]++;
+                        }
+                    }
+                }
+                byPlace.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0])).limit(40).forEach(e ->
+                        System.out.printf("  %s at %-90s %8.1f ms %4d ops%n", detail, e.getKey(), e.getValue()[0] / 1e3, e.getValue()[1]));
+            }
             final long sum = total;
             byOp.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0])).limit(25).forEach(e ->
                     System.out.printf("%-36s %8.1f ms %5.1f%%  %6d ops%n", e.getKey(), e.getValue()[0] / 1e3, 100.0 * e.getValue()[0] / sum, e.getValue()[1]));
@@ -131,6 +149,37 @@ public final class ProfileStep {
         }
         System.out.printf("optimizer side (norm, clipping, decay, Adam): %.1f ms, %.1f%% of op time%n", optimizer / 1e3, 100.0 * optimizer / all);
         byKind.forEach((kind, k) -> System.out.printf("casts %-62s %8.1f ms  %5d ops  %7.1f MiB written%n", kind, k[0] / 1e3, k[1], k[2] / 1048576.0));
+        // Which ops' results are cast back to float32 (named <producer>-<port>-CastToFp32-...): the ops the rewrite
+        // runs in bfloat16 whose readers it keeps in float32.
+        Map<String, String> opOf = new java.util.HashMap<>();
+        for (var dev : meta.getStepStats().getDevStatsList()) {
+            for (NodeExecStats n : dev.getNodeStatsList()) {
+                opOf.put(n.getNodeName(), opType(n));
+            }
+        }
+        Map<String, long[]> byProducer = new java.util.TreeMap<>();
+        for (var dev : meta.getStepStats().getDevStatsList()) {
+            for (NodeExecStats n : dev.getNodeStatsList()) {
+                String name = n.getNodeName();
+                int at = name.indexOf("-CastToFp32");
+                if (at < 0) {
+                    continue;
+                }
+                String producer = name.substring(0, name.lastIndexOf('-', at - 1));
+                String key = opOf.getOrDefault(producer, "?") + (producer.contains("gradients") ? " (backward)" : " (forward)");
+                long[] k = byProducer.computeIfAbsent(key, x -> new long[3]);
+                k[0] += n.getAllEndRelMicros();
+                k[1]++;
+                k[2] += n.getOutputList().stream().mapToLong(o -> o.getTensorDescription().getAllocationDescription().getRequestedBytes()).sum();
+            }
+        }
+        byProducer.forEach((kind, k) -> System.out.printf("  to float32 from %-40s %8.1f ms  %5d ops  %7.1f MiB%n", kind, k[0] / 1e3, k[1], k[2] / 1048576.0));
+    }
+
+    /** The op type of a traced node, read from its timeline label ("name = Op(inputs)"); else the node's name. */
+    private static String opType(NodeExecStats n) {
+        String label = n.getTimelineLabel();
+        return label.contains("= ") ? label.substring(label.indexOf("= ") + 2).split("\\(")[0] : n.getNodeName();
     }
 
     /** This process's resident memory (Linux), to see which phase takes it. */

@@ -24,9 +24,22 @@ class ResumeTest {
 
     @Test
     void resumedRunEqualsUninterruptedRun(@TempDir Path tmp) {
-        TrainingResult whole = FineTuneEngine.train(config(tmp.resolve("whole")), ProgressListener.SILENT);
+        resumesWhereTheUninterruptedRunEnds(tmp, 0);
+    }
+
+    /** The head's dropout masks are keyed by the step, not drawn from a generator that restarts with the run. */
+    @Test
+    void resumedRunWithDropoutEqualsUninterruptedRun(@TempDir Path tmp) {
+        resumesWhereTheUninterruptedRunEnds(tmp, 0.1);
+    }
+
+    private static void resumesWhereTheUninterruptedRunEnds(Path tmp, double dropout) {
+        FineTuneConfig uninterrupted = config(tmp.resolve("whole"));
+        uninterrupted.dropout = dropout;
+        TrainingResult whole = FineTuneEngine.train(uninterrupted, ProgressListener.SILENT);
 
         FineTuneConfig interrupted = config(tmp.resolve("interrupted"));
+        interrupted.dropout = dropout;
         RuntimeException kill = new RuntimeException("simulated kill");
         assertThrows(RuntimeException.class, () -> FineTuneEngine.train(interrupted, m -> {
             if (m.startsWith("epoch 3/3  step")) {
