@@ -34,6 +34,8 @@ class StreamingMemoryTest {
      */
     private static final int EVALUATED_ROWS = 60_000;
     private static final String EVALUATION_HEAP = "-Xmx12m";
+    /** About 12 words each: read into a list, their words and tags take more than the evaluation heap. */
+    private static final int EVALUATED_SENTENCES = 40_000;
 
     @Test
     void aLargeFileTrainsInASmallHeap(@TempDir Path tmp) throws Exception {
@@ -69,6 +71,30 @@ class StreamingMemoryTest {
 
         Run held = run(EVALUATION_HEAP, EvaluationProcess.class, c.outputDirectory.toString(), csv.toString(), "memory");
         assertNotEquals(0, held.exit, "the rows held in memory fit into " + EVALUATION_HEAP + " after all: " + held.output);
+        assertTrue(held.output.contains("OutOfMemoryError"), held.output);
+    }
+
+    /**
+     * Token classification's {@code evaluate} on a CoNLL file whose sentences, read into a list as it did before it
+     * streamed, do not fit into the heap. The model is trained for an epoch on a few sentences: what it tags does not
+     * matter here.
+     */
+    @Test
+    void aLargeConllFileIsEvaluatedInASmallHeap(@TempDir Path tmp) throws Exception {
+        Path train = Files.writeString(tmp.resolve("train.conll"), TasksEndToEndTest.conll(60, 5, false));
+        Path test = Files.writeString(tmp.resolve("large.conll"), TasksEndToEndTest.conll(EVALUATED_SENTENCES, 6, false));
+        FineTuneConfig c = TasksEndToEndTest.config(tmp, "token-classification", train);
+        c.epochs = 1;
+        FineTuneEngine.train(c, ProgressListener.SILENT);
+        String model = c.outputDirectory.toString();
+        Run streamed = run(EVALUATION_HEAP, EvaluationProcess.class, model, test.toString(), "stream", "conll");
+        assertEquals(0, streamed.exit, streamed.output);
+        Matcher m = Pattern.compile("sentences (\\d+) words (\\d+)").matcher(streamed.output);
+        assertTrue(m.find(), streamed.output);
+        assertEquals(EVALUATED_SENTENCES, Long.parseLong(m.group(1)), "every sentence evaluated");
+
+        Run held = run(EVALUATION_HEAP, EvaluationProcess.class, model, test.toString(), "memory", "conll");
+        assertNotEquals(0, held.exit, "the sentences held in memory fit into " + EVALUATION_HEAP + " after all: " + held.output);
         assertTrue(held.output.contains("OutOfMemoryError"), held.output);
     }
 

@@ -45,7 +45,7 @@ class TasksEndToEndTest {
     private static final String[] POSITIVE = {"good", "great", "excellent", "wonderful", "amazing", "fun"};
     private static final String[] NEGATIVE = {"bad", "awful", "terrible", "boring", "poor", "dull"};
 
-    private static FineTuneConfig config(Path tmp, String task, Path train) {
+    static FineTuneConfig config(Path tmp, String task, Path train) {
         FineTuneConfig c = TestFiles.tinyConfig("tiny-bert-tf2", tmp);
         c.task = task;
         c.trainFile = train;
@@ -209,7 +209,7 @@ class TasksEndToEndTest {
      * the first of two place words and I-LOC for the second, is beyond what the 2-layer tiny model learns from 250
      * sentences: it reached 0.93 token accuracy.)
      */
-    private static String conll(int n, long seed, boolean long_) {
+    static String conll(int n, long seed, boolean long_) {
         Random r = new Random(seed);
         String[] places = {"house", "cafe", "world"};
         String[] works = {"movie", "film", "book", "show", "play"};
@@ -255,6 +255,31 @@ class TasksEndToEndTest {
             List<QualityGates.Result> gates = new QualityGates(0.9, 0.9, java.util.Map.of("LOC", 0.9), null, 0.9, null, null, null,
                     null, null).check(e);
             assertTrue(gates.stream().allMatch(QualityGates.Result::passed), gates.toString());
+            // Batches of 1 are windows of 32 sentences: 75 sentences are evaluated and predicted in three windows, and
+            // come out as the whole file tagged at once. "cafe" is no place in this file, so the sentences that name
+            // one have wrong entities, more or fewer, for the report's worst sentences.
+            Path many = Files.writeString(tmp.resolve("many.conll"), conll(75, 7, false).replace("cafe B-LOC", "cafe O"));
+            TokenDataReader tags = new TokenDataReader("tokens", "tags", true);
+            Evaluation windows = Evaluator.evaluate(model, null, tags, many, TextFormat.CONLL, BatchBudget.rows(1), ProgressListener.SILENT);
+            assertEquals(75, windows.entities().sentences());
+            assertEquals(10, windows.worstSentences().size(), "the report keeps the 10 sentences with the most wrong entities");
+            WholeFileReference.assertTokens(windows, model, tags, many);
+            Path oneWindow = tmp.resolve("one-window.csv");
+            Path threeWindows = tmp.resolve("three-windows.csv");
+            Predictor.predict(model, null, tags, many, TextFormat.CONLL, oneWindow, BatchBudget.rows(16), ProgressListener.SILENT);
+            Predictor.predict(model, null, tags, many, TextFormat.CONLL, threeWindows, BatchBudget.rows(1), ProgressListener.SILENT);
+            List<String> whole = Files.readAllLines(oneWindow);
+            List<String> windowed = Files.readAllLines(threeWindows);
+            assertEquals(whole.size(), windowed.size());
+            for (int i = 0; i < whole.size(); i++) {
+                // line, word, token and tag the same; the probability to float rounding (batches padded otherwise)
+                String[] a = whole.get(i).split(",");
+                String[] b = windowed.get(i).split(",");
+                assertEquals(List.of(a).subList(0, 4), List.of(b).subList(0, 4), "row " + i);
+                if (i > 0) {
+                    assertEquals(Double.parseDouble(a[4]), Double.parseDouble(b[4]), 1e-5, "row " + i);
+                }
+            }
 
             Path out = tmp.resolve("predictions.csv");
             long words = Predictor.predict(model, null, new TokenDataReader("tokens", "tags", false), test, TextFormat.CONLL, out, BatchBudget.rows(16),

@@ -30,10 +30,6 @@ public final class EntityMetrics {
                           Metrics.Average micro, Metrics.Average macro, Metrics.Average weighted) {
     }
 
-    /** An entity placed in its sentence. */
-    private record Placed(int sentence, int start, int end) {
-    }
-
     /**
      * Exact span match (type, start, end) as seqeval's classification_report default; per type sorted by name; token
      * accuracy over all tokens.
@@ -45,51 +41,78 @@ public final class EntityMetrics {
         if (truth.size() != predicted.size()) {
             throw new IllegalArgumentException(truth.size() + " true sentences but " + predicted.size() + " predicted");
         }
-        Map<String, Set<Placed>> trueByType = new HashMap<>();
-        Map<String, Set<Placed>> predictedByType = new HashMap<>();
-        int tokens = 0;
-        int correct = 0;
+        Counts counts = new Counts();
         for (int s = 0; s < truth.size(); s++) {
-            List<String> t = truth.get(s);
-            List<String> p = predicted.get(s);
-            if (t.size() != p.size()) {
-                throw new IllegalArgumentException("sentence " + s + " has " + t.size() + " true tags but " + p.size()
-                        + " predicted");
+            counts.add(truth.get(s), predicted.get(s));
+        }
+        return counts.summary();
+    }
+
+    /**
+     * The same metrics counted a sentence at a time, so a test file is evaluated without holding its sentences: an
+     * entity matches only within its own sentence, so per type the true, predicted and matching entities add up.
+     */
+    public static final class Counts {
+        private final Map<String, long[]> byType = new HashMap<>();  // per type: true, predicted, both
+        private int sentences;
+        private int tokens;
+        private int correct;
+
+        /**
+         * Adds one sentence's true and predicted tags; returns its errors: entities on one side without an exact match
+         * on the other.
+         *
+         * @throws IllegalArgumentException when the two differ in length, or on a tag {@link EntitySpans#of} refuses
+         */
+        public int add(List<String> truth, List<String> predicted) {
+            if (truth.size() != predicted.size()) {
+                throw new IllegalArgumentException("sentence " + sentences + " has " + truth.size() + " true tags but "
+                        + predicted.size() + " predicted");
             }
-            for (int i = 0; i < t.size(); i++) {
-                if (t.get(i).equals(p.get(i))) {
+            for (int i = 0; i < truth.size(); i++) {
+                if (truth.get(i).equals(predicted.get(i))) {
                     correct++;
                 }
             }
-            tokens += t.size();
-            collect(s, t, trueByType);
-            collect(s, p, predictedByType);
+            Set<EntitySpans.Span> t = new HashSet<>(EntitySpans.of(truth));
+            Set<EntitySpans.Span> p = new HashSet<>(EntitySpans.of(predicted));
+            int matched = 0;
+            for (EntitySpans.Span e : t) {
+                count(e)[0]++;
+            }
+            for (EntitySpans.Span e : p) {
+                count(e)[1]++;
+                if (t.contains(e)) {
+                    count(e)[2]++;
+                    matched++;
+                }
+            }
+            sentences++;
+            tokens += truth.size();
+            return t.size() + p.size() - 2 * matched;
         }
-        Set<String> types = new TreeSet<>(trueByType.keySet());
-        types.addAll(predictedByType.keySet());
-        List<TypeMetrics> perType = new ArrayList<>(types.size());
-        PrecisionRecall.Means means = new PrecisionRecall.Means();
-        long tpAll = 0;
-        long predictedAll = 0;
-        long trueAll = 0;
-        for (String type : types) {
-            Set<Placed> t = trueByType.getOrDefault(type, Set.of());
-            Set<Placed> p = predictedByType.getOrDefault(type, Set.of());
-            long tp = p.stream().filter(t::contains).count();
-            Metrics.Average a = PrecisionRecall.of(tp, p.size(), t.size());
-            means.add(a, t.size());
-            perType.add(new TypeMetrics(type, a.precision(), a.recall(), a.f1(), t.size()));
-            tpAll += tp;
-            predictedAll += p.size();
-            trueAll += t.size();
-        }
-        return new Summary(truth.size(), tokens, tokens == 0 ? 0 : (double) correct / tokens, List.copyOf(perType),
-                PrecisionRecall.of(tpAll, predictedAll, trueAll), means.macro(), means.weighted());
-    }
 
-    private static void collect(int sentence, List<String> tags, Map<String, Set<Placed>> byType) {
-        for (EntitySpans.Span e : EntitySpans.of(tags)) {
-            byType.computeIfAbsent(e.type(), k -> new HashSet<>()).add(new Placed(sentence, e.start(), e.end()));
+        private long[] count(EntitySpans.Span e) {
+            return byType.computeIfAbsent(e.type(), k -> new long[3]);
+        }
+
+        public Summary summary() {
+            List<TypeMetrics> perType = new ArrayList<>(byType.size());
+            PrecisionRecall.Means means = new PrecisionRecall.Means();
+            long tpAll = 0;
+            long predictedAll = 0;
+            long trueAll = 0;
+            for (String type : new TreeSet<>(byType.keySet())) {
+                long[] c = byType.get(type);
+                Metrics.Average a = PrecisionRecall.of(c[2], c[1], c[0]);
+                means.add(a, (int) c[0]);
+                perType.add(new TypeMetrics(type, a.precision(), a.recall(), a.f1(), (int) c[0]));
+                tpAll += c[2];
+                predictedAll += c[1];
+                trueAll += c[0];
+            }
+            return new Summary(sentences, tokens, tokens == 0 ? 0 : (double) correct / tokens, List.copyOf(perType),
+                    PrecisionRecall.of(tpAll, predictedAll, trueAll), means.macro(), means.weighted());
         }
     }
 }

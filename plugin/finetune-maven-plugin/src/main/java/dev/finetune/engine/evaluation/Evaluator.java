@@ -5,6 +5,7 @@ import dev.finetune.engine.data.RegressionTargets;
 import dev.finetune.engine.data.TextFormat;
 import dev.finetune.engine.data.TokenDataReader;
 import dev.finetune.engine.inference.PredictionWindow;
+import dev.finetune.engine.inference.TaggingWindow;
 import dev.finetune.engine.training.ProgressListener;
 import dev.finetune.runtime.FineTunedModel;
 import dev.finetune.runtime.Task;
@@ -12,13 +13,13 @@ import dev.finetune.runtime.encoding.BatchBudget;
 import dev.finetune.runtime.encoding.LabeledText;
 import dev.finetune.runtime.encoding.Scores;
 import dev.finetune.runtime.encoding.TaggedSentence;
-import dev.finetune.runtime.encoding.TokenExamples;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.PriorityQueue;
 import java.util.TreeMap;
 import java.util.stream.DoubleStream;
 import java.util.stream.IntStream;
@@ -174,45 +175,45 @@ public final class Evaluator {
                 Task.REGRESSION.id(), null, summary, points.list(), null, null);
     }
 
+    /**
+     * Token classification, a window of sentences at a time ({@link TaggingWindow}): the entity counts add up sentence
+     * by sentence, and only the sentences with the most wrong entities are kept for the report.
+     */
     private static Evaluation tokens(FineTunedModel model, TokenDataReader reader, Path testFile, TextFormat format, BatchBudget batches,
                                      ProgressListener log, long started) {
-        List<TaggedSentence> sentences = reader.read(testFile, format);
-        List<TokenExamples.WordTags> tagged = model.tagWords(sentences, batches);
+        EntityMetrics.Counts counts = new EntityMetrics.Counts();
         Map<String, Integer> unknown = new TreeMap<>();
-        List<List<String>> truth = new ArrayList<>();
-        List<List<String>> predicted = new ArrayList<>();
-        for (int i = 0; i < sentences.size(); i++) {
-            TaggedSentence s = sentences.get(i);
-            truth.add(s.tags());
-            predicted.add(wordTags(model.labels(), tagged.get(i).tags()));
+        // Head: the least bad sentence kept, the first to go; ties go to the earlier line.
+        Comparator<Evaluation.SentenceErrors> worstFirst = Comparator.comparingInt(Evaluation.SentenceErrors::errors).reversed()
+                .thenComparingLong(Evaluation.SentenceErrors::line);
+        PriorityQueue<Evaluation.SentenceErrors> worst = new PriorityQueue<>(worstFirst.reversed());
+        TaggingWindow window = new TaggingWindow(model, batches, log, "evaluated", (s, tags) -> {
+            List<String> predicted = wordTags(model.labels(), tags.tags());
             s.tags().stream().filter(t -> !model.labels().contains(t)).forEach(t -> unknown.merge(t, 1, Integer::sum));
+            int errors = counts.add(s.tags(), predicted);
+            if (errors > 0) {
+                worst.add(new Evaluation.SentenceErrors(s.line(), s.tokens(), s.tags(), predicted, errors));
+                if (worst.size() > WORST_ERRORS) {
+                    worst.poll();
+                }
+            }
+        });
+        try (TokenDataReader.Sentences in = reader.open(testFile, format)) {
+            for (TaggedSentence s = in.next(); s != null; s = in.next()) {
+                window.add(s);
+            }
+            window.flush();
         }
         warnUnknown(model, testFile, unknown, log, "tags", "their words count as wrongly tagged");
-        EntityMetrics.Summary summary = EntityMetrics.compute(truth, predicted);
-        List<Evaluation.SentenceErrors> worst = new ArrayList<>();
-        for (int i = 0; i < sentences.size(); i++) {
-            var t = new java.util.HashSet<>(EntitySpans.of(truth.get(i)));
-            var p = new java.util.HashSet<>(EntitySpans.of(predicted.get(i)));
-            int errors = 0;
-            for (EntitySpans.Span span : t) {
-                errors += p.contains(span) ? 0 : 1;
-            }
-            for (EntitySpans.Span span : p) {
-                errors += t.contains(span) ? 0 : 1;
-            }
-            if (errors > 0) {
-                worst.add(new Evaluation.SentenceErrors(sentences.get(i).line(), sentences.get(i).tokens(), truth.get(i),
-                        predicted.get(i), errors));
-            }
-        }
-        worst.sort(Comparator.comparingInt(Evaluation.SentenceErrors::errors).reversed()
-                .thenComparingLong(Evaluation.SentenceErrors::line));
+        EntityMetrics.Summary summary = counts.summary();
+        List<Evaluation.SentenceErrors> kept = new ArrayList<>(worst);
+        kept.sort(worstFirst);
         double seconds = seconds(started);
         log.info(String.format("Evaluated %d sentences (%d words) of %s in %.1f s: entity micro F1 %.4f, macro F1 %.4f, "
-                + "token accuracy %.4f.", sentences.size(), summary.tokens(), testFile, seconds, summary.micro().f1(),
+                + "token accuracy %.4f.", summary.sentences(), summary.tokens(), testFile, seconds, summary.micro().f1(),
                 summary.macro().f1(), summary.tokenAccuracy()));
         return new Evaluation(model.directory(), testFile, model.labels(), null, unknown, List.of(), seconds, Double.NaN,
-                Task.TOKEN_CLASSIFICATION.id(), null, null, null, summary, List.copyOf(worst.subList(0, Math.min(WORST_ERRORS, worst.size()))));
+                Task.TOKEN_CLASSIFICATION.id(), null, null, null, summary, List.copyOf(kept));
     }
 
     /** Tag names per word; a word the model saw no token of is outside any entity. */

@@ -13,7 +13,6 @@ import dev.finetune.runtime.encoding.BatchBudget;
 import dev.finetune.runtime.encoding.LabeledText;
 import dev.finetune.runtime.encoding.Scores;
 import dev.finetune.runtime.encoding.TaggedSentence;
-import dev.finetune.runtime.encoding.TokenExamples;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -60,7 +59,7 @@ public final class Predictor {
             Files.createDirectories(parent);
             partial = Files.createTempFile(parent, "." + output.getFileName(), ".partial");
             try (Writer out = new BufferedWriter(Files.newBufferedWriter(partial, StandardCharsets.UTF_8))) {
-                rows = model.task() == Task.TOKEN_CLASSIFICATION ? words(model, tokenReader.read(input, format), batches, out, log)
+                rows = model.task() == Task.TOKEN_CLASSIFICATION ? words(model, tokenReader, input, format, batches, out, log)
                         : texts(model, reader, input, format, batches, out, log);
             }
             Files.move(partial, output, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
@@ -110,24 +109,31 @@ public final class Predictor {
         return b.append('\n').toString();
     }
 
-    /** Token classification: one row per word, sentences in file order. */
-    private static long words(FineTunedModel model, List<TaggedSentence> sentences, BatchBudget batches, Writer out, ProgressListener log)
-            throws IOException {
+    /** Token classification: one row per word, sentences in file order, tagged a window at a time. */
+    private static long words(FineTunedModel model, TokenDataReader reader, Path input, TextFormat format, BatchBudget batches, Writer out,
+                              ProgressListener log) throws IOException {
         out.write("line,word,token,predicted,probability\n");
-        List<TokenExamples.WordTags> tagged = model.tagWords(sentences, batches);
-        long words = 0;
-        for (int i = 0; i < sentences.size(); i++) {
-            TaggedSentence s = sentences.get(i);
-            TokenExamples.WordTags tags = tagged.get(i);
+        TaggingWindow window = new TaggingWindow(model, batches, log, "predicted", (s, tags) -> {
             List<String> names = dev.finetune.engine.evaluation.Evaluator.wordTags(model.labels(), tags.tags());
-            for (int w = 0; w < s.tokens().size(); w++) {
-                out.write(s.line() + "," + (w + 1) + "," + csv(s.tokens().get(w)) + "," + csv(names.get(w)) + ","
-                        + String.format(Locale.ROOT, "%.6f", tags.probabilities()[w]) + "\n");
-                words++;
+            try {
+                for (int w = 0; w < s.tokens().size(); w++) {
+                    out.write(s.line() + "," + (w + 1) + "," + csv(s.tokens().get(w)) + "," + csv(names.get(w)) + ","
+                            + String.format(Locale.ROOT, "%.6f", tags.probabilities()[w]) + "\n");
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
             }
+        });
+        try (TokenDataReader.Sentences in = reader.open(input, format)) {
+            for (TaggedSentence s = in.next(); s != null; s = in.next()) {
+                window.add(s);
+            }
+            window.flush();
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
         }
-        log.info(String.format("predicted the tags of %,d words in %,d sentences", words, sentences.size()));
-        return words;
+        log.info(String.format("predicted the tags of %,d words in %,d sentences", window.words(), window.sentences()));
+        return window.words();
     }
 
     private static String csvRow(FineTunedModel model, long line, float[] probs) {

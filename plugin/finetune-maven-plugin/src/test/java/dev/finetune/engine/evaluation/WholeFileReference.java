@@ -7,11 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.finetune.engine.data.DataReader;
 import dev.finetune.engine.data.RegressionTargets;
 import dev.finetune.engine.data.TextFormat;
+import dev.finetune.engine.data.TokenDataReader;
 import dev.finetune.runtime.FineTunedModel;
+import dev.finetune.runtime.encoding.BatchBudget;
 import dev.finetune.runtime.encoding.Batches;
 import dev.finetune.runtime.encoding.EncodedExample;
 import dev.finetune.runtime.encoding.LabeledText;
 import dev.finetune.runtime.encoding.Scores;
+import dev.finetune.runtime.encoding.TaggedSentence;
+import dev.finetune.runtime.encoding.TokenExamples;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -132,6 +136,32 @@ public final class WholeFileReference {
             assertEquals(predicted[i], streamed.points().get(i).predicted(), ROUNDING * 10);
         }
         assertSameMistakes(mistakes, streamed.worstErrors());
+    }
+
+    /**
+     * Token classification as it was evaluated before: every sentence read, all tagged at once, entity metrics over all
+     * of them, every sentence with errors sorted. Tags are argmaxes, the same however the windows fall.
+     */
+    public static void assertTokens(Evaluation streamed, FineTunedModel model, TokenDataReader reader, Path file) {
+        List<TaggedSentence> sentences = reader.read(file, TextFormat.CONLL);
+        List<TokenExamples.WordTags> tagged = model.tagWords(sentences, BatchBudget.rows(64));
+        List<List<String>> truth = new ArrayList<>();
+        List<List<String>> predicted = new ArrayList<>();
+        List<Evaluation.SentenceErrors> errors = new ArrayList<>();
+        for (int i = 0; i < sentences.size(); i++) {
+            truth.add(sentences.get(i).tags());
+            predicted.add(Evaluator.wordTags(model.labels(), tagged.get(i).tags()));
+            var t = new java.util.HashSet<>(EntitySpans.of(truth.get(i)));
+            var p = new java.util.HashSet<>(EntitySpans.of(predicted.get(i)));
+            int wrong = (int) (t.stream().filter(e -> !p.contains(e)).count() + p.stream().filter(e -> !t.contains(e)).count());
+            if (wrong > 0) {
+                errors.add(new Evaluation.SentenceErrors(sentences.get(i).line(), sentences.get(i).tokens(), truth.get(i),
+                        predicted.get(i), wrong));
+            }
+        }
+        assertEquals(EntityMetrics.compute(truth, predicted), streamed.entities());
+        errors.sort(Comparator.comparingInt(Evaluation.SentenceErrors::errors).reversed().thenComparingLong(Evaluation.SentenceErrors::line));
+        assertEquals(errors.subList(0, Math.min(Evaluator.WORST_ERRORS, errors.size())), streamed.worstSentences());
     }
 
     /** The same rows as the worst, with the same confidence to rounding, out of every mistake sorted. */
