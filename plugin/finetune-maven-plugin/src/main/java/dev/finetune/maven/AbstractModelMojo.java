@@ -43,8 +43,10 @@ abstract class AbstractModelMojo extends AbstractFineTuneMojo {
         }
         FineTunedModel model = FineTunedModel.load(modelDirectory.toPath(), new SessionSettings("auto", 0, 0, precision, false),
                 allowUnsafeOps == null ? List.of() : allowUnsafeOps);
-        getLog().info("Inference in " + model.precision() + (model.fusedGelus() + model.fusedLayerNorms() == 0 ? "."
-                : String.format("; fused ops: %d dense layers + GELU, %d layer norms.", model.fusedGelus(), model.fusedLayerNorms())));
+        List<String> notFused = model.fusionProblems();
+        getLog().info("Inference in " + model.precision() + (model.fusedGelus() + model.fusedLayerNorms() == 0 ? ""
+                : String.format("; fused ops: %d dense layers + GELU, %d layer norms", model.fusedGelus(), model.fusedLayerNorms()))
+                + (notFused.isEmpty() ? "" : "; not fused: " + String.join("; ", notFused)) + ".");
         return model;
     }
 

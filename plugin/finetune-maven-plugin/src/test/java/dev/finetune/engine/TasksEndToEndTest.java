@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.finetune.engine.config.FineTuneConfig;
+import dev.finetune.engine.data.DataException;
 import dev.finetune.engine.data.DataReader;
 import dev.finetune.engine.data.TextFormat;
 import dev.finetune.engine.data.TokenDataReader;
@@ -264,6 +265,13 @@ class TasksEndToEndTest {
             assertEquals(75, windows.entities().sentences());
             assertEquals(10, windows.worstSentences().size(), "the report keeps the 10 sentences with the most wrong entities");
             WholeFileReference.assertTokens(windows, model, tags, many);
+            // A true tag that makes no entity, in the second window: an error naming the file and the sentence's line.
+            Path badTags = Files.writeString(tmp.resolve("bad-tags.conll"), conll(40, 8, false) + "\nzebra PER\ncity O\n");
+            long badLine = Files.readAllLines(badTags).indexOf("zebra PER") + 1;
+            DataException bad = assertThrows(DataException.class, () -> Evaluator.evaluate(model, null, tags, badTags, TextFormat.CONLL,
+                    BatchBudget.rows(1), ProgressListener.SILENT));
+            assertTrue(bad.getMessage().startsWith(badTags + ", line " + badLine + ": ") && bad.getMessage().contains("\"PER\""),
+                    bad.getMessage());
             Path oneWindow = tmp.resolve("one-window.csv");
             Path threeWindows = tmp.resolve("three-windows.csv");
             Predictor.predict(model, null, tags, many, TextFormat.CONLL, oneWindow, BatchBudget.rows(16), ProgressListener.SILENT);

@@ -40,7 +40,7 @@ public final class FineTunedModel implements AutoCloseable {
     private final int maxSequenceLength;
     private final LoadedGraph loaded;
     private final SignatureDef signature;
-    private final String precision;
+    private final SessionSettings settings;
     private final TaskInfo task;
 
     /**
@@ -64,8 +64,8 @@ public final class FineTunedModel implements AutoCloseable {
     }
 
     private FineTunedModel(Path directory, List<String> labels, TextTokenizer tokenizer, int maxSequenceLength,
-                           LoadedGraph loaded, SignatureDef signature, String precision, TaskInfo task) {
-        this.precision = precision;
+                           LoadedGraph loaded, SignatureDef signature, SessionSettings settings, TaskInfo task) {
+        this.settings = settings;
         this.task = task;
         this.directory = directory;
         this.labels = labels;
@@ -161,7 +161,7 @@ public final class FineTunedModel implements AutoCloseable {
                         .withConfigProto(session.config()).load());
             }
             return new FineTunedModel(directory, List.copyOf(labels), info.tokenizer(), maxSequenceLength, loaded, signature,
-                    session.precision(), task);
+                    session, task);
         } catch (RuntimeException e) {
             if (info != null) {
                 info.tokenizer().close();
@@ -219,9 +219,17 @@ public final class FineTunedModel implements AutoCloseable {
         return loaded.fusedLayerNorms();
     }
 
+    /**
+     * Why ops this model's session could run fused are not ({@link LoadedGraph#fusionProblems}): each "what: why";
+     * empty when nothing keeps them apart (a model may still have nothing to fuse).
+     */
+    public List<String> fusionProblems() {
+        return LoadedGraph.fusionProblems(settings);
+    }
+
     /** float32 or bfloat16: the precision its session computes in. */
     public String precision() {
-        return precision;
+        return settings.precision();
     }
 
     /** What labels.json says of the task. */

@@ -69,13 +69,14 @@ public final class EntityMetrics {
                 throw new IllegalArgumentException("sentence " + sentences + " has " + truth.size() + " true tags but "
                         + predicted.size() + " predicted");
             }
+            // Read before anything is counted: a tag EntitySpans refuses leaves the counts as they were.
+            Set<EntitySpans.Span> t = new HashSet<>(EntitySpans.of(truth));
+            Set<EntitySpans.Span> p = new HashSet<>(EntitySpans.of(predicted));
             for (int i = 0; i < truth.size(); i++) {
                 if (truth.get(i).equals(predicted.get(i))) {
                     correct++;
                 }
             }
-            Set<EntitySpans.Span> t = new HashSet<>(EntitySpans.of(truth));
-            Set<EntitySpans.Span> p = new HashSet<>(EntitySpans.of(predicted));
             int matched = 0;
             for (EntitySpans.Span e : t) {
                 count(e)[0]++;

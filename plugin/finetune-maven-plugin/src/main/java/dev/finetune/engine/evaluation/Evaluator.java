@@ -1,5 +1,6 @@
 package dev.finetune.engine.evaluation;
 
+import dev.finetune.engine.data.DataException;
 import dev.finetune.engine.data.DataReader;
 import dev.finetune.engine.data.RegressionTargets;
 import dev.finetune.engine.data.TextFormat;
@@ -190,7 +191,13 @@ public final class Evaluator {
         TaggingWindow window = new TaggingWindow(model, batches, log, "evaluated", (s, tags) -> {
             List<String> predicted = wordTags(model.labels(), tags.tags());
             s.tags().stream().filter(t -> !model.labels().contains(t)).forEach(t -> unknown.merge(t, 1, Integer::sum));
-            int errors = counts.add(s.tags(), predicted);
+            int errors;
+            try {
+                errors = counts.add(s.tags(), predicted);
+            } catch (IllegalArgumentException e) {
+                throw DataException.at(testFile, s.line(), null, "the sentence starting here has tags that make no entities: "
+                        + e.getMessage());
+            }
             if (errors > 0) {
                 worst.add(new Evaluation.SentenceErrors(s.line(), s.tokens(), s.tags(), predicted, errors));
                 if (worst.size() > WORST_ERRORS) {

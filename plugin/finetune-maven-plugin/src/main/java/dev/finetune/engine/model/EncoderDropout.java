@@ -39,7 +39,10 @@ import org.tensorflow.proto.TensorShapeProto;
  * (a {@code BiasAdd}, or a matrix product plus a variable) computed from {@code a} (a residual connection).
  */
 public final class EncoderDropout {
-    /** Name of the placeholder, in the copy, fed each training run's draw number (a scalar int64). */
+    /**
+     * Name of the placeholder, in the copy, that takes each training run's draw number (a scalar int64): the classifier
+     * maps it onto its own, which also keys the head's dropout.
+     */
     public static final String DRAW = "finetune_dropout_draw";
     private static final String INFIX = "/finetune_dropout/";
     private static final Set<String> PRODUCTS = Set.of("BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum", "MatMul");
@@ -142,7 +145,7 @@ public final class EncoderDropout {
         Set<String> external = new LinkedHashSet<>();
         for (int k = 0; k < all.size(); k++) {
             String site = all.get(k);
-            for (NodeDef d : dropout(site, rate, seed * 1_000_003L + k)) {
+            for (NodeDef d : dropout(site, rate, siteSeed(seed, k))) {
                 out.addNode(d);
                 d.getInputList().stream().filter(i -> !copied.contains(GraphDefs.nodeName(i)) && !isLocal(i, site))
                         .forEach(i -> external.add(tensor(i)));
@@ -179,6 +182,17 @@ public final class EncoderDropout {
     /** How many dropout sites a graph holds: for tests and logs. */
     public static int count(GraphDef graph) {
         return (int) graph.getNodeList().stream().filter(n -> n.getName().endsWith(INFIX + "output")).count();
+    }
+
+    /**
+     * The key of site {@code k}'s masks: the seed and the site mixed (SplitMix64's finaliser), so that no site shares a
+     * key with the head's dropout, keyed by the seed itself and small steps from it, whatever the seed (0 included).
+     */
+    public static long siteSeed(long seed, int k) {
+        long z = seed * 1_000_003L + k + 0x9E3779B97F4A7C15L;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
     }
 
     /** {@code x · stop(floor(u + keep) / keep)} with {@code u} uniform in [0, 1) drawn from {@code [siteSeed, draw]}. */

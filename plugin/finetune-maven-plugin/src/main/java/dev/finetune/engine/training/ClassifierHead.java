@@ -41,7 +41,8 @@ final class ClassifierHead {
      * reads {@code trainFeatures} (the same, or those of the encoder's training copy); the ops that give
      * its weights their first values go to {@code freshInit}. The output layer keeps the names it has always had
      * ({@code finetune_head/kernel}, {@code /bias}) and its seed, so a head without hidden layers is what it was.
-     * {@code draw}: the training run's draw number (a scalar), which keys the dropout masks; null when dropout is 0.
+     * {@code draw}: the training run's draw number (a scalar), which keys the dropout masks; unused when dropout is
+     * 0 (and then null unless the encoder drops).
      */
     ClassifierHead(Ops tf, Operand<TFloat32> trainFeatures, Operand<TFloat32> features, int inputSize, int outputs, Layers layers,
                    double dropout, long seed, Operand<TInt64> draw, float[] initialBias, List<Op> freshInit) {

@@ -112,8 +112,9 @@ final class Replicas {
 
     /**
      * {@code template} for replica {@code index}: without the shared variables, every node on {@code device} but those
-     * that take a variable (directly or through an {@code Identity} of it), and seeded random ops (dropout) drawing
-     * their own stream, since identical seeds would give every replica the same dropout masks.
+     * that take a variable (directly or through an {@code Identity} of it), and seeded stateful random ops drawing
+     * their own stream, since identical seeds would give every replica the same numbers. The plugin's own dropout has
+     * none (its masks are keyed by each replica's draw number, {@link ClassifierHead}); a model's graph may.
      */
     static GraphDef forReplica(GraphDef template, Set<String> shared, String device, int index) {
         Set<String> variableLike = new HashSet<>(shared);

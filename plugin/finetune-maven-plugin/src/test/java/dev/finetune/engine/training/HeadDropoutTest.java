@@ -58,6 +58,24 @@ class HeadDropoutTest {
         }
     }
 
+    /**
+     * The head keys its masks by the seed and small steps from it (one per layer); the encoder's sites by the seed and
+     * the site mixed. Were a key shared, both would draw the same noise: with seed 0 the head's input mask was the first
+     * attention site's before the mixing.
+     */
+    @Test
+    void encoderSitesNeverShareAKeyWithTheHead() {
+        for (long seed : new long[] {0, 1, -1, 42, Long.MAX_VALUE}) {
+            java.util.Set<Long> head = new java.util.HashSet<>();
+            for (int layer = 0; layer <= 16; layer++) {
+                head.add(seed + 2L * layer);
+            }
+            for (int site = 0; site < 10_000; site++) {
+                assertFalse(head.contains(dev.finetune.engine.model.EncoderDropout.siteSeed(seed, site)), "seed " + seed + ", site " + site);
+            }
+        }
+    }
+
     /** With head dropout alone, each replica still gets its own draw input (the encoder's dropout is off). */
     @Test
     void replicasFeedTheirOwnDraw() {

@@ -43,8 +43,8 @@ public final class FusedGelu {
     public record Rewrite(GraphDef graph, int fused) {
     }
 
-    /** Whether this TensorFlow fuses GELU on the CPU, by precision: probed once per process ({@link #supported}). */
-    private static final Map<Boolean, Boolean> SUPPORTED = new ConcurrentHashMap<>();
+    /** Why this TensorFlow cannot fuse GELU on the CPU, by precision ("" when it can): probed once per process. */
+    private static final Map<Boolean, String> PROBLEM = new ConcurrentHashMap<>();
 
     private FusedGelu() {
     }
@@ -56,11 +56,17 @@ public final class FusedGelu {
      * loading. So a two-by-two product is run once per process and precision, both GELUs checked against their values.
      */
     public static boolean supported(SessionSettings settings) {
-        boolean bfloat16 = settings.effectivePrecision().equals("bfloat16");
-        return SUPPORTED.computeIfAbsent(bfloat16, b -> probe(b, settings));
+        return problem(settings) == null;
     }
 
-    private static boolean probe(boolean bfloat16, SessionSettings settings) {
+    /** Null when {@link #supported}; else why not (TensorFlow's message, or the values the probe got). */
+    public static String problem(SessionSettings settings) {
+        boolean bfloat16 = settings.effectivePrecision().equals("bfloat16");
+        String problem = PROBLEM.computeIfAbsent(bfloat16, b -> java.util.Objects.requireNonNullElse(probe(b, settings), ""));
+        return problem.isEmpty() ? null : problem;
+    }
+
+    private static String probe(boolean bfloat16, SessionSettings settings) {
         GraphDef.Builder g = GraphDef.newBuilder();
         g.addNode(Nodes.placeholder("probe/x"));
         g.addNode(Nodes.floatConstant("probe/w", new float[] {1, 0, 0, 1}, 2, 2));

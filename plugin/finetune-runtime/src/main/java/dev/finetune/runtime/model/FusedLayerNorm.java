@@ -39,8 +39,8 @@ import org.tensorflow.proto.TensorProto;
  * precision in a bfloat16 session, as it did for the ops it replaces.
  */
 public final class FusedLayerNorm {
-    /** Whether this TensorFlow has the fused kernel: probed once per process and precision ({@link #supported}). */
-    private static final Map<String, Boolean> SUPPORTED = new ConcurrentHashMap<>();
+    /** Why this TensorFlow cannot run the fused kernel, by precision ("" when it can): probed once per process. */
+    private static final Map<String, String> PROBLEM = new ConcurrentHashMap<>();
 
     /**
      * One layer normalisation: input, epsilon, the axis its reductions name, scale, offset, the node yielding it, and
@@ -61,10 +61,17 @@ public final class FusedLayerNorm {
      * its oneDNN build has the kernel, and a missing kernel would fail at the first run, not at loading.
      */
     public static boolean supported(SessionSettings settings) {
-        return SUPPORTED.computeIfAbsent(settings.effectivePrecision(), p -> probe(settings));
+        return problem(settings) == null;
     }
 
-    private static boolean probe(SessionSettings settings) {
+    /** Null when {@link #supported}; else why not (TensorFlow's message, or the values the probe got). */
+    public static String problem(SessionSettings settings) {
+        String problem = PROBLEM.computeIfAbsent(settings.effectivePrecision(),
+                p -> java.util.Objects.requireNonNullElse(probe(settings), ""));
+        return problem.isEmpty() ? null : problem;
+    }
+
+    private static String probe(SessionSettings settings) {
         GraphDef.Builder g = GraphDef.newBuilder();
         g.addNode(Nodes.placeholder("probe/x"));
         g.addNode(Nodes.floatConstant("probe/gamma", new float[] {1, 2, 1, 1}, 4));

@@ -161,6 +161,29 @@ public final class LoadedGraph implements AutoCloseable {
         return session;
     }
 
+    /**
+     * Why ops that {@link #forServing} would fuse are not, in {@code settings} (each "what: why"); empty when nothing
+     * keeps them apart, and on a GPU, where it fuses nothing.
+     */
+    public static List<String> fusionProblems(SessionSettings settings) {
+        if (!settings.cpuOnly()) {
+            return List.of();
+        }
+        if (!fusing()) {
+            return List.of("dense layers + GELU and layer norms: turned off (-D" + FUSING + "=false)");
+        }
+        List<String> problems = new ArrayList<>();
+        String gelu = FusedGelu.problem(settings);
+        if (gelu != null) {
+            problems.add("dense layers + GELU: this TensorFlow's _FusedMatMul cannot fuse them on this CPU (" + gelu + ")");
+        }
+        String norm = FusedLayerNorm.problem(settings);
+        if (norm != null) {
+            problems.add("layer norms: this TensorFlow has no _MklLayerNorm for this CPU (" + norm + ")");
+        }
+        return problems;
+    }
+
     /** How many dense layers + GELU run as one op ({@link FusedGelu}). */
     public int fusedGelus() {
         return fusedGelus;

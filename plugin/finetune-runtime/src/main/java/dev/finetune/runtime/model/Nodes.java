@@ -180,11 +180,11 @@ final class Nodes {
     }
 
     /**
-     * Whether {@code graph} runs in a session with {@code settings} and yields {@code want}: its placeholder
-     * {@code probe/x} fed one row {@code x}, each of {@code fetches} one row within 2e-2 of its {@code want}. A kernel
-     * that is missing or refuses the op fails the run, which counts as no.
+     * Null when {@code graph} runs in a session with {@code settings} and yields {@code want}: its placeholder
+     * {@code probe/x} fed one row {@code x}, each of {@code fetches} one row within 2e-2 of its {@code want}; else what
+     * went wrong. A kernel that is missing or refuses the op fails the run: TensorFlow's message, first line.
      */
-    static boolean probe(GraphDef graph, SessionSettings settings, float[] x, List<String> fetches, float[][] want) {
+    static String probe(GraphDef graph, SessionSettings settings, float[] x, List<String> fetches, float[][] want) {
         try (Graph g = new Graph()) {
             g.importGraphDef(graph);
             try (Session session = new Session(g, settings.config());
@@ -197,15 +197,16 @@ final class Nodes {
                         TFloat32 got = (TFloat32) r.get(f);
                         for (int i = 0; i < want[f].length; i++) {
                             if (Math.abs(got.getFloat(0, i) - want[f][i]) > 2e-2) {
-                                return false;
+                                return fetches.get(f) + " computed " + got.getFloat(0, i) + " where " + want[f][i] + " is right";
                             }
                         }
                     }
-                    return true;
+                    return null;
                 }
             }
         } catch (RuntimeException e) {
-            return false;
+            String message = String.valueOf(e.getMessage()).strip();
+            return message.contains("\n") ? message.substring(0, message.indexOf('\n')) : message;
         }
     }
 
