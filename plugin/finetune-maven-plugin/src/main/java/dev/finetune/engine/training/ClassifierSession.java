@@ -315,9 +315,10 @@ public final class ClassifierSession implements AutoCloseable {
     /**
      * Feeds a training step's {@code batch}: to the graph's inputs, or cut into one contiguous share per replica
      * ({@link Shard}, as workers share a global batch), each replica's weight 1, or 0 for a stand-in without rows. A
-     * worker's stand-in ({@code real} false) weighs nothing on any replica.
+     * worker's stand-in ({@code real} false) weighs nothing on any replica. Each run draws the next micro-batch's
+     * dropout masks. (Package-private so a test can run what a training run feeds.)
      */
-    private Session.Runner feedTraining(Session.Runner r, Batch batch, boolean real, List<Tensor> feeds) {
+    Session.Runner feedTraining(Session.Runner r, Batch batch, boolean real, List<Tensor> feeds) {
         List<Replicas.Replica> replicas = model.replicas;
         int micro = drawMicroBatch++;
         // Each replica of each worker draws its own masks.

@@ -13,12 +13,15 @@ import dev.finetune.engine.model.SignatureNames;
 import dev.finetune.runtime.model.SavedModelFile;
 import dev.finetune.runtime.model.ServingSignature;
 import dev.finetune.runtime.model.SessionSettings;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
+import org.tensorflow.Tensor;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
@@ -76,7 +79,10 @@ class HeadDropoutTest {
         }
     }
 
-    /** With head dropout alone, each replica still gets its own draw input (the encoder's dropout is off). */
+    /**
+     * With head dropout alone, each replica still gets its own draw input (the encoder's dropout is off), and a
+     * training run feeds each a different draw number.
+     */
     @Test
     void replicasFeedTheirOwnDraw() {
         EncoderGraph enc = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-keras")), SignatureNames.auto());
@@ -92,6 +98,30 @@ class HeadDropoutTest {
                 assertNotNull(r.input(three.dropoutDraw), r.device());
             }
             s.initializeFromPretrained();
+            // What a training run feeds: each replica's head draws its own noise (the first values of its uniform draw,
+            // which a shared key would repeat whatever the shard's rows).
+            List<Tensor> feeds = new ArrayList<>();
+            try {
+                Session.Runner run = s.feedTraining(s.session().runner(), ClassifierGraphTest.toyBatch(), true, feeds);
+                List<String> noise = new ArrayList<>();
+                three.graph().operations().forEachRemaining(op -> {
+                    if (op.type().equals("StatelessRandomUniform") && op.name().startsWith(Replicas.SCOPE)) {
+                        noise.add(op.name());
+                    }
+                });
+                assertEquals(3, noise.size(), noise.toString());
+                noise.forEach(run::fetch);
+                try (Result out = run.run()) {
+                    float[][] first = new float[3][];
+                    for (int k = 0; k < 3; k++) {
+                        first[k] = Arrays.copyOf(ServingSignature.floats(out.get(k)), 16);
+                    }
+                    assertFalse(Arrays.equals(first[0], first[1]) || Arrays.equals(first[1], first[2]) || Arrays.equals(first[0], first[2]),
+                            "two replicas drew the same noise");
+                }
+            } finally {
+                feeds.forEach(Tensor::close);
+            }
             assertTrue(Float.isFinite(s.train(ClassifierGraphTest.toyBatch(), 1e-3f, 1, 0.9, 0.999).loss()));
         }
     }
