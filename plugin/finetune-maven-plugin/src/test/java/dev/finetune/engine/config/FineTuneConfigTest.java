@@ -145,4 +145,37 @@ class FineTuneConfigTest {
         FineTuneConfig copy = c.copy();
         assertEquals(List.of(";", "windows-1252", "64"), List.of(copy.delimiter, copy.encoding, copy.maxSequenceLength));
     }
+    /**
+     * {@link FineTuneConfig#copy} goes through JSON and copies the fields JSON leaves out by hand: every public field,
+     * set to a value other than its default, must come through, so a field added later and forgotten there fails here.
+     */
+    @Test
+    void theCopyKeepsEveryField() throws IllegalAccessException {
+        FineTuneConfig c = new FineTuneConfig();
+        List<java.lang.reflect.Field> fields = new java.util.ArrayList<>();
+        int n = 0;
+        for (java.lang.reflect.Field f : FineTuneConfig.class.getFields()) {
+            if (java.lang.reflect.Modifier.isStatic(f.getModifiers()) || java.lang.reflect.Modifier.isFinal(f.getModifiers())) {
+                continue;
+            }
+            n++;
+            Class<?> t = f.getType();
+            Object value = t == String.class ? "value-" + n
+                    : t == int.class || t == Integer.class ? 1000 + n
+                    : t == long.class || t == Long.class ? 1000L + n
+                    : t == double.class || t == Double.class ? 1000.5 + n
+                    : t == boolean.class || t == Boolean.class ? !Boolean.TRUE.equals(f.get(c))
+                    : t == java.nio.file.Path.class ? java.nio.file.Path.of("path-" + n)
+                    : t == List.class ? new java.util.ArrayList<>(List.of("item-" + n))
+                    : null;
+            assertTrue(value != null, "no test value for a field of type " + t + ": " + f.getName());
+            f.set(c, value);
+            fields.add(f);
+        }
+        FineTuneConfig copy = c.copy();
+        for (java.lang.reflect.Field f : fields) {
+            assertEquals(f.get(c), f.get(copy), "copy() lost " + f.getName());
+        }
+        assertTrue(fields.size() > 70, "fields seen: " + fields.size());
+    }
 }
