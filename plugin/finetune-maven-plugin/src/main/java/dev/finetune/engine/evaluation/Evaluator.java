@@ -13,14 +13,12 @@ import dev.finetune.runtime.Task;
 import dev.finetune.runtime.encoding.BatchBudget;
 import dev.finetune.runtime.encoding.LabeledText;
 import dev.finetune.runtime.encoding.Scores;
-import dev.finetune.runtime.encoding.TaggedSentence;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.PriorityQueue;
 import java.util.TreeMap;
 import java.util.stream.DoubleStream;
 import java.util.stream.IntStream;
@@ -184,10 +182,9 @@ public final class Evaluator {
                                      ProgressListener log, long started) {
         EntityMetrics.Counts counts = new EntityMetrics.Counts();
         Map<String, Integer> unknown = new TreeMap<>();
-        // Head: the least bad sentence kept, the first to go; ties go to the earlier line.
-        Comparator<Evaluation.SentenceErrors> worstFirst = Comparator.comparingInt(Evaluation.SentenceErrors::errors).reversed()
-                .thenComparingLong(Evaluation.SentenceErrors::line);
-        PriorityQueue<Evaluation.SentenceErrors> worst = new PriorityQueue<>(worstFirst.reversed());
+        // The most wrong entities first; ties go to the earlier line.
+        Worst<Evaluation.SentenceErrors> worst = new Worst<>(WORST_ERRORS, Comparator.comparingInt(Evaluation.SentenceErrors::errors)
+                .reversed().thenComparingLong(Evaluation.SentenceErrors::line));
         TaggingWindow window = new TaggingWindow(model, batches, log, "evaluated", (s, tags) -> {
             List<String> predicted = wordTags(model.labels(), tags.tags());
             s.tags().stream().filter(t -> !model.labels().contains(t)).forEach(t -> unknown.merge(t, 1, Integer::sum));
@@ -199,28 +196,18 @@ public final class Evaluator {
                         + e.getMessage());
             }
             if (errors > 0) {
-                worst.add(new Evaluation.SentenceErrors(s.line(), s.tokens(), s.tags(), predicted, errors));
-                if (worst.size() > WORST_ERRORS) {
-                    worst.poll();
-                }
+                worst.offer(new Evaluation.SentenceErrors(s.line(), s.tokens(), s.tags(), predicted, errors));
             }
         });
-        try (TokenDataReader.Sentences in = reader.open(testFile, format)) {
-            for (TaggedSentence s = in.next(); s != null; s = in.next()) {
-                window.add(s);
-            }
-            window.flush();
-        }
+        window.tagAll(reader, testFile, format);
         warnUnknown(model, testFile, unknown, log, "tags", "their words count as wrongly tagged");
         EntityMetrics.Summary summary = counts.summary();
-        List<Evaluation.SentenceErrors> kept = new ArrayList<>(worst);
-        kept.sort(worstFirst);
         double seconds = seconds(started);
         log.info(String.format("Evaluated %d sentences (%d words) of %s in %.1f s: entity micro F1 %.4f, macro F1 %.4f, "
                 + "token accuracy %.4f.", summary.sentences(), summary.tokens(), testFile, seconds, summary.micro().f1(),
                 summary.macro().f1(), summary.tokenAccuracy()));
         return new Evaluation(model.directory(), testFile, model.labels(), null, unknown, List.of(), seconds, Double.NaN,
-                Task.TOKEN_CLASSIFICATION.id(), null, null, null, summary, List.copyOf(kept));
+                Task.TOKEN_CLASSIFICATION.id(), null, null, null, summary, worst.list());
     }
 
     /** Tag names per word; a word the model saw no token of is outside any entity. */

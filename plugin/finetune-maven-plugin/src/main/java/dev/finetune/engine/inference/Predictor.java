@@ -12,7 +12,6 @@ import dev.finetune.runtime.Task;
 import dev.finetune.runtime.encoding.BatchBudget;
 import dev.finetune.runtime.encoding.LabeledText;
 import dev.finetune.runtime.encoding.Scores;
-import dev.finetune.runtime.encoding.TaggedSentence;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -124,11 +123,8 @@ public final class Predictor {
                 throw new UncheckedIOException(e);
             }
         });
-        try (TokenDataReader.Sentences in = reader.open(input, format)) {
-            for (TaggedSentence s = in.next(); s != null; s = in.next()) {
-                window.add(s);
-            }
-            window.flush();
+        try {
+            window.tagAll(reader, input, format);
         } catch (UncheckedIOException e) {
             throw e.getCause();
         }

@@ -1,10 +1,13 @@
 package dev.finetune.engine.inference;
 
+import dev.finetune.engine.data.TextFormat;
+import dev.finetune.engine.data.TokenDataReader;
 import dev.finetune.engine.training.ProgressListener;
 import dev.finetune.runtime.FineTunedModel;
 import dev.finetune.runtime.encoding.BatchBudget;
 import dev.finetune.runtime.encoding.TaggedSentence;
 import dev.finetune.runtime.encoding.TokenExamples;
+import java.nio.file.Path;
 
 /**
  * Token classification's {@link PredictionWindow} ({@link Window}): sentences are added in file order, held until there
@@ -32,6 +35,16 @@ public final class TaggingWindow {
 
     public void add(TaggedSentence sentence) {
         window.add(sentence);
+    }
+
+    /** Tags every sentence of {@code file}, read one at a time ({@link TokenDataReader#open}), flushing at the end. */
+    public void tagAll(TokenDataReader reader, Path file, TextFormat format) {
+        try (TokenDataReader.Sentences in = reader.open(file, format)) {
+            for (TaggedSentence s = in.next(); s != null; s = in.next()) {
+                add(s);
+            }
+            flush();
+        }
     }
 
     /** Tags the sentences still held; call it after the last one. */

@@ -62,8 +62,7 @@ public final class FusedGelu {
     /** Null when {@link #supported}; else why not (TensorFlow's message, or the values the probe got). */
     public static String problem(SessionSettings settings) {
         boolean bfloat16 = settings.effectivePrecision().equals("bfloat16");
-        String problem = PROBLEM.computeIfAbsent(bfloat16, b -> java.util.Objects.requireNonNullElse(probe(b, settings), ""));
-        return problem.isEmpty() ? null : problem;
+        return Nodes.probedOnce(PROBLEM, bfloat16, () -> probe(bfloat16, settings));
     }
 
     private static String probe(boolean bfloat16, SessionSettings settings) {

@@ -66,9 +66,7 @@ public final class FusedLayerNorm {
 
     /** Null when {@link #supported}; else why not (TensorFlow's message, or the values the probe got). */
     public static String problem(SessionSettings settings) {
-        String problem = PROBLEM.computeIfAbsent(settings.effectivePrecision(),
-                p -> java.util.Objects.requireNonNullElse(probe(settings), ""));
-        return problem.isEmpty() ? null : problem;
+        return Nodes.probedOnce(PROBLEM, settings.effectivePrecision(), () -> probe(settings));
     }
 
     private static String probe(SessionSettings settings) {

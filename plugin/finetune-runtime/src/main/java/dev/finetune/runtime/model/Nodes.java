@@ -180,6 +180,15 @@ final class Nodes {
     }
 
     /**
+     * What {@code probe} says for {@code key}, asked once per process and kept in {@code cache} (which holds "" for
+     * null: a concurrent map takes no nulls): null when the fused op works, else why not.
+     */
+    static <K> String probedOnce(java.util.Map<K, String> cache, K key, java.util.function.Supplier<String> probe) {
+        String problem = cache.computeIfAbsent(key, k -> java.util.Objects.requireNonNullElse(probe.get(), ""));
+        return problem.isEmpty() ? null : problem;
+    }
+
+    /**
      * Null when {@code graph} runs in a session with {@code settings} and yields {@code want}: its placeholder
      * {@code probe/x} fed one row {@code x}, each of {@code fetches} one row within 2e-2 of its {@code want}; else what
      * went wrong. A kernel that is missing or refuses the op fails the run: TensorFlow's message, first line.
