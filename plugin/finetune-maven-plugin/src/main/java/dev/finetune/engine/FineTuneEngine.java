@@ -232,6 +232,8 @@ public final class FineTuneEngine {
                                 + (devices.count() > 1 ? " × " + devices.count() + " replicas" : "")
                                 + (cluster.distributed() ? " × " + cluster.size() + " workers" : "") + ")" : "") + ".");
             }
+            // Everything is read, tokenized and built: what the heap grew to for that is idle from here on.
+            JavaHeap.shrink();
             history = new Trainer(session, loop, new CheckpointStore(work, cluster.chief()), tokenizer.padId(), log, cluster)
                     .train(train, validation);
             if (!cluster.chief()) {

@@ -80,7 +80,7 @@ public final class Trainer {
                     throw new FineTuneException("Cannot resume from " + latest.get() + ": it was made with other data, model "
                             + "or settings. Remove it, or run without -Dfinetune.resume=true to start over.");
                 }
-                checkpoints.restore(session, latest.get());
+                checkpoints.restore(session, latest.get(), saved);
                 state = saved;
                 restored = true;
                 log.info("Resuming from " + latest.get() + " after epoch " + state.epochsDone + " (step " + state.globalStep + ").");
@@ -184,7 +184,7 @@ public final class Trainer {
             log.info(String.format("epoch %d/%d done in %s: train loss %.4f, validation loss %.4f%s (%d examples)",
                     epoch + 1, s.epochs(), duration(seconds), lossSum / Math.max(1, examplesSeen), v.loss, accuracy(v.accuracy), v.examples));
             state.epochsDone = epoch + 1;
-            checkpoints.save(session, state);
+            checkpoints.save(session, state, state.epochsDone == s.epochs() || state.stoppedEarly);
         }
         state.history.stoppedEarly = state.stoppedEarly;
         state.history.exportedStep = best.restoreBestIfWanted(state);

@@ -5,17 +5,24 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.finetune.engine.FineTuneEngine;
 import dev.finetune.engine.TestFiles;
 import dev.finetune.engine.TrainingResult;
 import dev.finetune.engine.config.FineTuneConfig;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.apache.commons.io.FileUtils;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** A run interrupted after epoch 2 leaves no output, and resuming it ends where an uninterrupted run ends. */
 class ResumeTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     static FineTuneConfig config(Path root) {
         FineTuneConfig c = TestFiles.repeatableConfig(root);
         c.logEverySteps = 1;
@@ -23,17 +30,17 @@ class ResumeTest {
     }
 
     @Test
-    void resumedRunEqualsUninterruptedRun(@TempDir Path tmp) {
+    void resumedRunEqualsUninterruptedRun(@TempDir Path tmp) throws IOException {
         resumesWhereTheUninterruptedRunEnds(tmp, 0);
     }
 
     /** The head's dropout masks are keyed by the step, not drawn from a generator that restarts with the run. */
     @Test
-    void resumedRunWithDropoutEqualsUninterruptedRun(@TempDir Path tmp) {
+    void resumedRunWithDropoutEqualsUninterruptedRun(@TempDir Path tmp) throws IOException {
         resumesWhereTheUninterruptedRunEnds(tmp, 0.1);
     }
 
-    private static void resumesWhereTheUninterruptedRunEnds(Path tmp, double dropout) {
+    private static void resumesWhereTheUninterruptedRunEnds(Path tmp, double dropout) throws IOException {
         FineTuneConfig uninterrupted = config(tmp.resolve("whole"));
         uninterrupted.dropout = dropout;
         TrainingResult whole = FineTuneEngine.train(uninterrupted, ProgressListener.SILENT);
@@ -47,7 +54,9 @@ class ResumeTest {
             }
         }));
         assertFalse(Files.exists(interrupted.outputDirectory), "an interrupted run must leave no output folder");
-        assertTrue(Files.isDirectory(interrupted.workDirectory.resolve("checkpoints").resolve("epoch-2")));
+        Path epoch2 = interrupted.workDirectory.resolve("checkpoints").resolve("epoch-2");
+        assertTrue(Files.isDirectory(epoch2));
+        assertTrue(savedKeys(epoch2).contains("adam_m"), "a checkpoint training goes on from holds the optimizer's slots");
 
         interrupted.resume = true;
         StringBuilder log = new StringBuilder();
@@ -60,6 +69,40 @@ class ResumeTest {
             assertEquals(whole.history().steps.get(i).loss(), resumed.history().steps.get(i).loss(), 1e-4, "loss of step " + (i + 1));
         }
         assertEquals(whole.lastEpoch().validationLoss(), resumed.lastEpoch().validationLoss(), 1e-4);
+    }
+
+    /**
+     * The checkpoint after the last epoch holds the weights alone; a run killed after it (here: its output removed, as
+     * a kill before the output's rename leaves it) resumes from it without a step and exports the same model.
+     */
+    @Test
+    void aRunKilledAfterItsLastEpochExportsTheSameModelFromItsWeights(@TempDir Path tmp) throws IOException {
+        FineTuneConfig c = config(tmp);
+        c.epochs = 2;
+        FineTuneEngine.train(c, ProgressListener.SILENT);
+        Path last = c.workDirectory.resolve("checkpoints").resolve("epoch-2");
+        assertFalse(savedKeys(last).contains("adam_m"), "the last checkpoint holds the optimizer's slots");
+        assertTrue(Files.readString(last.resolve("state.json")).contains("\"weightsOnly\" : true"));
+        JsonNode written = JSON.readTree(c.outputDirectory.resolve("reload-check.json").toFile()).get("probabilities");
+        FileUtils.deleteDirectory(c.outputDirectory.toFile());
+
+        c.resume = true;
+        StringBuilder log = new StringBuilder();
+        FineTuneEngine.train(c, m -> log.append(m).append('\n'));
+        assertTrue(log.toString().contains("Resuming from " + last + " after epoch 2"), log.toString());
+        assertFalse(log.toString().contains("step 1/"), "the resumed run took a step");
+        JsonNode again = JSON.readTree(c.outputDirectory.resolve("reload-check.json").toFile()).get("probabilities");
+        assertEquals(written.size(), again.size());
+        for (int r = 0; r < written.size(); r++) {
+            for (int k = 0; k < written.get(r).size(); k++) {
+                assertEquals(written.get(r).get(k).asDouble(), again.get(r).get(k).asDouble(), 1e-6, "row " + r + ", label " + k);
+            }
+        }
+    }
+
+    /** The variable names a checkpoint's index holds (its keys are stored as plain bytes). */
+    private static String savedKeys(Path checkpoint) throws IOException {
+        return new String(Files.readAllBytes(checkpoint.resolve("variables.index")), StandardCharsets.ISO_8859_1);
     }
 
     @Test
