@@ -20,30 +20,37 @@ public final class JavaHeap {
     private JavaHeap() {
     }
 
-    /** Collects and shrinks the heap to its live data; does nothing on a JVM without HotSpot's diagnostic bean. */
-    public static void shrink() {
-        HotSpotDiagnosticMXBean hotSpot = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
-        if (hotSpot == null) {
-            System.gc();
-            return;
-        }
+    /**
+     * Collects and shrinks the heap to its live data. A plain collection where the bounds cannot be set (a JVM without
+     * HotSpot's diagnostic bean); never fails a run. Synchronized: the bounds are the JVM's, and two runs in one JVM
+     * (workers in a test, a parallel build) must not put back each other's tightened values.
+     */
+    public static synchronized void shrink() {
+        HotSpotDiagnosticMXBean hotSpot;
         String min;
         String max;
         try {
+            hotSpot = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
             min = hotSpot.getVMOption("MinHeapFreeRatio").getValue();
             max = hotSpot.getVMOption("MaxHeapFreeRatio").getValue();
-            // The minimum goes down first and comes back last: HotSpot refuses a minimum above the maximum.
-            hotSpot.setVMOption("MinHeapFreeRatio", MIN_FREE);
-            hotSpot.setVMOption("MaxHeapFreeRatio", MAX_FREE);
-        } catch (RuntimeException notManageable) {
+        } catch (RuntimeException | LinkageError noHotSpot) {
             System.gc();
             return;
         }
         try {
+            // The minimum goes down first and comes back last: HotSpot refuses a minimum above the maximum.
+            hotSpot.setVMOption("MinHeapFreeRatio", MIN_FREE);
+            hotSpot.setVMOption("MaxHeapFreeRatio", MAX_FREE);
+            System.gc();
+        } catch (RuntimeException notManageable) {
             System.gc();
         } finally {
-            hotSpot.setVMOption("MaxHeapFreeRatio", max);
-            hotSpot.setVMOption("MinHeapFreeRatio", min);
+            try {
+                hotSpot.setVMOption("MaxHeapFreeRatio", max);
+                hotSpot.setVMOption("MinHeapFreeRatio", min);
+            } catch (RuntimeException e) {
+                // Only a value set from outside meanwhile (jcmd VM.set_flag) could refuse these; theirs stands.
+            }
         }
     }
 }

@@ -29,7 +29,8 @@ import org.tensorflow.types.TFloat32;
  * whose share of a short last step has fewer micro-batches (or a stand-in only) just adds fewer.
  *
  * <p>The sums cost one more copy of the trained weights in memory, which is why a graph without accumulation (N = 1)
- * has none. They are in the checkpoints, so a restored session has them initialised (they are zero at every epoch end).
+ * has none. They are in the checkpoints, so a restored session has them initialised (they are zero at every epoch end);
+ * the last checkpoint, after which no step follows, leaves them out with the slots and a resume from it starts them fresh.
  */
 final class GradientAccumulators {
     /** What the micro-batch's values are multiplied by before they are added; null when they are contributions. */

@@ -79,8 +79,23 @@ class ResumeTest {
     void aRunKilledAfterItsLastEpochExportsTheSameModelFromItsWeights(@TempDir Path tmp) throws IOException {
         FineTuneConfig c = config(tmp);
         c.epochs = 2;
-        FineTuneEngine.train(c, ProgressListener.SILENT);
-        Path last = c.workDirectory.resolve("checkpoints").resolve("epoch-2");
+        resumesAFinishedRunFromItsWeights(c);
+    }
+
+    /** So does a run that stopped early, which exports its best weights (kept apart) rather than its last. */
+    @Test
+    void aRunKilledAfterStoppingEarlyExportsTheSameBestModel(@TempDir Path tmp) throws IOException {
+        FineTuneConfig c = TestFiles.tinyConfig("tiny-bert-tf1", tmp);
+        c.epochs = 10;
+        c.earlyStoppingPatience = 1;
+        c.bestModelMetric = "accuracy";
+        TrainingResult r = resumesAFinishedRunFromItsWeights(c);
+        assertTrue(r.history().stoppedEarly && r.history().exportedStep < r.history().steps.size(), "no early stop to an earlier best");
+    }
+
+    private static TrainingResult resumesAFinishedRunFromItsWeights(FineTuneConfig c) throws IOException {
+        TrainingResult finished = FineTuneEngine.train(c, ProgressListener.SILENT);
+        Path last = c.workDirectory.resolve("checkpoints").resolve("epoch-" + finished.history().epochs.size());
         assertFalse(savedKeys(last).contains("adam_m"), "the last checkpoint holds the optimizer's slots");
         assertTrue(Files.readString(last.resolve("state.json")).contains("\"weightsOnly\" : true"));
         JsonNode written = JSON.readTree(c.outputDirectory.resolve("reload-check.json").toFile()).get("probabilities");
@@ -88,9 +103,11 @@ class ResumeTest {
 
         c.resume = true;
         StringBuilder log = new StringBuilder();
-        FineTuneEngine.train(c, m -> log.append(m).append('\n'));
-        assertTrue(log.toString().contains("Resuming from " + last + " after epoch 2"), log.toString());
-        assertFalse(log.toString().contains("step 1/"), "the resumed run took a step");
+        TrainingResult resumed = FineTuneEngine.train(c, m -> log.append(m).append('\n'));
+        assertTrue(log.toString().contains("Resuming from " + last + " after epoch " + finished.history().epochs.size()), log.toString());
+        assertFalse(log.toString().contains("  step "), "the resumed run took a step: " + log);
+        assertEquals(finished.history().steps.size(), resumed.history().steps.size());
+        assertEquals(finished.history().exportedStep, resumed.history().exportedStep);
         JsonNode again = JSON.readTree(c.outputDirectory.resolve("reload-check.json").toFile()).get("probabilities");
         assertEquals(written.size(), again.size());
         for (int r = 0; r < written.size(); r++) {
@@ -98,6 +115,7 @@ class ResumeTest {
                 assertEquals(written.get(r).get(k).asDouble(), again.get(r).get(k).asDouble(), 1e-6, "row " + r + ", label " + k);
             }
         }
+        return finished;
     }
 
     /** The variable names a checkpoint's index holds (its keys are stored as plain bytes). */
