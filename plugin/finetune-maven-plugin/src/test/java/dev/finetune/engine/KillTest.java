@@ -63,13 +63,7 @@ class KillTest {
             assertEquals(expected.get("steps").get(s).get("loss").asDouble(), actual.get("steps").get(s).get("loss").asDouble(), 1e-5,
                     "loss of step " + (s + 1) + " after kills at " + killedAt);
         }
-        JsonNode e = Json.MAPPER.readTree(reference.outputDirectory.resolve("reload-check.json").toFile()).get("probabilities");
-        JsonNode a = Json.MAPPER.readTree(config(root).outputDirectory.resolve("reload-check.json").toFile()).get("probabilities");
-        for (int r = 0; r < e.size(); r++) {
-            for (int c = 0; c < e.get(r).size(); c++) {
-                assertEquals(e.get(r).get(c).asDouble(), a.get(r).get(c).asDouble(), 1e-5, "final prediction " + r + "," + c);
-            }
-        }
+        TestFiles.assertSameReloadCheck(reference.outputDirectory, config(root).outputDirectory, 1e-5, "final predictions");
         System.out.println("kill test: killed at " + killedAt);
     }
 

@@ -1,7 +1,12 @@
 package dev.finetune.engine;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.finetune.engine.config.FineTuneConfig;
+import dev.finetune.runtime.Json;
 import dev.finetune.runtime.model.ServingSignature;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -71,6 +76,30 @@ public final class TestFiles {
 
     public static Path data(String name) {
         return shared().resolve("data").resolve(name);
+    }
+
+    /**
+     * The command that runs {@code main} in a child JVM of this test's Java with this test's class path, for what must
+     * not share the test runner's process (once-per-process state, JVM flags, memory caps).
+     */
+    public static List<String> javaCommand(Class<?> main, List<String> jvmOptions, String... args) {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), main.getName()));
+        command.addAll(List.of(args));
+        return command;
+    }
+
+    /** Asserts that two outputs' reload checks hold the same probabilities, to {@code tolerance}. */
+    public static void assertSameReloadCheck(Path expectedOutput, Path actualOutput, double tolerance, String what) throws IOException {
+        JsonNode e = Json.MAPPER.readTree(expectedOutput.resolve("reload-check.json").toFile()).get("probabilities");
+        JsonNode a = Json.MAPPER.readTree(actualOutput.resolve("reload-check.json").toFile()).get("probabilities");
+        assertEquals(e.size(), a.size(), what + ": rows");
+        for (int r = 0; r < e.size(); r++) {
+            for (int c = 0; c < e.get(r).size(); c++) {
+                assertEquals(e.get(r).get(c).asDouble(), a.get(r).get(c).asDouble(), tolerance, what + ": row " + r + ", label " + c);
+            }
+        }
     }
 
     /** Every variable of an exported model (all float32), by its handle's name, as TensorFlow's own loader restores it. */

@@ -41,11 +41,7 @@ class NativeMemoryCapTest {
     }
 
     private static Run java(Path tmp, Path model, String... options) throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(List.of(options));
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), SmallHeapApplication.class.getName(), model.toString()));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(tmp.resolve("out.txt").toFile()).start();
+        Process p = new ProcessBuilder(TestFiles.javaCommand(SmallHeapApplication.class, List.of(options), model.toString())).redirectErrorStream(true).redirectOutput(tmp.resolve("out.txt").toFile()).start();
         int exit = p.waitFor();
         return new Run(exit, java.nio.file.Files.readString(tmp.resolve("out.txt"), StandardCharsets.UTF_8));
     }

@@ -3,9 +3,9 @@ package dev.finetune.runtime.model;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.finetune.engine.TestFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -35,10 +35,8 @@ class FusionProblemsTest {
     }
 
     private static String java(Map<String, String> environment, String... options) throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>(List.of(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        command.addAll(List.of(options));
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), Probes.class.getName()));
-        ProcessBuilder pb = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD);  // TensorFlow's log
+        ProcessBuilder pb = new ProcessBuilder(TestFiles.javaCommand(Probes.class, List.of(options)))
+                .redirectError(ProcessBuilder.Redirect.DISCARD);  // TensorFlow's log
         pb.environment().putAll(environment);
         Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
