@@ -12,11 +12,12 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Serving with fused GELUs and layer norms (FusedGelu, FusedLayerNorm) against the ops the model was written with
- * (issue 18): one JVM loads the fine-tuned model twice, once with -Dfinetune.fuseOps=false in effect, and predicts the
- * same texts in length order with the default token budget through each in turn, round after round, so a load that
- * comes and goes on the shared cores falls on both alike. Prints examples/s per round, the medians and their ratio, and
- * the largest difference between the two models' probabilities.
+ * Serving with fused GELUs and layer norms (FusedGelu, FusedLayerNorm) and packed weights (PackedDense) against the ops
+ * the model was written with (issue 18): one JVM loads the fine-tuned model three times, with -Dfinetune.fuseOps=false
+ * ("as written"), with -Dfinetune.packWeights=false ("unpacked") and with the defaults ("fused"), and predicts the same
+ * texts in length order with the default token budget through each in turn, round after round, so a load that comes
+ * and goes on the shared cores falls on all alike. Prints examples/s per round, the medians and their ratios, and the
+ * largest difference between the probabilities as written and fused.
  *
  * <pre>
  *   javac -d plugin/finetune-maven-plugin/target/test-classes -cp "$(src/tools/run-test-main.sh --classpath)" \
@@ -35,9 +36,14 @@ public class FusedOpsBench {
         System.setProperty(LoadedGraph.FUSING, "false");
         FineTunedModel written = FineTunedModel.load(folder, settings);
         System.setProperty(LoadedGraph.FUSING, "true");
-        try (written; FineTunedModel fused = FineTunedModel.load(folder, settings)) {
-            System.out.printf("precision %s; fused: %d GELUs, %d layer norms; as written: %d, %d%n", fused.precision(),
-                    fused.fusedGelus(), fused.fusedLayerNorms(), written.fusedGelus(), written.fusedLayerNorms());
+        System.setProperty(LoadedGraph.PACKING, "false");
+        FineTunedModel unpacked = FineTunedModel.load(folder, settings);
+        System.setProperty(LoadedGraph.PACKING, "true");
+        try (written; unpacked; FineTunedModel fused = FineTunedModel.load(folder, settings)) {
+            System.out.printf("precision %s; fused: %d GELUs, %d layer norms, %d packed dense layers; unpacked: %d, %d, %d;"
+                    + " as written: %d, %d, %d%n", fused.precision(), fused.fusedGelus(), fused.fusedLayerNorms(),
+                    fused.packedDenseLayers(), unpacked.fusedGelus(), unpacked.fusedLayerNorms(), unpacked.packedDenseLayers(),
+                    written.fusedGelus(), written.fusedLayerNorms(), written.packedDenseLayers());
             List<EncodedExample> encoded = new ArrayList<>();
             DataReader.unlabelled(a[2], null, "no-label").forEach(csv, TextFormat.of("auto", csv), t -> {
                 if (encoded.size() < rows) {
@@ -47,6 +53,7 @@ public class FusedOpsBench {
             BatchBudget budget = BatchBudget.auto(fused.maxSequenceLength());
             Map<String, FineTunedModel> models = new LinkedHashMap<>();
             models.put("as written", written);
+            models.put("unpacked", unpacked);
             models.put("fused", fused);
             // Every batch shape once before timing: oneDNN makes its kernels on a shape's first run.
             models.values().forEach(m -> InferenceBatchBench.run(m, encoded, budget));

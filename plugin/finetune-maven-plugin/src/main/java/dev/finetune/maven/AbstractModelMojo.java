@@ -46,6 +46,7 @@ abstract class AbstractModelMojo extends AbstractFineTuneMojo {
         List<String> notFused = model.fusionProblems();
         getLog().info("Inference in " + model.precision() + (model.fusedGelus() + model.fusedLayerNorms() == 0 ? ""
                 : String.format("; fused ops: %d dense layers + GELU, %d layer norms", model.fusedGelus(), model.fusedLayerNorms()))
+                + (model.packedDenseLayers() == 0 ? "" : String.format("; %d dense layers with packed weights", model.packedDenseLayers()))
                 + (notFused.isEmpty() ? "" : "; not fused: " + String.join("; ", notFused)) + ".");
         return model;
     }

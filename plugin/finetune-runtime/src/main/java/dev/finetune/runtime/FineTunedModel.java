@@ -220,6 +220,14 @@ public final class FineTunedModel implements AutoCloseable {
     }
 
     /**
+     * How many dense layers of the model run with their weight packed once into oneDNN's layout
+     * ({@link dev.finetune.runtime.model.PackedDense}): faster, at the cost of one more copy of those weights.
+     */
+    public int packedDenseLayers() {
+        return loaded.packedDenseLayers();
+    }
+
+    /**
      * Why ops this model's session could run fused are not ({@link LoadedGraph#fusionProblems}): each "what: why";
      * empty when nothing keeps them apart (a model may still have nothing to fuse).
      */

@@ -70,6 +70,7 @@ class FusedOpsTest {
         try (FineTunedModel m = FineTunedModel.load(dir, FLOAT32)) {
             assertEquals(2, m.fusedGelus(), model + ": GELUs fused in float32");
             assertEquals(5, m.fusedLayerNorms(), model + ": layer norms fused in float32");
+            assertEquals(0, m.packedDenseLayers(), model + ": no weights packed in float32");
             List<EncodedExample> rows = TEXTS.stream().map(t -> EncodedExample.of(m.tokenizer(), new LabeledText(t, null, null, 0), -1,
                     m.maxSequenceLength())).collect(Collectors.toCollection(ArrayList::new));
             batch = Batches.pad(rows, m.tokenizer().padId());
@@ -78,11 +79,26 @@ class FusedOpsTest {
         try (FineTunedModel m = FineTunedModel.load(dir, BFLOAT16)) {
             assertEquals(2, m.fusedGelus(), model + ": GELUs fused in bfloat16");
             assertEquals(5, m.fusedLayerNorms(), model + ": layer norms fused in bfloat16");
+            // At least the two dense layers under the GELUs pack their weights; how many more depends on how the
+            // exporter wrote the others (Keras' EinsumDense is an Einsum, which is left as it is).
+            assertTrue(m.packedDenseLayers() >= 2, model + ": " + m.packedDenseLayers() + " dense layers packed");
             fused16 = m.predict(batch);
+            // Packed on the first run after the restore; later runs, of other shapes too, use that copy.
+            assertTrue(largestDifference(m.predict(batch), fused16) == 0, model + ": a second run differs");
         }
+        float[][] unpacked16;
+        System.setProperty(LoadedGraph.PACKING, "false");
+        try (FineTunedModel m = FineTunedModel.load(dir, BFLOAT16)) {
+            assertEquals(0, m.packedDenseLayers(), model + ": packing turned off");
+            unpacked16 = m.predict(batch);
+        } finally {
+            System.clearProperty(LoadedGraph.PACKING);
+        }
+        // The same products in bfloat16 by another oneDNN kernel: equal but for the order of float32 sums.
+        assertTrue(largestDifference(fused16, unpacked16) < 1e-3, model + ": packed weights differ by " + largestDifference(fused16, unpacked16));
         SignatureDef sig = meta.getSignatureDefOrThrow(ServingSignature.NAME);
         // Nothing of the written chains still runs: what the outputs need holds no Erf, Erfc, Rsqrt or GELU Tanh.
-        GraphDef fusedGraph = FusedLayerNorm.of(FusedGelu.of(meta.getGraphDef(), false).graph(), t -> new long[] {-1, -1, -1}).graph();
+        GraphDef fusedGraph = FusedLayerNorm.of(FusedGelu.of(meta.getGraphDef(), false, false).graph(), t -> new long[] {-1, -1, -1}).graph();
         List<String> outputs = sig.getOutputsMap().values().stream().map(t -> GraphDefs.nodeName(t.getName())).toList();
         Map<String, NodeDef> fusedNodes = GraphDefs.byName(fusedGraph);
         List<String> left = GraphDefs.ancestors(fusedGraph, outputs).stream().map(fusedNodes::get)
@@ -126,23 +142,23 @@ class FusedOpsTest {
         GraphDef inlined = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf2")), SignatureNames.auto()).graph();
         List<GeluPattern.Match> gelus = GeluPattern.find(inlined);
         assertEquals(2, gelus.size());
-        assertEquals(2, FusedGelu.of(inlined, false).fused());
+        assertEquals(2, FusedGelu.of(inlined, false, false).fused());
         String x = gelus.get(0).x();
         GraphDef read = inlined.toBuilder().addNode(NodeDef.newBuilder().setName("another_reader").setOp("Identity").addInput(x)
                 .putAttr("T", gelus.get(0).output().getAttrOrThrow("T"))).build();
-        assertEquals(1, FusedGelu.of(read, false).fused());
+        assertEquals(1, FusedGelu.of(read, false, false).fused());
         // A control edge on a removed node (inlined functions end in a NoOp with one on every node) moves to the fused
         // op: left on the removed node, it would keep the written chain running beside the fused op.
         GraphDef ordered = inlined.toBuilder().addNode(NodeDef.newBuilder().setName("after_x").setOp("NoOp")
                 .addInput("^" + GraphDefs.nodeName(x))).build();
-        FusedGelu.Rewrite moved = FusedGelu.of(ordered, false);
+        FusedGelu.Rewrite moved = FusedGelu.of(ordered, false, false);
         assertEquals(2, moved.fused());
         assertEquals(List.of("^" + gelus.get(0).output().getName()), GraphDefs.byName(moved.graph()).get("after_x").getInputList());
 
         GraphDef tf1 = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf1")), SignatureNames.auto()).graph();
         tf1 = dev.finetune.engine.model.GeluRewrite.forInference(tf1);
         tf1 = GraphDefs.prune(tf1, tf1.getNodeList().stream().map(NodeDef::getName).filter(n -> !n.contains("/finetune_gelu/")).toList());
-        assertEquals(2, FusedGelu.of(tf1, false).fused());
+        assertEquals(2, FusedGelu.of(tf1, false, false).fused());
         GraphDef.Builder transposed = tf1.toBuilder();
         Map<String, NodeDef> nodes = GraphDefs.byName(tf1);
         String product = nodes.get(GraphDefs.nodeName(GeluPattern.find(tf1).get(0).x())).getInput(0);
@@ -151,7 +167,38 @@ class FusedOpsTest {
                 n.putAttr(n.getOp().equals("MatMul") ? "transpose_a" : "adj_x", org.tensorflow.proto.AttrValue.newBuilder().setB(true).build());
             }
         }
-        assertEquals(1, FusedGelu.of(transposed.build(), false).fused());
+        assertEquals(1, FusedGelu.of(transposed.build(), false, false).fused());
+    }
+
+    /**
+     * Only a dense layer whose weight is a variable's packs it: a weight computed from what a run feeds could change
+     * between runs, and oneDNN would keep multiplying by the first one. A product something else reads stays too.
+     */
+    @Test
+    void packsOnlyDenseLayersWhoseWeightIsAVariable() {
+        GraphDef inlined = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf1")), SignatureNames.auto()).graph();
+        Map<String, NodeDef> nodes = GraphDefs.byName(inlined);
+        Map<String, List<NodeDef>> consumers = GraphDefs.consumers(inlined);
+        List<DenseLayer> dense = inlined.getNodeList().stream().map(x -> DenseLayer.under(nodes, consumers, x))
+                .filter(d -> d != null).toList();
+        // Two layers of query, key, value, attention output, intermediate and output, and the pooler.
+        assertEquals(13, dense.size());
+        PackedDense.Rewrite all = PackedDense.of(inlined, true);
+        assertEquals(13, all.packed());
+        assertEquals(13, PackedDense.count(all.graph()));
+
+        NodeDef product = dense.get(0).matmul();
+        GraphDef.Builder fed = inlined.toBuilder().addNode(NodeDef.newBuilder().setName("fed_weight").setOp("Placeholder")
+                .putAttr("dtype", Nodes.type(org.tensorflow.proto.DataType.DT_FLOAT)));
+        for (NodeDef.Builder n : fed.getNodeBuilderList()) {
+            if (n.getName().equals(product.getName())) {
+                n.setInput(1, "fed_weight");
+            }
+        }
+        assertEquals(12, PackedDense.of(fed.build(), true).packed(), "a fed weight");
+        GraphDef read = inlined.toBuilder().addNode(NodeDef.newBuilder().setName("another_reader").setOp("Identity")
+                .addInput(product.getName()).putAttr("T", product.getAttrOrThrow("T"))).build();
+        assertEquals(12, PackedDense.of(read, true).packed(), "a product read elsewhere");
     }
 
     /**

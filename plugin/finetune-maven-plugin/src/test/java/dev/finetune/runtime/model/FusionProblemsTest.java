@@ -23,7 +23,7 @@ class FusionProblemsTest {
         assertTrue(out.contains("bfloat16: dense layers + GELU: this TensorFlow's _FusedMatMul cannot fuse them on this CPU ("), out);
     }
 
-    /** With oneDNN (TensorFlow's default on x86), nothing keeps the ops apart; the switch says it turned them off. */
+    /** With oneDNN (TensorFlow's default on x86), nothing keeps the ops apart; each switch says it turned them off. */
     @Test
     void withOneDnnNothingIsMissingAndTheSwitchSaysItsName() throws Exception {
         if (!List.of("amd64", "x86_64").contains(System.getProperty("os.arch"))) {
@@ -32,6 +32,9 @@ class FusionProblemsTest {
         assertEquals("float32: none\nbfloat16: none\n", java(Map.of()));
         assertTrue(java(Map.of(), "-D" + LoadedGraph.FUSING + "=false").contains(
                 "float32: dense layers + GELU and layer norms: turned off (-Dfinetune.fuseOps=false)"));
+        // Weights are packed in bfloat16 only, so only that precision misses them.
+        assertEquals("float32: none\nbfloat16: dense layers' weights: not packed (-Dfinetune.packWeights=false)\n",
+                java(Map.of(), "-D" + LoadedGraph.PACKING + "=false"));
     }
 
     private static String java(Map<String, String> environment, String... options) throws IOException, InterruptedException {

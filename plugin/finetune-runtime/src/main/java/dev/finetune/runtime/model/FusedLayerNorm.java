@@ -87,7 +87,7 @@ public final class FusedLayerNorm {
      */
     public static Rewrite of(GraphDef graph, Function<String, long[]> shape) {
         Map<String, NodeDef> nodes = GraphDefs.byName(graph);
-        Map<String, NodeDef> replacements = new HashMap<>();
+        Map<String, List<NodeDef>> replacements = new HashMap<>();
         Map<String, String> redirect = new HashMap<>();
         for (Match m : find(graph)) {
             long[] dims = shape.apply(m.x());
@@ -104,18 +104,13 @@ public final class FusedLayerNorm {
             NodeDef.Builder fused = layerNorm(m.output().getName(), m.x(), m.gamma(), m.beta(), m.epsilon(), m.output().getDevice())
                     .toBuilder();
             fused.addAllInput(Nodes.inheritedControlInputs(nodes, m.output(), m.removed()));
-            replacements.put(m.output().getName(), fused.build());
+            replacements.put(m.output().getName(), List.of(fused.build()));
             m.removed().forEach(r -> redirect.put(r, m.output().getName()));
         }
         if (replacements.isEmpty()) {
             return new Rewrite(graph, 0);
         }
-        GraphDef.Builder out = graph.toBuilder().clearNode();
-        for (NodeDef n : graph.getNodeList()) {
-            out.addNode(replacements.getOrDefault(n.getName(), n));
-        }
-        Nodes.redirectControlInputs(out, redirect);
-        return new Rewrite(out.build(), replacements.size());
+        return new Rewrite(Nodes.replaced(graph, replacements, redirect), replacements.size());
     }
 
     /** Every layer normalisation of {@code graph} this can fuse, positive axes included. */

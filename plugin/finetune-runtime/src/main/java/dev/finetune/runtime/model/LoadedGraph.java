@@ -23,12 +23,15 @@ public final class LoadedGraph implements AutoCloseable {
     private final int bfloat16Variables;
     private final int fusedGelus;
     private final int fusedLayerNorms;
+    private final int packedDenseLayers;
 
-    private LoadedGraph(Session session, int bfloat16Variables, int fusedGelus, int fusedLayerNorms, AutoCloseable... owned) {
+    private LoadedGraph(Session session, int bfloat16Variables, int fusedGelus, int fusedLayerNorms, int packedDenseLayers,
+                        AutoCloseable... owned) {
         this.session = session;
         this.bfloat16Variables = bfloat16Variables;
         this.fusedGelus = fusedGelus;
         this.fusedLayerNorms = fusedLayerNorms;
+        this.packedDenseLayers = packedDenseLayers;
         this.owned = owned;
     }
 
@@ -38,8 +41,18 @@ public final class LoadedGraph implements AutoCloseable {
      */
     public static final String FUSING = "finetune.fuseOps";
 
+    /**
+     * The system property that leaves dense layers' weights unpacked ({@code false}, see {@link PackedDense}): packing
+     * keeps one more copy of them in memory.
+     */
+    public static final String PACKING = "finetune.packWeights";
+
     private static boolean fusing() {
         return !"false".equalsIgnoreCase(System.getProperty(FUSING, "true"));
+    }
+
+    private static boolean packing() {
+        return fusing() && !"false".equalsIgnoreCase(System.getProperty(PACKING, "true"));
     }
 
     /** Static shapes of a graph's tensors, from TensorFlow's shape inference on an import of it made on first use. */
@@ -81,13 +94,14 @@ public final class LoadedGraph implements AutoCloseable {
 
     /** The SavedModel loader's session. */
     public static LoadedGraph of(SavedModelBundle bundle) {
-        return new LoadedGraph(bundle.session(), 0, 0, 0, bundle);
+        return new LoadedGraph(bundle.session(), 0, 0, 0, 0, bundle);
     }
 
     /**
      * The model in {@code file} rewritten for serving: in bfloat16 with its matmul weights held in bfloat16
      * ({@link Bfloat16Weights}), and on a CPU with each dense layer + GELU ({@link FusedGelu}) and each layer
-     * normalisation ({@link FusedLayerNorm}) run as one op, unless {@link #FUSING} is false. Null when
+     * normalisation ({@link FusedLayerNorm}) run as one op, unless {@link #FUSING} is false, and in bfloat16 every
+     * dense layer's weight packed once ({@link PackedDense}), unless {@link #PACKING} is false. Null when
      * neither rewrite applies, or when the graph is not one this can load by itself: anything the SavedModel loader
      * does beyond restoring variables (init ops, asset files) is left to it.
      */
@@ -114,11 +128,17 @@ public final class LoadedGraph implements AutoCloseable {
         }
         int fused = 0;
         int norms = 0;
+        boolean packed = bfloat16 && settings.cpuOnly() && packing() && PackedDense.supported(settings);
         if (settings.cpuOnly() && fusing() && FusedGelu.supported(settings)) {
-            FusedGelu.Rewrite rewrite = FusedGelu.of(graph, bfloat16);
+            FusedGelu.Rewrite rewrite = FusedGelu.of(graph, bfloat16, packed);
             graph = rewrite.graph();
             fused = rewrite.fused();
         }
+        if (packed) {
+            // Without the layers FusedGelu made dead, which would otherwise be packed too (and counted) though never run.
+            graph = PackedDense.of(fused > 0 ? GraphDefs.prune(graph, roots) : graph, bfloat16).graph();
+        }
+        int packedLayers = PackedDense.count(graph);
         if (settings.cpuOnly() && fusing() && FusedLayerNorm.supported(settings)) {
             try (Shapes shapes = new Shapes(graph)) {
                 FusedLayerNorm.Rewrite rewrite = FusedLayerNorm.of(graph, shapes::of);
@@ -126,7 +146,7 @@ public final class LoadedGraph implements AutoCloseable {
                 norms = rewrite.fused();
             }
         }
-        if (converted == 0 && fused == 0 && norms == 0) {
+        if (converted == 0 && fused == 0 && norms == 0 && packedLayers == 0) {
             return null;
         }
         Graph g = new Graph();
@@ -138,7 +158,7 @@ public final class LoadedGraph implements AutoCloseable {
                 session.runner().feed(meta.getSaverDef().getFilenameTensorName(), prefix)
                         .addTarget(GraphDefs.nodeName(meta.getSaverDef().getRestoreOpName())).run();
             }
-            return new LoadedGraph(session, converted, fused, norms, session, g);
+            return new LoadedGraph(session, converted, fused, norms, packedLayers, session, g);
         } catch (RuntimeException e) {
             if (session != null) {
                 session.close();
@@ -146,7 +166,9 @@ public final class LoadedGraph implements AutoCloseable {
             g.close();
             throw new FineTuneException("Cannot load " + file.directory() + " rewritten for serving (" + converted
                     + " matmul weights in bfloat16, " + fused + " GELUs fused into their dense layers, " + norms
-                    + " layer norms fused): " + e.getMessage() + " (" + (converted > 0 ? "precision float32 loads it without bfloat16 weights, " : "")
+                    + " layer norms fused, " + packedLayers + " dense layers with packed weights): " + e.getMessage() + " ("
+                    + (converted > 0 ? "precision float32 loads it without bfloat16 weights, " : "")
+                    + (packedLayers > 0 ? "-D" + PACKING + "=false without packed weights, " : "")
                     + "-D" + FUSING + "=false without fused ops)", e);
         }
     }
@@ -181,6 +203,17 @@ public final class LoadedGraph implements AutoCloseable {
         if (norm != null) {
             problems.add("layer norms: this TensorFlow has no _MklLayerNorm for this CPU (" + norm + ")");
         }
+        if (!settings.effectivePrecision().equals("bfloat16")) {
+            return problems;
+        }
+        if (!packing()) {
+            problems.add("dense layers' weights: not packed (-D" + PACKING + "=false)");
+        } else {
+            String packed = PackedDense.problem(settings);
+            if (packed != null) {
+                problems.add("dense layers' weights: this TensorFlow cannot pack them on this CPU (" + packed + ")");
+            }
+        }
         return problems;
     }
 
@@ -192,6 +225,11 @@ public final class LoadedGraph implements AutoCloseable {
     /** How many layer normalisations run as one op ({@link FusedLayerNorm}). */
     public int fusedLayerNorms() {
         return fusedLayerNorms;
+    }
+
+    /** How many dense layers run with their weight packed once ({@link PackedDense}, {@link FusedGelu}). */
+    public int packedDenseLayers() {
+        return packedDenseLayers;
     }
 
     /** How many variables the session holds in bfloat16. */

@@ -287,6 +287,25 @@ final class Nodes {
         }
     }
 
+    /**
+     * {@code graph} with each node named in {@code replacements} replaced, where it stood, by the nodes given for it
+     * (the last under its name), and control edges on removed nodes pointed at the replacements
+     * ({@link #redirectControlInputs}).
+     */
+    static GraphDef replaced(GraphDef graph, Map<String, List<NodeDef>> replacements, Map<String, String> redirect) {
+        GraphDef.Builder out = graph.toBuilder().clearNode();
+        for (NodeDef n : graph.getNodeList()) {
+            List<NodeDef> r = replacements.get(n.getName());
+            if (r == null) {
+                out.addNode(n);
+            } else {
+                r.forEach(out::addNode);
+            }
+        }
+        redirectControlInputs(out, redirect);
+        return out.build();
+    }
+
     /** The length of a vector read from a variable (through identities) or given as a constant; else -1. */
     static long vectorLength(Map<String, NodeDef> nodes, String ref) {
         long[] shape = staticShape(nodes, ref, Set.of("Identity"));

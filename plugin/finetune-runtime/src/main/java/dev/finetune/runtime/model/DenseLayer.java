@@ -1,0 +1,264 @@
+package dev.finetune.runtime.model;
+
+import com.google.protobuf.ByteString;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.tensorflow.proto.AttrValue;
+import org.tensorflow.proto.DataType;
+import org.tensorflow.proto.GraphDef;
+import org.tensorflow.proto.NodeDef;
+
+/**
+ * A dense layer of a serving graph, {@code a · w + b}, and the one op that replaces it ({@link FusedGelu},
+ * {@link PackedDense}): its product, the reshape after it (or null), the bias, for a batched product of a sequence
+ * with a weight matrix the weight's input size (0 for a plain {@code MatMul}), the product's last dimension, whether the
+ * weight is read transposed, and the nodes the fused op makes dead besides the ones it replaces under their name.
+ *
+ * <p>The layer is {@code x = BiasAdd(y, b)} or {@code y + b} (b a vector variable), with {@code y = MatMul(a, w)}, or
+ * {@code Reshape(MatMul(a, w))} as Keras writes a dense layer over a sequence, or {@code BatchMatMulV2(a, w)} of a
+ * sequence by a weight matrix as {@code tf.matmul} writes it (flattened to rows, and the rows' shape put back). The bias
+ * must be as long as the product's last dimension, which the weight's static shape gives: it is then added before a
+ * reshape that keeps that dimension. A product that transposes {@code a} is left alone (oneDNN's kernel takes only
+ * {@code b} transposed), as is one that anything but the layer reads.
+ */
+record DenseLayer(NodeDef matmul, NodeDef reshape, String bias, long batchedInputs, long outputs, boolean transposedB,
+                  Set<String> removed) {
+    /** oneDNN's fused product with TensorFlow's {@code is_filter_const}, run by name without TensorFlow's layout pass. */
+    static final String PACKED_OP = "_MklNativeFusedMatMul";
+
+    boolean batched() {
+        return batchedInputs > 0;
+    }
+
+    /** The dense layer whose bias add is {@code x}, or null when {@code x} is not one the fused op can replace. */
+    static DenseLayer under(Map<String, NodeDef> nodes, Map<String, List<NodeDef>> consumers, NodeDef x) {
+        String product;
+        String bias;
+        if (x.getOp().equals("BiasAdd")) {
+            String format = x.getAttrOrDefault("data_format", AttrValue.getDefaultInstance()).getS().toStringUtf8();
+            if (!format.isEmpty() && !format.equals("NHWC")) {
+                return null;
+            }
+            product = x.getInput(0);
+            bias = x.getInput(1);
+        } else if ((x.getOp().equals("Add") || x.getOp().equals("AddV2")) && x.getInputCount() == 2) {
+            int side = Nodes.isVectorVariable(nodes, x.getInput(1)) ? 1 : Nodes.isVectorVariable(nodes, x.getInput(0)) ? 0 : -1;
+            if (side < 0) {
+                return null;
+            }
+            product = x.getInput(1 - side);
+            bias = x.getInput(side);
+        } else {
+            return null;
+        }
+        if (!Nodes.isFloat(x, "T")) {
+            return null;
+        }
+        NodeDef reshape = null;
+        NodeDef matmul = nodes.get(GraphDefs.nodeName(product));
+        if (matmul != null && matmul.getOp().equals("Reshape") && Nodes.readOnlyBy(consumers, matmul, Set.of(x.getName()))) {
+            reshape = matmul;
+            matmul = nodes.get(GraphDefs.nodeName(reshape.getInput(0)));
+        }
+        if (matmul == null || !Nodes.isFloat(matmul, "T") || !Nodes.plainOutput(product)
+                || !Nodes.readOnlyBy(consumers, matmul, Set.of(reshape != null ? reshape.getName() : x.getName()))) {
+            return null;
+        }
+        boolean plain = matmul.getOp().equals("MatMul");
+        boolean batched = reshape == null && matmul.getOp().equals("BatchMatMulV2");
+        if (!plain && !batched || flag(matmul, plain ? "transpose_a" : "adj_x")) {
+            // oneDNN's fused kernel takes only b transposed; TensorFlow's generic one fuses no GELU.
+            return null;
+        }
+        boolean transposedB = flag(matmul, plain ? "transpose_b" : "adj_y");
+        long[] shape = Nodes.staticShape(nodes, matmul.getInput(1), Set.of("Identity", "Cast"));
+        if (shape == null || shape.length != 2 || shape[0] < 0 || shape[1] < 0) {
+            return null;
+        }
+        long inputs = transposedB ? shape[1] : shape[0];
+        long outputs = transposedB ? shape[0] : shape[1];
+        // The fused op adds the bias to the product's rows: it must be as long as they are, and a reshape after the
+        // product must keep that last dimension for the bias to land where it did.
+        if (Nodes.vectorLength(nodes, bias) != outputs || reshape != null && lastDimension(nodes, reshape.getInput(1)) != outputs) {
+            return null;
+        }
+        Set<String> removed = new HashSet<>();
+        removed.add(matmul.getName());
+        if (reshape != null) {
+            removed.add(reshape.getName());
+        }
+        return new DenseLayer(matmul, reshape, bias, batched ? inputs : 0, outputs, transposedB, removed);
+    }
+
+    /** This layer with {@code more} nodes made dead too (an activation's chain). */
+    DenseLayer removing(Set<String> more) {
+        Set<String> all = new HashSet<>(removed);
+        all.addAll(more);
+        return new DenseLayer(matmul, reshape, bias, batchedInputs, outputs, transposedB, all);
+    }
+
+    /**
+     * Whether the weight is a variable's value (through identities and casts): in a session that only serves, it never
+     * changes after the restore, so oneDNN may pack it once ({@link #PACKED_OP}).
+     */
+    boolean weightIsVariable(Map<String, NodeDef> nodes) {
+        NodeDef n = nodes.get(GraphDefs.nodeName(matmul.getInput(1)));
+        while (n != null && (n.getOp().equals("Identity") || n.getOp().equals("Cast"))) {
+            n = nodes.get(GraphDefs.nodeName(n.getInput(0)));
+        }
+        return n != null && n.getOp().equals("ReadVariableOp");
+    }
+
+    private static boolean flag(NodeDef n, String attr) {
+        return n.getAttrOrDefault(attr, AttrValue.getDefaultInstance()).getB();
+    }
+
+    /** The last element of a shape given as a constant, or as a concatenation ending in one (Keras' Tensordot); else -1. */
+    private static long lastDimension(Map<String, NodeDef> nodes, String ref) {
+        NodeDef n = nodes.get(GraphDefs.nodeName(ref));
+        if (n != null && n.getOp().equals("ConcatV2") && Nodes.plainOutput(ref)) {
+            int values = (int) n.getAttrOrDefault("N", AttrValue.getDefaultInstance()).getI();
+            return values < 1 ? -1 : lastDimension(nodes, n.getInput(values - 1));
+        }
+        long[] v = n != null && n.getOp().equals("Const") ? Nodes.intValues(n) : null;
+        return v == null || v.length == 0 ? -1 : v[v.length - 1];
+    }
+
+    /**
+     * The nodes that replace {@code output} (the layer's bias add, or the activation over it), the last of them under
+     * its name: one fused op computing {@code activation(a · w + b)} ({@code activation} a {@code fused_ops} name, or
+     * null for none) in bfloat16 or float32, packing the weight once when {@code packed} and the weight is a
+     * variable's. {@code infix} names the nodes added.
+     */
+    List<NodeDef> fused(Map<String, NodeDef> nodes, NodeDef output, String activation, boolean bfloat16, boolean packed,
+                        String infix) {
+        String name = output.getName();
+        String p = name + infix;
+        String device = matmul.getDevice();
+        List<NodeDef> out = new ArrayList<>();
+        String a = matmul.getInput(0);
+        String w = matmul.getInput(1);
+        String b = bias;
+        DataType t = DataType.DT_FLOAT;
+        if (bfloat16) {
+            t = DataType.DT_BFLOAT16;
+            a = castToBfloat16(out, p + "input", a, device);
+            NodeDef weightCast = nodes.get(GraphDefs.nodeName(w));
+            // A weight held in bfloat16 (Bfloat16Weights) is read before its cast back to float32.
+            w = weightCast.getOp().equals("Cast") && weightCast.getAttrOrThrow("SrcT").getType() == DataType.DT_BFLOAT16
+                    && Nodes.plainOutput(w) ? weightCast.getInput(0) : castToBfloat16(out, p + "weight", w, device);
+            b = castToBfloat16(out, p + "bias", b, device);
+        }
+        String sequence = a;
+        if (batched()) {
+            out.add(Nodes.intConstant(p + "rows_shape", -1, batchedInputs));
+            out.add(NodeDef.newBuilder().setName(p + "rows").setOp("Reshape").setDevice(device).addInput(a).addInput(p + "rows_shape")
+                    .putAttr("T", Nodes.type(t)).putAttr("Tshape", Nodes.type(DataType.DT_INT32)).build());
+            a = p + "rows";
+        }
+        String fusedName = bfloat16 || reshape != null || batched() ? p + "matmul" : name;
+        out.add(fusedMatMul(fusedName, a, w, b, t, transposedB, activation, packed && weightIsVariable(nodes))
+                .toBuilder().setDevice(device).build());
+        if (batched()) {
+            // The product's shape: the sequence's leading dimensions and the weight's outputs (static, so that an empty
+            // batch reshapes too).
+            out.add(NodeDef.newBuilder().setName(p + "sequence_shape").setOp("Shape").setDevice(device).addInput(sequence)
+                    .putAttr("T", Nodes.type(t)).putAttr("out_type", Nodes.type(DataType.DT_INT32)).build());
+            out.add(Nodes.intConstant(p + "leading_begin", 0));
+            out.add(Nodes.intConstant(p + "leading_end", -1));
+            out.add(Nodes.intConstant(p + "leading_stride", 1));
+            out.add(NodeDef.newBuilder().setName(p + "leading").setOp("StridedSlice").setDevice(device).addInput(p + "sequence_shape")
+                    .addInput(p + "leading_begin").addInput(p + "leading_end").addInput(p + "leading_stride")
+                    .putAttr("T", Nodes.type(DataType.DT_INT32)).putAttr("Index", Nodes.type(DataType.DT_INT32)).build());
+            out.add(Nodes.intConstant(p + "outputs", outputs));
+            out.add(Nodes.intScalar(p + "axis", 0));
+            out.add(NodeDef.newBuilder().setName(p + "product_shape").setOp("ConcatV2").setDevice(device).addInput(p + "leading")
+                    .addInput(p + "outputs").addInput(p + "axis").putAttr("N", AttrValue.newBuilder().setI(2).build())
+                    .putAttr("T", Nodes.type(DataType.DT_INT32)).putAttr("Tidx", Nodes.type(DataType.DT_INT32)).build());
+            String reshaped = bfloat16 ? p + "reshape" : name;
+            out.add(NodeDef.newBuilder().setName(reshaped).setOp("Reshape").setDevice(device).addInput(fusedName)
+                    .addInput(p + "product_shape").putAttr("T", Nodes.type(t)).putAttr("Tshape", Nodes.type(DataType.DT_INT32)).build());
+            fusedName = reshaped;
+        }
+        String result = fusedName;
+        if (reshape != null && !batched()) {
+            String reshaped = bfloat16 ? p + "reshape" : name;
+            out.add(reshape.toBuilder().setName(reshaped).setInput(0, result).putAttr("T", Nodes.type(t)).build());
+            result = reshaped;
+        }
+        if (bfloat16) {
+            out.add(Nodes.cast(name, result, DataType.DT_BFLOAT16, DataType.DT_FLOAT, device));
+        }
+        // Control inputs of the replaced nodes stay with the output's name.
+        NodeDef last = out.remove(out.size() - 1);
+        out.add(last.toBuilder().addAllInput(Nodes.inheritedControlInputs(nodes, output, removed)).build());
+        return out;
+    }
+
+    /**
+     * {@code activation(a · w + b)} as one op ({@code activation}: a {@code fused_ops} name after BiasAdd, or null).
+     * Packed, it is oneDNN's kernel told that the weight is constant ({@code is_filter_const}), which TensorFlow's layout
+     * pass says only of a {@code Const} node: oneDNN then picks its blocked weight layout and AMX kernel and reorders
+     * the weight into it once, on the first run, keeping that copy; else TensorFlow's {@code _FusedMatMul}, which oneDNN
+     * runs on the weight as stored.
+     */
+    static NodeDef fusedMatMul(String name, String a, String w, String b, DataType t, boolean transposeB, String activation,
+                               boolean packed) {
+        AttrValue.ListValue.Builder ops = AttrValue.ListValue.newBuilder().addS(ByteString.copyFromUtf8("BiasAdd"));
+        if (activation != null) {
+            ops.addS(ByteString.copyFromUtf8(activation));
+        }
+        NodeDef.Builder n = NodeDef.newBuilder().setName(name).setOp(packed ? PACKED_OP : "_FusedMatMul").addInput(a).addInput(w).addInput(b)
+                .putAttr("T", Nodes.type(t)).putAttr("transpose_a", AttrValue.newBuilder().setB(false).build())
+                .putAttr("transpose_b", AttrValue.newBuilder().setB(transposeB).build())
+                .putAttr("fused_ops", AttrValue.newBuilder().setList(ops).build())
+                .putAttr("num_args", AttrValue.newBuilder().setI(1).build())
+                .putAttr("epsilon", AttrValue.newBuilder().setF(0.0001f).build())
+                .putAttr("leakyrelu_alpha", AttrValue.newBuilder().setF(0.2f).build());
+        if (packed) {
+            // The kernel is registered under this label, which TensorFlow's layout pass would otherwise add.
+            n.putAttr("is_filter_const", AttrValue.newBuilder().setB(true).build())
+                    .putAttr("_kernel", AttrValue.newBuilder().setS(ByteString.copyFromUtf8("MklNameChangeOp")).build());
+        }
+        return n.build();
+    }
+
+    /**
+     * Null when a session with {@code settings} runs one fused op per activation (null for none, packed or not) in
+     * bfloat16 or float32 on {@code x = [1, -2]}, the identity weight and the bias {@code [0.5, 0]}, each yielding its
+     * {@code want}; else why not ({@link Nodes#probe}).
+     */
+    static String probe(SessionSettings settings, boolean bfloat16, List<String> activations, boolean packed, float[][] want) {
+        GraphDef.Builder g = GraphDef.newBuilder();
+        g.addNode(Nodes.placeholder("probe/x"));
+        g.addNode(Nodes.floatConstant("probe/w", new float[] {1, 0, 0, 1}, 2, 2));
+        g.addNode(Nodes.floatConstant("probe/b", new float[] {0.5f, 0}, 2));
+        List<NodeDef> nodes = new ArrayList<>();
+        String[] in = {"probe/x", "probe/w", "probe/b"};
+        if (bfloat16) {
+            for (int i = 0; i < in.length; i++) {
+                in[i] = castToBfloat16(nodes, in[i] + "/bfloat16", in[i], "");
+            }
+        }
+        List<String> fetches = new ArrayList<>();
+        for (String activation : activations) {
+            String name = "probe/" + (activation == null ? "dense" : activation);
+            nodes.add(fusedMatMul(name, in[0], in[1], in[2], bfloat16 ? DataType.DT_BFLOAT16 : DataType.DT_FLOAT, false, activation, packed));
+            if (bfloat16) {
+                nodes.add(Nodes.cast(name + "/float32", name, DataType.DT_BFLOAT16, DataType.DT_FLOAT, ""));
+                name += "/float32";
+            }
+            fetches.add(name);
+        }
+        nodes.forEach(g::addNode);
+        return Nodes.probe(g.build(), settings, new float[] {1, -2}, fetches, want);
+    }
+
+    static String castToBfloat16(List<NodeDef> out, String name, String input, String device) {
+        out.add(Nodes.cast(name, input, DataType.DT_FLOAT, DataType.DT_BFLOAT16, device));
+        return name;
+    }
+}
