@@ -31,7 +31,7 @@ class FusionProblemsTest {
         }
         assertEquals("float32: none\nbfloat16: none\n", java(Map.of()));
         assertTrue(java(Map.of(), "-D" + LoadedGraph.FUSING + "=false").contains(
-                "float32: dense layers + GELU and layer norms: turned off (-Dfinetune.fuseOps=false)"));
+                "float32: dense layers + GELU, layer norms and packed weights: turned off (-Dfinetune.fuseOps=false)"));
         // Weights are packed in bfloat16 only, so only that precision misses them.
         assertEquals("float32: none\nbfloat16: dense layers' weights: not packed (-Dfinetune.packWeights=false)\n",
                 java(Map.of(), "-D" + LoadedGraph.PACKING + "=false"));

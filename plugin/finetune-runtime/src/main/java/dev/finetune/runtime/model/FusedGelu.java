@@ -59,7 +59,7 @@ public final class FusedGelu {
 
     private static String probe(boolean bfloat16, SessionSettings settings) {
         // gelu(1.5) = 1.3998 (exact), 1.3996 (tanh); gelu(-2) = -0.0455 (exact), -0.0454 (tanh).
-        return DenseLayer.probe(settings, bfloat16, List.of("GeluExact", "GeluApproximate"), false,
+        return FusedMatMulOp.probe(settings, bfloat16, List.of("GeluExact", "GeluApproximate"), false,
                 new float[][] {{1.3998f, -0.0455f}, {1.3996f, -0.0454f}});
     }
 

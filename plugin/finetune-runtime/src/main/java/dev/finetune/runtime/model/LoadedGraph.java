@@ -128,7 +128,8 @@ public final class LoadedGraph implements AutoCloseable {
         }
         int fused = 0;
         int norms = 0;
-        boolean packed = bfloat16 && settings.cpuOnly() && packing() && PackedDense.supported(settings);
+        boolean packed = bfloat16 && settings.cpuOnly() && packing() && PackedDense.supported(settings)
+                && !PackedDense.writesVariables(graph, outputs);
         if (settings.cpuOnly() && fusing() && FusedGelu.supported(settings)) {
             FusedGelu.Rewrite rewrite = FusedGelu.of(graph, bfloat16, packed);
             graph = rewrite.graph();
@@ -136,7 +137,7 @@ public final class LoadedGraph implements AutoCloseable {
         }
         if (packed) {
             // Without the layers FusedGelu made dead, which would otherwise be packed too (and counted) though never run.
-            graph = PackedDense.of(fused > 0 ? GraphDefs.prune(graph, roots) : graph, bfloat16).graph();
+            graph = PackedDense.of(fused > 0 ? GraphDefs.prune(graph, roots) : graph).graph();
         }
         int packedLayers = PackedDense.count(graph);
         if (settings.cpuOnly() && fusing() && FusedLayerNorm.supported(settings)) {
@@ -179,6 +180,10 @@ public final class LoadedGraph implements AutoCloseable {
         return names;
     }
 
+    /**
+     * The serving session. Packed weights ({@link PackedDense}) were copied on the first run: running the restore op, or
+     * any assignment, on it again would leave the dense layers multiplying by the old values.
+     */
     public Session session() {
         return session;
     }
@@ -192,7 +197,7 @@ public final class LoadedGraph implements AutoCloseable {
             return List.of();
         }
         if (!fusing()) {
-            return List.of("dense layers + GELU and layer norms: turned off (-D" + FUSING + "=false)");
+            return List.of("dense layers + GELU, layer norms and packed weights: turned off (-D" + FUSING + "=false)");
         }
         List<String> problems = new ArrayList<>();
         String gelu = FusedGelu.problem(settings);
