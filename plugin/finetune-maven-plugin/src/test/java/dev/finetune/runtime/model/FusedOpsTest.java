@@ -97,12 +97,9 @@ class FusedOpsTest {
             assertTrue(largestDifference(m.predict(batch), fused16) == 0, model + ": a run after another shape differs");
         }
         float[][] unpacked16;
-        System.setProperty(LoadedGraph.PACKING, "false");
-        try (FineTunedModel m = FineTunedModel.load(dir, BFLOAT16)) {
+        try (FineTunedModel m = unpacked(() -> FineTunedModel.load(dir, BFLOAT16))) {
             assertEquals(0, m.packedDenseLayers(), model + ": packing turned off");
             unpacked16 = m.predict(batch);
-        } finally {
-            System.clearProperty(LoadedGraph.PACKING);
         }
         // The same products in bfloat16 by another oneDNN kernel: equal but for the order of float32 sums.
         assertTrue(largestDifference(fused16, unpacked16) < 1e-3, model + ": packed weights differ by " + largestDifference(fused16, unpacked16));
@@ -143,19 +140,24 @@ class FusedOpsTest {
         // In bfloat16, each GELU's and layer norm's values with packed weights against unpacked: every packed layer
         // feeds one. bfloat16 keeps 8 bits, and the two kernels sum in different orders, so the two drift apart by
         // rounding (up to 2e-2 here); a layer multiplying by the wrong weights, transposed or stale, is off by far more.
-        System.setProperty(LoadedGraph.PACKING, "false");
-        try (LoadedGraph unpacked = LoadedGraph.forServing(file, sig, BFLOAT16)) {
-            System.clearProperty(LoadedGraph.PACKING);
-            try (LoadedGraph packed = LoadedGraph.forServing(file, sig, BFLOAT16)) {
-                assertEquals(0, unpacked.packedDenseLayers());
-                for (String tensor : replaced) {
-                    float[] want = Bfloat16WeightsTest.fetch(unpacked.session(), sig, batch, tensor);
-                    float[] got = Bfloat16WeightsTest.fetch(packed.session(), sig, batch, tensor);
-                    for (int i = 0; i < want.length; i++) {
-                        assertEquals(want[i], got[i], 5e-2 * Math.max(1, Math.abs(want[i])), model + " packed " + tensor + "[" + i + "]");
-                    }
+        try (LoadedGraph unpacked = unpacked(() -> LoadedGraph.forServing(file, sig, BFLOAT16));
+             LoadedGraph packed = LoadedGraph.forServing(file, sig, BFLOAT16)) {
+            assertEquals(0, unpacked.packedDenseLayers());
+            for (String tensor : replaced) {
+                float[] want = Bfloat16WeightsTest.fetch(unpacked.session(), sig, batch, tensor);
+                float[] got = Bfloat16WeightsTest.fetch(packed.session(), sig, batch, tensor);
+                for (int i = 0; i < want.length; i++) {
+                    assertEquals(want[i], got[i], 5e-2 * Math.max(1, Math.abs(want[i])), model + " packed " + tensor + "[" + i + "]");
                 }
             }
+        }
+    }
+
+    /** What {@code load} loads with packing turned off ({@link LoadedGraph#PACKING}), which is decided while loading. */
+    private static <T> T unpacked(java.util.function.Supplier<T> load) {
+        System.setProperty(LoadedGraph.PACKING, "false");
+        try {
+            return load.get();
         } finally {
             System.clearProperty(LoadedGraph.PACKING);
         }

@@ -24,7 +24,7 @@ final class FusedMatMulOp {
      * runs on the weight as stored.
      */
     static NodeDef of(String name, String a, String w, String b, DataType t, boolean transposeB, String activation,
-                               boolean packed) {
+                      boolean packed) {
         AttrValue.ListValue.Builder ops = AttrValue.ListValue.newBuilder().addS(ByteString.copyFromUtf8("BiasAdd"));
         if (activation != null) {
             ops.addS(ByteString.copyFromUtf8(activation));
