@@ -26,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.tensorflow.SavedModelBundle;
+import org.tensorflow.proto.DataType;
 import org.tensorflow.proto.GraphDef;
 import org.tensorflow.proto.MetaGraphDef;
 import org.tensorflow.proto.NodeDef;
@@ -242,6 +243,36 @@ class FusedOpsTest {
                 .addNode(NodeDef.newBuilder().setName("written_then_read").setOp("Identity").addInput(outputs.get(0))
                         .addInput("^a_write").putAttr("T", product.getAttrOrThrow("T"))).build();
         assertTrue(PackedDense.writesVariables(writing, List.of("written_then_read")), "an output that writes a variable");
+    }
+
+    /**
+     * The dense layer after a fused GELU (each encoder layer's output layer) reads the GELU's bfloat16 result itself:
+     * casting it to float32 for the graph's element-wise readers and back for the product read and wrote the widest
+     * activation twice per layer. No packed product reads a float32 value that was bfloat16 just before.
+     */
+    @Test
+    void aPackedLayerReadsABfloat16InputWithoutItsRoundTripThroughFloat32() {
+        GraphDef inlined = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf2")), SignatureNames.auto()).graph();
+        FusedGelu.Rewrite gelus = FusedGelu.of(inlined, true, true);
+        assertEquals(2, gelus.fused());
+        GraphDef graph = PackedDense.of(gelus.graph()).graph();
+        Map<String, NodeDef> nodes = GraphDefs.byName(graph);
+        List<NodeDef> packed = graph.getNodeList().stream().filter(n -> n.getOp().equals(FusedMatMulOp.PACKED)).toList();
+        // A sequence's product reads its rows (a reshape the rewrite adds) of the input.
+        List<NodeDef> inputs = packed.stream().map(n -> nodes.get(GraphDefs.nodeName(n.getInput(0))))
+                .map(i -> i.getName().endsWith("/rows") ? nodes.get(GraphDefs.nodeName(i.getInput(0))) : i).toList();
+        assertEquals(2, inputs.stream().filter(i -> i.getName().contains(FusedGelu.INFIX) && !i.getOp().equals("Cast")).count(),
+                "the two output layers read their fused GELU");
+        for (NodeDef input : inputs) {
+            if (input.getOp().equals("Cast")) {
+                NodeDef source = nodes.get(GraphDefs.nodeName(input.getInput(0)));
+                while (source.getOp().equals("Identity")) {
+                    source = nodes.get(GraphDefs.nodeName(source.getInput(0)));
+                }
+                assertTrue(!source.getOp().equals("Cast") || source.getAttrOrThrow("SrcT").getType() != DataType.DT_BFLOAT16,
+                        input.getName() + " casts back to bfloat16 what " + source.getName() + " cast to float32");
+            }
+        }
     }
 
     /**
