@@ -1,5 +1,6 @@
 package dev.finetune.engine.export;
 
+import dev.finetune.engine.model.BiasAddRewrite;
 import dev.finetune.engine.model.GeluRewrite;
 import dev.finetune.engine.training.ClassifierGraph;
 import dev.finetune.engine.training.ClassifierSession;
@@ -58,7 +59,7 @@ public final class ModelExporter {
             roots.add(encoderSignature.sequenceOutput());
         }
         // The exported graph computes each GELU directly: the training detour only matters for gradients.
-        GraphDef pruned = GraphDefs.prune(GeluRewrite.forInference(graph.toGraphDef()), roots);
+        GraphDef pruned = GraphDefs.prune(BiasAddRewrite.forInference(GeluRewrite.forInference(graph.toGraphDef())), roots);
 
         SignatureDef.Builder sig = SignatureDef.newBuilder().setMethodName("tensorflow/serving/predict");
         var enc = model.encoder().signature();

@@ -262,9 +262,9 @@ public final class EncoderDropout {
         return false;
     }
 
-    /** A dense layer's output: {@code BiasAdd}, or a sum of a matrix product and a variable (Keras' Dense, EinsumDense). */
+    /** A dense layer's output: {@code BiasAdd} (or its training form, {@link BiasAddRewrite}), or a sum of a matrix product and a variable (Keras' Dense, EinsumDense). */
     private static boolean isDense(Map<String, NodeDef> nodes, NodeDef n) {
-        if (n.getOp().equals("BiasAdd")) {
+        if (n.getOp().equals("BiasAdd") || BiasAddRewrite.addsRow(n)) {
             return true;
         }
         if (!isAdd(n) || n.getInputCount() != 2) {

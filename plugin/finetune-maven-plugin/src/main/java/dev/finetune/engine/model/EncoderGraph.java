@@ -57,7 +57,7 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
         UnsafeOps.checkSession(model, inlined, roots, allowedUnsafeOps);
         roots.add(restore);
         roots.add(filename);
-        graph = GeluRewrite.forTraining(GraphDefs.dropColocation(GraphDefs.prune(graph, roots)));
+        graph = BiasAddRewrite.forTraining(GeluRewrite.forTraining(GraphDefs.dropColocation(GraphDefs.prune(graph, roots))));
         ObjectGraphRestore.Completed complete = ObjectGraphRestore.complete(graph, model.metaGraph(), restore, filename, prefix,
                 model.directory());
         graph = complete.graph();
