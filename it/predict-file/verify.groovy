@@ -10,5 +10,5 @@ rows[1..-1].each { r ->
     assert (f[2] as double) == Math.max(f[3] as double, f[4] as double)
 }
 assert new File(basedir, 'build.log').text.contains('Predicted 5 rows of')
-assert new File(basedir, 'build.log').text.contains('each at most 24 padded tokens and 64 rows (inferenceBatchTokens 24)')
+assert new File(basedir, 'build.log').text.contains('each at most 24 padded tokens and 128 rows (inferenceBatchTokens 24)')
 return true

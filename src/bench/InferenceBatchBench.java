@@ -19,6 +19,7 @@ import java.util.Map;
  *
  * <pre>
  *   src/tools/run-test-main.sh -Xmx2g InferenceBatchBench MODEL_FOLDER TEST.csv TEXT_COLUMN ROWS ROUNDS SETTING...
+ *   (-Dprecision=float32 before the class name for float32; the default is the model's automatic choice)
  *   # SETTING: r16 (16 rows), t4096 (4,096 padded tokens), t4096r128 (4,096 tokens, at most 128 rows)
  *   src/tools/run-test-main.sh -Xmx2g InferenceBatchBench target/bench/reviews/seed-42/plugin \
  *       target/bench/reviews/data/test.csv review 1000 2 r16 r64 t2048 t4096 t8192
@@ -36,7 +37,7 @@ public class InferenceBatchBench {
         for (int i = 5; i < a.length; i++) {
             settings.put(a[i], budget(a[i]));
         }
-        try (FineTunedModel model = FineTunedModel.load(folder, new SessionSettings("cpu", 0, 0, "auto", false))) {
+        try (FineTunedModel model = FineTunedModel.load(folder, new SessionSettings("cpu", 0, 0, System.getProperty("precision", "auto"), false))) {
             List<EncodedExample> encoded = new ArrayList<>();
             DataReader.unlabelled(a[2], null, "no-label").forEach(csv, TextFormat.of("auto", csv), t -> {
                 if (encoded.size() < rows) {

@@ -63,7 +63,7 @@ abstract class AbstractFineTuneMojo extends AbstractMojo {
     /**
      * Padded tokens (rows × the batch's longest row) per batch wherever many texts are predicted: validation during
      * training, {@code evaluate} and {@code predict}. {@code auto}: 32 rows of {@code maxSequenceLength}; either way at
-     * most 64 rows. Short texts then go more to a batch, long ones fewer. {@code -Dfinetune.inferenceBatchTokens=4096}
+     * most 128 rows. Short texts then go more to a batch, long ones fewer. {@code -Dfinetune.inferenceBatchTokens=4096}
      */
     @Parameter(property = "finetune.inferenceBatchTokens", defaultValue = "auto")
     String inferenceBatchTokens;

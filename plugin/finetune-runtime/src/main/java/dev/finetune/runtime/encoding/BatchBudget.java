@@ -22,10 +22,13 @@ public record BatchBudget(long tokens, int rows) {
      */
     public static final int AUTO_ROWS = 32;
     /**
-     * The most rows of a batch cut by tokens, however short they are: on 11-token texts 64 rows ran 1.25–1.5× as fast
-     * as 16, while 128 or more rows ran slower again.
+     * The most rows of a batch cut by tokens, however short they are. On 11-token texts 64 rows ran 1.25–1.5× as fast
+     * as 16 and 128 slower again, until serving packed its weights for AMX ({@code PackedDense}): since then, in
+     * bfloat16, 128 rows run 1.13× and 256 rows 1.17× as fast as 64, while in float32 128 rows run as fast as 64
+     * (1.01×) and 256 rows slower (0.96×). (InferenceBatchBench, the benchmark's fine-tuned BERT-base, 1,000 package
+     * descriptions, 2 cores, three rounds in one JVM; README, issue 18.)
      */
-    public static final int AUTO_MAX_ROWS = 64;
+    public static final int AUTO_MAX_ROWS = 128;
 
     /** The automatic budget for texts of at most {@code maxSequenceLength} tokens. */
     public static BatchBudget auto(int maxSequenceLength) {
