@@ -264,19 +264,33 @@ public final class FineTunedModel implements AutoCloseable {
     }
 
     private float[][] run(Batch batch) {
-        Shape shape = Shape.of(batch.rows(), batch.length());
         List<Tensor> feeds = new ArrayList<>();
-        try {
-            Session.Runner runner = loaded.session().runner();
-            feed(runner, feeds, "input_ids", TInt32.tensorOf(shape, DataBuffers.of(batch.inputIds(), true, false)));
-            feed(runner, feeds, "input_mask", TInt32.tensorOf(shape, DataBuffers.of(batch.inputMask(), true, false)));
-            feed(runner, feeds, "segment_ids", TInt32.tensorOf(shape, DataBuffers.of(batch.segmentIds(), true, false)));
-            try (Result r = runner.fetch(signature.getOutputsOrThrow(ServingSignature.outputKey(task.task())).getName()).run()) {
-                return ServingSignature.rows(ServingSignature.floats(r.get(0)), batch.rows());
-            }
+        try (Result r = runner(batch, feeds).run()) {
+            return ServingSignature.rows(ServingSignature.floats(r.get(0)), batch.rows());
         } finally {
             feeds.forEach(Tensor::close);
         }
+    }
+
+    /** One run of {@code batch} with TensorFlow's full trace: where serving's time goes (ProfileServing; not for use). */
+    org.tensorflow.proto.RunMetadata trace(Batch batch) {
+        List<Tensor> feeds = new ArrayList<>();
+        try (Result r = runner(batch, feeds).setOptions(org.tensorflow.proto.RunOptions.newBuilder()
+                .setTraceLevel(org.tensorflow.proto.RunOptions.TraceLevel.FULL_TRACE).build()).runAndFetchMetadata()) {
+            return r.getMetadata().orElseThrow();
+        } finally {
+            feeds.forEach(Tensor::close);
+        }
+    }
+
+    /** A runner fed {@code batch} (its tensors added to {@code feeds}, for the caller to close) and fetching the output. */
+    private Session.Runner runner(Batch batch, List<Tensor> feeds) {
+        Shape shape = Shape.of(batch.rows(), batch.length());
+        Session.Runner runner = loaded.session().runner();
+        feed(runner, feeds, "input_ids", TInt32.tensorOf(shape, DataBuffers.of(batch.inputIds(), true, false)));
+        feed(runner, feeds, "input_mask", TInt32.tensorOf(shape, DataBuffers.of(batch.inputMask(), true, false)));
+        feed(runner, feeds, "segment_ids", TInt32.tensorOf(shape, DataBuffers.of(batch.segmentIds(), true, false)));
+        return runner.fetch(signature.getOutputsOrThrow(ServingSignature.outputKey(task.task())).getName());
     }
 
     /**

@@ -58,7 +58,8 @@ public final class ModelExporter {
         if (encoderSignature.sequenceOutput() != null) {
             roots.add(encoderSignature.sequenceOutput());
         }
-        // The exported graph computes each GELU directly: the training detour only matters for gradients.
+        // The exported graph computes each GELU directly (the training detour only matters for gradients) and adds its
+        // dense layers' biases with BiasAdd again, the form serving fuses and packs.
         GraphDef pruned = GraphDefs.prune(BiasAddRewrite.forInference(GeluRewrite.forInference(graph.toGraphDef())), roots);
 
         SignatureDef.Builder sig = SignatureDef.newBuilder().setMethodName("tensorflow/serving/predict");

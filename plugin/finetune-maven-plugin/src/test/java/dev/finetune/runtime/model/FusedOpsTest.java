@@ -252,10 +252,22 @@ class FusedOpsTest {
      */
     @Test
     void aPackedLayerReadsABfloat16InputWithoutItsRoundTripThroughFloat32() {
-        GraphDef inlined = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf2")), SignatureNames.auto()).graph();
+        // The form serving reads: the export puts training's bias adds back.
+        GraphDef prepared = dev.finetune.engine.model.BiasAddRewrite.forInference(
+                EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf2")), SignatureNames.auto()).graph());
+        // A control edge on the first GELU's product, which the fused op takes over on its result: the layer that now
+        // reads that result before its cast must wait for it too.
+        Map<String, NodeDef> before = GraphDefs.byName(prepared);
+        String firstProduct = GraphDefs.nodeName(before.get(GraphDefs.nodeName(GeluPattern.find(prepared).get(0).x())).getInput(0));
+        GraphDef.Builder ordered = prepared.toBuilder().addNode(NodeDef.newBuilder().setName("gelu_waits_for").setOp("NoOp"));
+        ordered.getNodeBuilderList().stream().filter(n -> n.getName().equals(firstProduct)).forEach(n -> n.addInput("^gelu_waits_for"));
+        GraphDef inlined = ordered.build();
         FusedGelu.Rewrite gelus = FusedGelu.of(inlined, true, true);
         assertEquals(2, gelus.fused());
         GraphDef graph = PackedDense.of(gelus.graph()).graph();
+        try (org.tensorflow.Graph g = new org.tensorflow.Graph()) {
+            g.importGraphDef(graph); // types and inputs agree
+        }
         Map<String, NodeDef> nodes = GraphDefs.byName(graph);
         List<NodeDef> packed = graph.getNodeList().stream().filter(n -> n.getOp().equals(FusedMatMulOp.PACKED)).toList();
         // A sequence's product reads its rows (a reshape the rewrite adds) of the input.
@@ -263,9 +275,12 @@ class FusedOpsTest {
                 .map(i -> i.getName().endsWith("/rows") ? nodes.get(GraphDefs.nodeName(i.getInput(0))) : i).toList();
         assertEquals(2, inputs.stream().filter(i -> i.getName().contains(FusedGelu.INFIX) && !i.getOp().equals("Cast")).count(),
                 "the two output layers read their fused GELU");
+        assertEquals(1, packed.stream().filter(n -> !n.getName().contains(FusedGelu.INFIX) && n.getInputList().contains("^gelu_waits_for")).count(),
+                "the first output layer waits for what the first GELU waited for");
         for (NodeDef input : inputs) {
             if (input.getOp().equals("Cast")) {
                 NodeDef source = nodes.get(GraphDefs.nodeName(input.getInput(0)));
+                assertNotNull(source, input.getInput(0));
                 while (source.getOp().equals("Identity")) {
                     source = nodes.get(GraphDefs.nodeName(source.getInput(0)));
                 }

@@ -109,17 +109,30 @@ record DenseLayer(NodeDef matmul, NodeDef reshape, String bias, long batchedInpu
 
     /**
      * For {@code ref}, a cast of a bfloat16 value to float32 (through identities, as {@link FusedGelu} leaves one under
-     * the name of the chain's last op): that value, exact, as every bfloat16 is a float; else null.
+     * the name of the chain's last op): that value, exact, as every bfloat16 is a float, and the control inputs of the
+     * nodes skipped, which the reader must then wait for itself; else null.
      */
-    private static String bfloat16Source(Map<String, NodeDef> nodes, String ref) {
+    private static Bfloat16Source bfloat16Source(Map<String, NodeDef> nodes, String ref) {
+        List<String> control = new ArrayList<>();
         NodeDef n = nodes.get(GraphDefs.nodeName(ref));
         while (n != null && n.getOp().equals("Identity") && Nodes.plainOutput(ref)) {
+            controlInputs(n, control);
             ref = n.getInput(0);
             n = nodes.get(GraphDefs.nodeName(ref));
         }
-        return n != null && n.getOp().equals("Cast") && Nodes.plainOutput(ref)
-                && n.getAttrOrThrow("SrcT").getType() == DataType.DT_BFLOAT16
-                && n.getAttrOrThrow("DstT").getType() == DataType.DT_FLOAT ? n.getInput(0) : null;
+        if (n == null || !n.getOp().equals("Cast") || !Nodes.plainOutput(ref) || n.getAttrOrThrow("SrcT").getType() != DataType.DT_BFLOAT16
+                || n.getAttrOrThrow("DstT").getType() != DataType.DT_FLOAT) {
+            return null;
+        }
+        controlInputs(n, control);
+        return new Bfloat16Source(n.getInput(0), control);
+    }
+
+    private record Bfloat16Source(String value, List<String> controlInputs) {
+    }
+
+    private static void controlInputs(NodeDef n, List<String> out) {
+        n.getInputList().stream().filter(i -> i.startsWith("^") && !out.contains(i)).forEach(out::add);
     }
 
     private static boolean flag(NodeDef n, String attr) {
@@ -152,6 +165,8 @@ record DenseLayer(NodeDef matmul, NodeDef reshape, String bias, long batchedInpu
         String a = matmul.getInput(0);
         String w = matmul.getInput(1);
         String b = bias;
+        // Control inputs of the casts and identities skipped below: the fused op waits for what they waited for.
+        List<String> waitFor = new ArrayList<>();
         DataType t = DataType.DT_FLOAT;
         if (bfloat16) {
             t = DataType.DT_BFLOAT16;
@@ -159,10 +174,15 @@ record DenseLayer(NodeDef matmul, NodeDef reshape, String bias, long batchedInpu
             // (Bfloat16Weights), the output of a fused layer before this one (FusedGelu's, in each encoder layer the
             // input of the next dense layer). A cast back would read and write the whole activation twice for nothing:
             // in BERT-base's serving that pair took 12 % of the op time, as long as the layer norms and softmax together.
-            String aBfloat16 = bfloat16Source(nodes, a);
-            a = aBfloat16 != null ? aBfloat16 : FusedMatMulOp.castToBfloat16(out, p + "input", a, device);
-            String wBfloat16 = bfloat16Source(nodes, w);
-            w = wBfloat16 != null ? wBfloat16 : FusedMatMulOp.castToBfloat16(out, p + "weight", w, device);
+            Bfloat16Source aBfloat16 = bfloat16Source(nodes, a);
+            a = aBfloat16 != null ? aBfloat16.value() : FusedMatMulOp.castToBfloat16(out, p + "input", a, device);
+            Bfloat16Source wBfloat16 = bfloat16Source(nodes, w);
+            w = wBfloat16 != null ? wBfloat16.value() : FusedMatMulOp.castToBfloat16(out, p + "weight", w, device);
+            for (Bfloat16Source skipped : java.util.Arrays.asList(aBfloat16, wBfloat16)) {
+                if (skipped != null) {
+                    skipped.controlInputs().stream().filter(c -> !waitFor.contains(c)).forEach(waitFor::add);
+                }
+            }
             b = FusedMatMulOp.castToBfloat16(out, p + "bias", b, device);
         }
         String sequence = a;
@@ -174,7 +194,7 @@ record DenseLayer(NodeDef matmul, NodeDef reshape, String bias, long batchedInpu
         }
         String fusedName = bfloat16 || reshape != null || batched() ? p + "matmul" : name;
         out.add(FusedMatMulOp.of(fusedName, a, w, b, t, transposedB, activation, packed && weightIsVariable(nodes))
-                .toBuilder().setDevice(device).build());
+                .toBuilder().setDevice(device).addAllInput(waitFor).build());
         if (batched()) {
             // The product's shape: the sequence's leading dimensions and the weight's outputs (static, so that an empty
             // batch reshapes too).
