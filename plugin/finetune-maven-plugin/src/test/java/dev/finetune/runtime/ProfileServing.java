@@ -2,6 +2,7 @@ package dev.finetune.runtime;
 
 import dev.finetune.engine.data.DataReader;
 import dev.finetune.engine.data.TextFormat;
+import dev.finetune.engine.training.ProfileStep;
 import dev.finetune.runtime.encoding.Batch;
 import dev.finetune.runtime.encoding.BatchBudget;
 import dev.finetune.runtime.encoding.Batches;
@@ -49,8 +50,7 @@ public final class ProfileServing {
             long total = 0;
             for (var dev : meta.getStepStats().getDevStatsList()) {
                 for (NodeExecStats n : dev.getNodeStatsList()) {
-                    String label = n.getTimelineLabel();
-                    String op = label.contains("= ") ? label.substring(label.indexOf("= ") + 2).split("\\(")[0] : n.getNodeName();
+                    String op = ProfileStep.opType(n);
                     add(byOp, op, n.getAllEndRelMicros());
                     total += n.getAllEndRelMicros();
                     if (op.equals("Cast")) {

@@ -177,7 +177,7 @@ public final class ProfileStep {
     }
 
     /** The op type of a traced node, read from its timeline label ("name = Op(inputs)"); else the node's name. */
-    private static String opType(NodeExecStats n) {
+    public static String opType(NodeExecStats n) {
         String label = n.getTimelineLabel();
         return label.contains("= ") ? label.substring(label.indexOf("= ") + 2).split("\\(")[0] : n.getNodeName();
     }

@@ -109,14 +109,14 @@ record DenseLayer(NodeDef matmul, NodeDef reshape, String bias, long batchedInpu
 
     /**
      * For {@code ref}, a cast of a bfloat16 value to float32 (through identities, as {@link FusedGelu} leaves one under
-     * the name of the chain's last op): that value, exact, as every bfloat16 is a float, and the control inputs of the
-     * nodes skipped, which the reader must then wait for itself; else null.
+     * the name of the chain's last op): that value, exact, as every bfloat16 is a float, with the control inputs of the
+     * nodes skipped added to {@code waitFor} (the reader must then wait for them itself); else null.
      */
-    private static Bfloat16Source bfloat16Source(Map<String, NodeDef> nodes, String ref) {
-        List<String> control = new ArrayList<>();
+    private static String bfloat16Source(Map<String, NodeDef> nodes, String ref, List<String> waitFor) {
+        List<NodeDef> skipped = new ArrayList<>();
         NodeDef n = nodes.get(GraphDefs.nodeName(ref));
         while (n != null && n.getOp().equals("Identity") && Nodes.plainOutput(ref)) {
-            controlInputs(n, control);
+            skipped.add(n);
             ref = n.getInput(0);
             n = nodes.get(GraphDefs.nodeName(ref));
         }
@@ -124,15 +124,10 @@ record DenseLayer(NodeDef matmul, NodeDef reshape, String bias, long batchedInpu
                 || n.getAttrOrThrow("DstT").getType() != DataType.DT_FLOAT) {
             return null;
         }
-        controlInputs(n, control);
-        return new Bfloat16Source(n.getInput(0), control);
-    }
-
-    private record Bfloat16Source(String value, List<String> controlInputs) {
-    }
-
-    private static void controlInputs(NodeDef n, List<String> out) {
-        n.getInputList().stream().filter(i -> i.startsWith("^") && !out.contains(i)).forEach(out::add);
+        skipped.add(n);
+        skipped.stream().flatMap(s -> s.getInputList().stream()).filter(i -> i.startsWith("^") && !waitFor.contains(i))
+                .forEach(waitFor::add);
+        return n.getInput(0);
     }
 
     private static boolean flag(NodeDef n, String attr) {
@@ -174,15 +169,10 @@ record DenseLayer(NodeDef matmul, NodeDef reshape, String bias, long batchedInpu
             // (Bfloat16Weights), the output of a fused layer before this one (FusedGelu's, in each encoder layer the
             // input of the next dense layer). A cast back would read and write the whole activation twice for nothing:
             // in BERT-base's serving that pair took 12 % of the op time, as long as the layer norms and softmax together.
-            Bfloat16Source aBfloat16 = bfloat16Source(nodes, a);
-            a = aBfloat16 != null ? aBfloat16.value() : FusedMatMulOp.castToBfloat16(out, p + "input", a, device);
-            Bfloat16Source wBfloat16 = bfloat16Source(nodes, w);
-            w = wBfloat16 != null ? wBfloat16.value() : FusedMatMulOp.castToBfloat16(out, p + "weight", w, device);
-            for (Bfloat16Source skipped : java.util.Arrays.asList(aBfloat16, wBfloat16)) {
-                if (skipped != null) {
-                    skipped.controlInputs().stream().filter(c -> !waitFor.contains(c)).forEach(waitFor::add);
-                }
-            }
+            String aBfloat16 = bfloat16Source(nodes, a, waitFor);
+            a = aBfloat16 != null ? aBfloat16 : FusedMatMulOp.castToBfloat16(out, p + "input", a, device);
+            String wBfloat16 = bfloat16Source(nodes, w, waitFor);
+            w = wBfloat16 != null ? wBfloat16 : FusedMatMulOp.castToBfloat16(out, p + "weight", w, device);
             b = FusedMatMulOp.castToBfloat16(out, p + "bias", b, device);
         }
         String sequence = a;
