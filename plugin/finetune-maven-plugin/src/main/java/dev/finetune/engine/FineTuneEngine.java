@@ -182,7 +182,8 @@ public final class FineTuneEngine {
                 c.effectiveWeightDecay(), c.maxGradNorm, c.trainLayersCount(), c.layerwiseLrDecay)
                 .forTask(task, c.regressionLoss, data.targetMean(), data.targetScale()).withInitialBias(data.initialBias())
                 .withHeadLayers(c.headLayerSizes(), c.headActivation).withLoss(classWeights, c.labelSmoothing)
-                .withAccumulation(c.gradientAccumulationSteps > 1).withEncoderDropout(c.encoderDropoutRate());
+                .withAccumulation(c.gradientAccumulationSteps > 1).withEncoderDropout(c.encoderDropoutRate())
+                .withLazyEmbeddings(c.lazyEmbeddings());
         TrainingHistory history;
         Batch sampleBatch;
         float[][] expected;
@@ -211,6 +212,12 @@ public final class FineTuneEngine {
                 log.info(graph.encoderDropoutSites().count() == 0
                         ? "Encoder dropout: no attention softmax or residual dense layer found in this model's graph; training without it."
                         : "Encoder dropout " + c.encoderDropoutRate() + " in training steps, at " + graph.encoderDropoutSites().describe() + ".");
+            }
+            if (!graph.lazyTables().isEmpty()) {
+                log.info("Embedding updates: lazy, only the rows a step looks up, in " + String.join(", ", graph.lazyTables()) + ".");
+            } else if (c.lazyEmbeddings()) {
+                log.info("Embedding updates: dense" + (c.gradientAccumulationSteps > 1 || devices.count() > 1 || worker != null
+                        ? " (lazy updates need one device and no gradient accumulation)." : " (no table that is only looked up in)."));
             }
             if (encoder.signature().inputMask() == null) {
                 log.info("The model takes no attention mask: batches are padded at the end" + (pooling.equals("last")

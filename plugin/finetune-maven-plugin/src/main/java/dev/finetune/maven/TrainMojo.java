@@ -208,6 +208,15 @@ public class TrainMojo extends AbstractFineTuneMojo {
     String encoderDropout;
 
     /**
+     * How Adam updates embedding tables that the encoder only looks rows up in, such as BERT's word embedding:
+     * {@code lazy} (only the rows a step looks up, with their moments, as TensorFlow Addons' LazyAdam), {@code dense}
+     * (every row, as TensorFlow's Adam) or {@code auto} (lazy). Lazy applies on one device without gradient
+     * accumulation; other runs update densely.
+     */
+    @Parameter(property = "finetune.embeddingUpdates", defaultValue = "auto")
+    String embeddingUpdates;
+
+    /**
      * Hidden layers of the head before its output layer, as sizes: {@code <headLayers>512,256</headLayers>}. Each is a
      * dense layer, then {@code headActivation}, then dropout; they are part of the exported model. {@code none}: the
      * output layer reads the encoder's vector directly.
@@ -430,6 +439,7 @@ public class TrainMojo extends AbstractFineTuneMojo {
         c.maxGradNorm = maxGradNorm;
         c.dropout = dropout;
         c.encoderDropout = encoderDropout;
+        c.embeddingUpdates = embeddingUpdates;
         c.headLayers = headLayers == null || headLayers.isBlank() ? c.headLayers : headLayers;
         c.headActivation = headActivation;
         c.classWeights = ClassWeightsParameter.spec(classWeights, new PluginParameterExpressionEvaluator(session, mojoExecution));

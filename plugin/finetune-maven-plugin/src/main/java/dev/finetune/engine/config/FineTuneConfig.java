@@ -136,6 +136,12 @@ public class FineTuneConfig {
      * rate in [0, 1); 0 is off. Evaluation and the exported model never drop.
      */
     public String encoderDropout = "auto";
+    /**
+     * How Adam updates embedding tables that the encoder only looks rows up in (BERT's word embedding): lazy (only the
+     * rows a step looks up, as TensorFlow Addons' LazyAdam), dense (every row, as TensorFlow's Adam), or auto
+     * ({@link #AUTO_LAZY_EMBEDDINGS}). Lazy applies on one device without gradient accumulation.
+     */
+    public String embeddingUpdates = "auto";
     public long seed = 42;
     public int logEverySteps = 10;
     /** Also validate every N steps (0: only at the end of each epoch). */
@@ -252,6 +258,20 @@ public class FineTuneConfig {
         } catch (NumberFormatException e) {
             return Double.NaN;
         }
+    }
+
+    /** What auto embeddingUpdates is: lazy. */
+    public static final boolean AUTO_LAZY_EMBEDDINGS = true;
+
+    /** The one place embeddingUpdates is resolved: whether embedding tables update lazily; null when invalid. */
+    public Boolean lazyEmbeddings() {
+        String v = embeddingUpdates == null ? "auto" : embeddingUpdates.strip().toLowerCase(java.util.Locale.ROOT);
+        return switch (v) {
+            case "auto" -> AUTO_LAZY_EMBEDDINGS;
+            case "lazy" -> true;
+            case "dense" -> false;
+            default -> null;
+        };
     }
 
     /** What auto maxSequenceLength is on a model that does not say how many positions it supports, and at most. */
@@ -548,6 +568,9 @@ public class FineTuneConfig {
         }
         if (!(dropout >= 0 && dropout < 1)) {
             p.add("dropout must be in [0, 1), not " + dropout + ".");
+        }
+        if (lazyEmbeddings() == null) {
+            p.add("embeddingUpdates '" + embeddingUpdates + "' is neither auto, lazy nor dense.");
         }
         if (Double.isNaN(encoderDropoutRate())) {
             p.add("encoderDropout '" + encoderDropout + "' is neither auto nor a rate in [0, 1).");

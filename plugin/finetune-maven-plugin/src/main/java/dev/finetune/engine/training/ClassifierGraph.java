@@ -104,6 +104,8 @@ public final class ClassifierGraph implements AutoCloseable {
     final List<Operand<TFloat32>> gradients;
     /** Which encoder variables train and at what share of the rate. */
     private final LayerPlan plan;
+    /** Lazy embedding tables ({@link LazyEmbeddings}): place among the trained variables → encoder variable index. */
+    private final java.util.Map<Integer, Integer> lazyTables = new java.util.LinkedHashMap<>();
     private final int trainableCount;
     private final ClassifierHead head;
     final List<Op> freshInit = new ArrayList<>();
@@ -118,12 +120,12 @@ public final class ClassifierGraph implements AutoCloseable {
                            double weightDecay, double maxGradNorm, int trainLayers, double layerDecay, Task task,
                            String regressionLoss, double targetMean, double targetScale, float[] initialBias,
                            ClassifierHead.Layers headLayers, TaskLoss.Options lossOptions, boolean accumulate,
-                           double encoderDropout) {
+                           double encoderDropout, boolean lazyEmbeddings) {
         /** Single-label classification. */
         public Settings(String pooling, double dropout, long seed, double beta1, double beta2, double epsilon,
                         double weightDecay, double maxGradNorm, int trainLayers, double layerDecay) {
             this(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
-                    Task.SINGLE_LABEL, "mse", 0, 1, null, ClassifierHead.Layers.NONE, TaskLoss.Options.NONE, false, 0);
+                    Task.SINGLE_LABEL, "mse", 0, 1, null, ClassifierHead.Layers.NONE, TaskLoss.Options.NONE, false, 0, false);
         }
 
         /** Single-label classification; every layer trains at the full rate. */
@@ -135,33 +137,33 @@ public final class ClassifierGraph implements AutoCloseable {
         /** These settings for another task; regression predicts {@code mean + scale × output}. */
         public Settings forTask(Task t, String loss, double mean, double scale) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
-                    t, loss, mean, scale, initialBias, headLayers, lossOptions, accumulate, encoderDropout);
+                    t, loss, mean, scale, initialBias, headLayers, lossOptions, accumulate, encoderDropout, lazyEmbeddings);
         }
 
         /** These settings with the head's bias starting at {@code bias} (null: zeros). */
         public Settings withInitialBias(float[] bias) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
-                    task, regressionLoss, targetMean, targetScale, bias, headLayers, lossOptions, accumulate, encoderDropout);
+                    task, regressionLoss, targetMean, targetScale, bias, headLayers, lossOptions, accumulate, encoderDropout, lazyEmbeddings);
         }
 
         /** These settings with hidden layers of {@code sizes} (empty: none) before the output layer, and their activation. */
         public Settings withHeadLayers(int[] sizes, String activation) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
                     task, regressionLoss, targetMean, targetScale, initialBias, new ClassifierHead.Layers(sizes, activation),
-                    lossOptions, accumulate, encoderDropout);
+                    lossOptions, accumulate, encoderDropout, lazyEmbeddings);
         }
 
         /** These settings with class weights (label order; null: none) and label smoothing ε in the training loss. */
         public Settings withLoss(float[] classWeights, double labelSmoothing) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
                     task, regressionLoss, targetMean, targetScale, initialBias, headLayers,
-                    new TaskLoss.Options(classWeights, labelSmoothing), accumulate, encoderDropout);
+                    new TaskLoss.Options(classWeights, labelSmoothing), accumulate, encoderDropout, lazyEmbeddings);
         }
 
         /** These settings with gradient sums for accumulating several micro-batches into one optimizer step. */
         public Settings withAccumulation(boolean on) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
-                    task, regressionLoss, targetMean, targetScale, initialBias, headLayers, lossOptions, on, encoderDropout);
+                    task, regressionLoss, targetMean, targetScale, initialBias, headLayers, lossOptions, on, encoderDropout, lazyEmbeddings);
         }
 
         /**
@@ -170,7 +172,16 @@ public final class ClassifierGraph implements AutoCloseable {
          */
         public Settings withEncoderDropout(double rate) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
-                    task, regressionLoss, targetMean, targetScale, initialBias, headLayers, lossOptions, accumulate, rate);
+                    task, regressionLoss, targetMean, targetScale, initialBias, headLayers, lossOptions, accumulate, rate, lazyEmbeddings);
+        }
+
+        /**
+         * These settings with lazy Adam on embedding tables ({@link LazyEmbeddings}): rows a step looks up are the only
+         * ones it updates. Applies to steps on one device without accumulation; others update densely.
+         */
+        public Settings withLazyEmbeddings(boolean on) {
+            return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
+                    task, regressionLoss, targetMean, targetScale, initialBias, headLayers, lossOptions, accumulate, encoderDropout, on);
         }
     }
 
@@ -193,14 +204,7 @@ public final class ClassifierGraph implements AutoCloseable {
         this.numLabels = task == Task.REGRESSION ? 1 : classes;
         graph = new Graph();
         try {
-            graph.importGraphDef(encoder.graph());
-            Ops tf = Ops.create(graph);
             EncoderSignature sig = encoder.signature();
-            inputIds = (Output<TInt32>) output(sig.inputIds());
-            // A model without a mask input still needs one for pooling, and the export a uniform signature.
-            inputMask = sig.inputMask() != null ? (Output<TInt32>) output(sig.inputMask())
-                    : tf.withName(INPUT_MASK).placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1))).output();
-            segmentIds = sig.segmentIds() == null ? null : (Output<TInt32>) output(sig.segmentIds());
             boolean perToken = task == Task.TOKEN_CLASSIFICATION;
             String encoderOutput = perToken ? sig.sequenceOutput() : s.pooling().equals("pooled") ? sig.pooledOutput() : sig.sequenceOutput();
             if (perToken && encoderOutput == null) {
@@ -213,6 +217,18 @@ public final class ClassifierGraph implements AutoCloseable {
                         + "use pooling " + (s.pooling().equals("pooled") ? "cls, mean or last" : "pooled") + ".");
             }
             encoderVariables = EncoderVariables.find(encoder.graph(), encoderOutput);
+            plan = LayerPlan.of(encoderVariables.stream().map(EncoderVariable::key).toList(), s.trainLayers(), s.layerDecay());
+            // Lazy tables need one device and no accumulation: sums and all-reduces of rows are not built.
+            boolean lazy = s.lazyEmbeddings() && !parallel.replicated() && !parallel.distributed() && !s.accumulate();
+            java.util.Map<Integer, org.tensorflow.proto.NodeDef> lookups = lazy ? lookups() : java.util.Map.of();
+            graph.importGraphDef(lookups.isEmpty() ? encoder.graph() : LazyEmbeddings.gatherFromTables(encoder.graph(),
+                    dev.finetune.runtime.model.GraphDefs.byName(encoder.graph()), lookups.values()));
+            Ops tf = Ops.create(graph);
+            inputIds = (Output<TInt32>) output(sig.inputIds());
+            // A model without a mask input still needs one for pooling, and the export a uniform signature.
+            inputMask = sig.inputMask() != null ? (Output<TInt32>) output(sig.inputMask())
+                    : tf.withName(INPUT_MASK).placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1))).output();
+            segmentIds = sig.segmentIds() == null ? null : (Output<TInt32>) output(sig.segmentIds());
             Output<TFloat32> evalOutput = (Output<TFloat32>) output(encoderOutput);
             // One draw number per training run keys every dropout mask, the head's and the encoder's: unique per step,
             // micro-batch and replica, so a resumed run draws what the uninterrupted one drew and replicas draw apart.
@@ -265,7 +281,6 @@ public final class ClassifierGraph implements AutoCloseable {
             }
 
             List<String> names = variableNames;
-            plan = LayerPlan.of(encoderVariables.stream().map(EncoderVariable::key).toList(), s.trainLayers(), s.layerDecay());
             // Every variable is saved and exported; only the trainable ones get gradients, slots and updates.
             List<Integer> train = new ArrayList<>();
             List<Double> rates = new ArrayList<>();
@@ -277,7 +292,12 @@ public final class ClassifierGraph implements AutoCloseable {
                 shapes.add(Shape.of(v.shape()));
                 if (plan.trainable(i) && v.differentiable()) {
                     List<Output<?>> r = new ArrayList<>();
-                    v.reads().forEach(t -> r.add(output(t)));
+                    if (lookups.containsKey(i)) {  // a lazy table: its gradient is taken as rows, at the look-up's output
+                        r.add(output(lookups.get(i).getName()));
+                        lazyTables.put(train.size(), i);
+                    } else {
+                        v.reads().forEach(t -> r.add(output(t)));
+                    }
                     reads.add(r);
                     train.add(i);
                     rates.add(plan.multiplier(i));
@@ -299,6 +319,8 @@ public final class ClassifierGraph implements AutoCloseable {
             beta2Power = opt.withName("beta2_power").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
             List<Shape> trainShapes = train.stream().map(shapes::get).toList();
             List<Operand<TFloat32>> batchGrads;
+            // Per lazy table (by its place in train): its gradient's rows, as batchGrads holds their values.
+            java.util.Map<Integer, LazyEmbeddings.Rows> rows = new java.util.HashMap<>();
             GradientAccumulators accumulating = null;
             Ops dp = tf.withSubScope("finetune_data_parallel");
             if (parallel.replicated() || parallel.distributed()) {
@@ -329,6 +351,13 @@ public final class ClassifierGraph implements AutoCloseable {
                 shardWeight = null;
                 batchGrads = gradients(graph, opt, loss.asOutput(), reads);
                 stepLoss = loss;
+                for (var table : lazyTables.entrySet()) {
+                    org.tensorflow.GraphOperation lookup = graph.operation(lookups.get(table.getValue()).getName());
+                    LazyEmbeddings.Rows r = LazyEmbeddings.rows(opt, batchGrads.get(table.getKey()),
+                            (Output<? extends org.tensorflow.types.family.TNumber>) lookup.input(1), shapes.get(table.getValue()).get(1));
+                    rows.put(table.getKey(), r);
+                    batchGrads.set(table.getKey(), r.values());
+                }
             }
             if (parallel.distributed()) {
                 handshakeIn = dp.withName("handshake_in").placeholder(org.tensorflow.types.TFloat64.class,
@@ -341,7 +370,8 @@ public final class ClassifierGraph implements AutoCloseable {
             }
             gradients = new ArrayList<>(java.util.Collections.nCopies(handles.size(), null));
             for (int k = 0; k < train.size(); k++) {
-                gradients.set(train.get(k), batchGrads.get(k));
+                gradients.set(train.get(k), rows.containsKey(k) ? LazyEmbeddings.dense(opt, rows.get(k), shapes.get(train.get(k)))
+                        : batchGrads.get(k));
             }
             // With accumulation the step applies the effective batch's gradient: the sums plus this micro-batch's share
             // (or, with replicas or workers, the combined sums of contributions, already in batchGrads).
@@ -378,8 +408,12 @@ public final class ClassifierGraph implements AutoCloseable {
                 if (decay != null && shape.numDimensions() >= 2) {
                     decay.add(handles.get(i), rates.get(k));
                 }
-                updates.add(opt.withControlDependencies(List.of((Op) norm)).train.resourceApplyAdam(handles.get(i), m, v,
-                        beta1Power, beta2Power, rate, b1, b2, eps, clipped.get(k)));
+                Ops afterNorm = opt.withControlDependencies(List.of((Op) norm));
+                updates.add(rows.containsKey(k)
+                        ? LazyEmbeddings.adam(afterNorm, handles.get(i), m, v, beta1Power, beta2Power, rate, b1, b2, eps,
+                                rows.get(k).with(clipped.get(k)))
+                        : afterNorm.train.resourceApplyAdam(handles.get(i), m, v, beta1Power, beta2Power, rate, b1, b2, eps,
+                                clipped.get(k)));
             }
             weightDecay = decay == null ? null : decay.build();
             List<Op> done = accumulators == null ? updates : accumulators.resetAfter(tf, updates);
@@ -403,6 +437,25 @@ public final class ClassifierGraph implements AutoCloseable {
 
     private Output<?> output(String tensor) {
         return output(graph, tensor);
+    }
+
+    /** The look-up of each trainable encoder variable that can update lazily, by the variable's index. */
+    private java.util.Map<Integer, org.tensorflow.proto.NodeDef> lookups() {
+        var nodes = dev.finetune.runtime.model.GraphDefs.byName(encoder.graph());
+        var consumers = dev.finetune.runtime.model.GraphDefs.consumers(encoder.graph());
+        java.util.Map<Integer, org.tensorflow.proto.NodeDef> out = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < encoderVariables.size(); i++) {
+            org.tensorflow.proto.NodeDef lookup = plan.trainable(i) ? LazyEmbeddings.lookup(nodes, consumers, encoderVariables.get(i)) : null;
+            if (lookup != null) {
+                out.put(i, lookup);
+            }
+        }
+        return out;
+    }
+
+    /** The encoder variables updated lazily, by key (empty when none is). */
+    public List<String> lazyTables() {
+        return lazyTables.values().stream().map(i -> encoderVariables.get(i).key()).toList();
     }
 
     /**

@@ -133,6 +133,20 @@ class FineTuneConfigTest {
     }
 
     @Test
+    void embeddingUpdatesAutoIsResolvedInOnePlace() {
+        FineTuneConfig c = TestFiles.unreadConfig();
+        assertEquals("auto", c.embeddingUpdates);
+        assertEquals(FineTuneConfig.AUTO_LAZY_EMBEDDINGS, c.lazyEmbeddings());
+        c.embeddingUpdates = " Dense ";
+        assertEquals(false, c.lazyEmbeddings());
+        c.embeddingUpdates = "lazy";
+        assertEquals(true, c.lazyEmbeddings());
+        assertTrue(c.problems().isEmpty(), c.problems().toString());
+        c.embeddingUpdates = "sparse";
+        assertEquals(List.of("embeddingUpdates 'sparse' is neither auto, lazy nor dense."), c.problems());
+    }
+
+    @Test
     void delimiterAndEncodingCountInTheCopyAndJson() {
         FineTuneConfig c = new FineTuneConfig();
         c.delimiter = ";";

@@ -36,11 +36,14 @@ public final class ProfileStep {
         double maxGradNorm = Double.parseDouble(System.getProperty("maxGradNorm", "1.0"));
         // -DencoderDropout=R: dropout inside the encoder (EncoderDropout), to see what the training copy costs.
         double encoderDropout = Double.parseDouble(System.getProperty("encoderDropout", "0"));
+        // -DlazyEmbeddings=true: lazy Adam on embedding tables (LazyEmbeddings).
+        boolean lazyEmbeddings = Boolean.getBoolean("lazyEmbeddings");
         try (ClassifierGraph g = new ClassifierGraph(enc, 2,
-                new ClassifierGraph.Settings("pooled", 0.1, 1, 0.9, 0.999, 1e-6, weightDecay, maxGradNorm).withEncoderDropout(encoderDropout));
+                new ClassifierGraph.Settings("pooled", 0.1, 1, 0.9, 0.999, 1e-6, weightDecay, maxGradNorm)
+                        .withEncoderDropout(encoderDropout).withLazyEmbeddings(lazyEmbeddings));
              ClassifierSession s = new ClassifierSession(g, settings)) {
             System.out.println("session: " + settings.describe() + "; tanh GELUs taking the training detour: "
-                    + dev.finetune.engine.model.GeluRewrite.count(enc.graph()));
+                    + dev.finetune.engine.model.GeluRewrite.count(enc.graph()) + "; lazy tables: " + g.lazyTables());
             System.out.println("resident after building the graph and session: " + residentMiB() + " MiB");
             s.initializeFromPretrained();
             System.out.println("resident after restoring the pretrained weights: " + residentMiB() + " MiB");
