@@ -20,6 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
 class DistributedTasksTest {
     private static FineTuneConfig config(Path root, String task, String data, String labelColumn) {
         FineTuneConfig c = TestFiles.tinyConfig("tiny-bert-tf2", root);
+        // Workers update embedding tables densely (lazy updates need one device): so does the one-process reference.
+        c.embeddingUpdates = "dense";
         c.task = task;
         c.trainFile = TestFiles.data(data);
         if (labelColumn != null) {

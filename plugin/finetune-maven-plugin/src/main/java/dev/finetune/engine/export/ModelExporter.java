@@ -59,8 +59,10 @@ public final class ModelExporter {
             roots.add(encoderSignature.sequenceOutput());
         }
         // The exported graph computes each GELU directly (the training detour only matters for gradients) and adds its
-        // dense layers' biases with BiasAdd again, the form serving fuses and packs.
-        GraphDef pruned = GraphDefs.prune(BiasAddRewrite.forInference(GeluRewrite.forInference(graph.toGraphDef())), roots);
+        // dense layers' biases with BiasAdd again, the form serving fuses and packs. Tables that trained lazily looked
+        // their rows up with ResourceGather (LazyEmbeddings): the export reads them as a dense run's export does.
+        GraphDef pruned = GraphDefs.rewriteResourceGathers(
+                GraphDefs.prune(BiasAddRewrite.forInference(GeluRewrite.forInference(graph.toGraphDef())), roots));
 
         SignatureDef.Builder sig = SignatureDef.newBuilder().setMethodName("tensorflow/serving/predict");
         var enc = model.encoder().signature();

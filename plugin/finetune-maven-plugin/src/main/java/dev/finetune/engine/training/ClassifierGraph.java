@@ -7,8 +7,12 @@ import dev.finetune.engine.model.NativeGraphs;
 import dev.finetune.runtime.Task;
 import dev.finetune.runtime.model.ModelException;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.tensorflow.Graph;
+import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
 import org.tensorflow.ndarray.Shape;
@@ -20,6 +24,7 @@ import org.tensorflow.op.core.VarHandleOp;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
+import org.tensorflow.types.family.TNumber;
 
 /**
  * The whole training graph: the imported encoder, a classification head ({@link ClassifierHead}), the loss
@@ -105,7 +110,7 @@ public final class ClassifierGraph implements AutoCloseable {
     /** Which encoder variables train and at what share of the rate. */
     private final LayerPlan plan;
     /** Lazy embedding tables ({@link LazyEmbeddings}): place among the trained variables → encoder variable index. */
-    private final java.util.Map<Integer, Integer> lazyTables = new java.util.LinkedHashMap<>();
+    private final Map<Integer, Integer> lazyTables = new LinkedHashMap<>();
     private final int trainableCount;
     private final ClassifierHead head;
     final List<Op> freshInit = new ArrayList<>();
@@ -220,9 +225,8 @@ public final class ClassifierGraph implements AutoCloseable {
             plan = LayerPlan.of(encoderVariables.stream().map(EncoderVariable::key).toList(), s.trainLayers(), s.layerDecay());
             // Lazy tables need one device and no accumulation: sums and all-reduces of rows are not built.
             boolean lazy = s.lazyEmbeddings() && !parallel.replicated() && !parallel.distributed() && !s.accumulate();
-            java.util.Map<Integer, org.tensorflow.proto.NodeDef> lookups = lazy ? lookups() : java.util.Map.of();
-            graph.importGraphDef(lookups.isEmpty() ? encoder.graph() : LazyEmbeddings.gatherFromTables(encoder.graph(),
-                    dev.finetune.runtime.model.GraphDefs.byName(encoder.graph()), lookups.values()));
+            Map<Integer, LazyEmbeddings.Table> tables = lazy ? LazyEmbeddings.tables(encoder.graph(), encoderVariables, plan) : Map.of();
+            graph.importGraphDef(tables.isEmpty() ? encoder.graph() : LazyEmbeddings.gatherFromTables(encoder.graph(), tables.values()));
             Ops tf = Ops.create(graph);
             inputIds = (Output<TInt32>) output(sig.inputIds());
             // A model without a mask input still needs one for pooling, and the export a uniform signature.
@@ -292,8 +296,8 @@ public final class ClassifierGraph implements AutoCloseable {
                 shapes.add(Shape.of(v.shape()));
                 if (plan.trainable(i) && v.differentiable()) {
                     List<Output<?>> r = new ArrayList<>();
-                    if (lookups.containsKey(i)) {  // a lazy table: its gradient is taken as rows, at the look-up's output
-                        r.add(output(lookups.get(i).getName()));
+                    if (tables.containsKey(i)) {  // a lazy table: its gradient is taken as rows, at the look-up's output
+                        r.add(output(tables.get(i).lookup().getName()));
                         lazyTables.put(train.size(), i);
                     } else {
                         v.reads().forEach(t -> r.add(output(t)));
@@ -320,7 +324,7 @@ public final class ClassifierGraph implements AutoCloseable {
             List<Shape> trainShapes = train.stream().map(shapes::get).toList();
             List<Operand<TFloat32>> batchGrads;
             // Per lazy table (by its place in train): its gradient's rows, as batchGrads holds their values.
-            java.util.Map<Integer, LazyEmbeddings.Rows> rows = new java.util.HashMap<>();
+            Map<Integer, LazyEmbeddings.Rows> rows = new HashMap<>();
             GradientAccumulators accumulating = null;
             Ops dp = tf.withSubScope("finetune_data_parallel");
             if (parallel.replicated() || parallel.distributed()) {
@@ -352,9 +356,9 @@ public final class ClassifierGraph implements AutoCloseable {
                 batchGrads = gradients(graph, opt, loss.asOutput(), reads);
                 stepLoss = loss;
                 for (var table : lazyTables.entrySet()) {
-                    org.tensorflow.GraphOperation lookup = graph.operation(lookups.get(table.getValue()).getName());
+                    GraphOperation lookup = graph.operation(tables.get(table.getValue()).lookup().getName());
                     LazyEmbeddings.Rows r = LazyEmbeddings.rows(opt, batchGrads.get(table.getKey()),
-                            (Output<? extends org.tensorflow.types.family.TNumber>) lookup.input(1), shapes.get(table.getValue()).get(1));
+                            (Output<? extends TNumber>) lookup.input(1), shapes.get(table.getValue()).get(1));
                     rows.put(table.getKey(), r);
                     batchGrads.set(table.getKey(), r.values());
                 }
@@ -437,20 +441,6 @@ public final class ClassifierGraph implements AutoCloseable {
 
     private Output<?> output(String tensor) {
         return output(graph, tensor);
-    }
-
-    /** The look-up of each trainable encoder variable that can update lazily, by the variable's index. */
-    private java.util.Map<Integer, org.tensorflow.proto.NodeDef> lookups() {
-        var nodes = dev.finetune.runtime.model.GraphDefs.byName(encoder.graph());
-        var consumers = dev.finetune.runtime.model.GraphDefs.consumers(encoder.graph());
-        java.util.Map<Integer, org.tensorflow.proto.NodeDef> out = new java.util.LinkedHashMap<>();
-        for (int i = 0; i < encoderVariables.size(); i++) {
-            org.tensorflow.proto.NodeDef lookup = plan.trainable(i) ? LazyEmbeddings.lookup(nodes, consumers, encoderVariables.get(i)) : null;
-            if (lookup != null) {
-                out.put(i, lookup);
-            }
-        }
-        return out;
     }
 
     /** The encoder variables updated lazily, by key (empty when none is). */

@@ -1,11 +1,13 @@
 package dev.finetune.engine.training;
 
 import dev.finetune.runtime.model.GraphDefs;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
 import org.tensorflow.ndarray.Shape;
@@ -33,38 +35,63 @@ import org.tensorflow.types.family.TNumber;
  * decay ({@link WeightDecay}) still covers every row.
  */
 final class LazyEmbeddings {
-    private static final Set<String> SHAPE_ONLY = Set.of("Shape", "ShapeN", "Size", "Rank");
-
     private LazyEmbeddings() {
     }
 
+    /** A table that can update lazily: its one look-up, and the handle of the table it looks rows up in. */
+    record Table(NodeDef lookup, String handle) {
+    }
+
     /**
-     * The look-up through which the encoder uses a variable, when its one differentiable read feeds a single
-     * {@code GatherV2} on axis 0 (as its table) and otherwise only shape ops; null for any other use, which then
-     * trains densely.
+     * The tables among the trainable {@code variables} of {@code graph} (by index): variables whose one use is a
+     * single {@code GatherV2} on axis 0 of one read (as its table). Any other use of any read of it (a shape, a product)
+     * leaves the variable dense: that read would run in every step, and copy-on-read (below) would copy the table.
      */
-    static NodeDef lookup(Map<String, NodeDef> nodes, Map<String, List<NodeDef>> consumers, EncoderVariable v) {
-        if (v.reads().size() != 1 || v.rank() != 2) {
+    static Map<Integer, Table> tables(GraphDef graph, List<EncoderVariable> variables, LayerPlan plan) {
+        Map<String, NodeDef> nodes = GraphDefs.byName(graph);
+        Map<String, List<NodeDef>> consumers = GraphDefs.consumers(graph);
+        Map<String, List<NodeDef>> readsByKey = new HashMap<>();
+        for (NodeDef n : graph.getNodeList()) {
+            NodeDef handle = n.getOp().equals("ReadVariableOp") ? GraphDefs.variableHandle(nodes, n.getInput(0)) : null;
+            if (handle != null) {
+                readsByKey.computeIfAbsent(GraphDefs.variableKey(handle), k -> new ArrayList<>()).add(n);
+            }
+        }
+        Map<Integer, Table> out = new LinkedHashMap<>();
+        for (int i = 0; i < variables.size(); i++) {
+            EncoderVariable v = variables.get(i);
+            Table t = plan.trainable(i) ? table(nodes, consumers, readsByKey.getOrDefault(v.key(), List.of()), v) : null;
+            if (t != null) {
+                out.put(i, t);
+            }
+        }
+        return out;
+    }
+
+    private static Table table(Map<String, NodeDef> nodes, Map<String, List<NodeDef>> consumers, List<NodeDef> reads,
+                               EncoderVariable v) {
+        if (v.reads().size() != 1 || v.rank() != 2 || !v.reads().get(0).endsWith(":0")) {
             return null;
         }
-        String read = v.reads().get(0);
-        if (!read.endsWith(":0")) {
-            return null;
-        }
-        String readName = GraphDefs.nodeName(read);
-        NodeDef gather = null;
-        for (NodeDef c : consumers.getOrDefault(readName, List.of())) {
-            if (SHAPE_ONLY.contains(c.getOp())) {
-                continue;
+        String differentiable = GraphDefs.nodeName(v.reads().get(0));
+        NodeDef lookup = null;
+        for (NodeDef read : reads) {
+            for (NodeDef c : consumers.getOrDefault(read.getName(), List.of())) {
+                if (lookup != null || !read.getName().equals(differentiable) || !isLookUp(nodes, c, read.getName())) {
+                    return null;
+                }
+                lookup = c;
             }
-            if (gather != null || !c.getOp().equals("GatherV2") || !GraphDefs.nodeName(c.getInput(0)).equals(readName)
-                    || c.getInput(1).startsWith(readName) || c.getAttrOrDefault("batch_dims", AttrValue.getDefaultInstance()).getI() != 0
-                    || !isZero(nodes.get(GraphDefs.nodeName(c.getInput(2))))) {
-                return null;
-            }
-            gather = c;
         }
-        return gather;
+        return lookup == null ? null : new Table(lookup, nodes.get(differentiable).getInput(0));
+    }
+
+    /** Whether {@code c} gathers rows of {@code read}: {@code GatherV2(read, ids, 0)}, no batch dimensions. */
+    private static boolean isLookUp(Map<String, NodeDef> nodes, NodeDef c, String read) {
+        return c.getOp().equals("GatherV2") && GraphDefs.nodeName(c.getInput(0)).equals(read)
+                && !GraphDefs.nodeName(c.getInput(1)).equals(read)
+                && c.getAttrOrDefault("batch_dims", AttrValue.getDefaultInstance()).getI() == 0
+                && isZero(nodes.get(GraphDefs.nodeName(c.getInput(2))));
     }
 
     private static boolean isZero(NodeDef axis) {
@@ -74,31 +101,31 @@ final class LazyEmbeddings {
         TensorProto t = axis.getAttrOrThrow("value").getTensor();
         byte[] content = t.getTensorContent().toByteArray();
         if (content.length > 0) {
-            return (content.length == 4 || content.length == 8) && java.util.Arrays.equals(content, new byte[content.length]);
+            return (content.length == 4 || content.length == 8) && Arrays.equals(content, new byte[content.length]);
         }
         return t.getIntValCount() == 1 ? t.getIntVal(0) == 0 : t.getInt64ValCount() == 1 && t.getInt64Val(0) == 0;
     }
 
     /**
-     * {@code graph} with each of {@code lookups} (found by {@link #lookup}) made a {@code ResourceGather} on the table
-     * itself again, under the same name and with the read's control inputs. Why: the lazy update writes the table with
-     * a scatter, which puts the variable in TensorFlow's copy-on-read mode, where every {@code ReadVariableOp} of it
-     * copies the whole table (94 MB a step for BERT's); {@code ResourceGather} reads only its rows. Gradients are taken
-     * with respect to the look-up's output, so its own (missing) gradient is never asked for.
+     * {@code graph} with each table's look-up made a {@code ResourceGather} on the table itself again, under the same
+     * name and with the read's control inputs. Why: a {@code ResourceGather} or scatter puts the variable in
+     * TensorFlow's copy-on-read mode, where every {@code ReadVariableOp} of it copies the whole table (94 MB a step for
+     * BERT's); with no read left in a step, nothing copies it (the savers' and weight decay's reads run apart). Gradients are taken with respect to the look-up's output, so its own (missing) gradient is never asked
+     * for.
      */
-    static GraphDef gatherFromTables(GraphDef graph, Map<String, NodeDef> nodes, Collection<NodeDef> lookups) {
+    static GraphDef gatherFromTables(GraphDef graph, Collection<Table> tables) {
+        Map<String, NodeDef> nodes = GraphDefs.byName(graph);
         Map<String, NodeDef> replaced = new HashMap<>();
-        for (NodeDef gather : lookups) {
+        for (Table table : tables) {
+            NodeDef gather = table.lookup();
             NodeDef read = nodes.get(GraphDefs.nodeName(gather.getInput(0)));
             NodeDef.Builder b = NodeDef.newBuilder().setName(gather.getName()).setOp("ResourceGather")
-                    .addInput(read.getInput(0)).addInput(gather.getInput(1))
+                    .addInput(table.handle()).addInput(gather.getInput(1))
                     .putAttr("dtype", gather.getAttrOrThrow("Tparams"))
                     .putAttr("Tindices", gather.getAttrOrThrow("Tindices"))
                     .putAttr("batch_dims", AttrValue.newBuilder().setI(0).build())
-                    .putAttr("validate_indices", AttrValue.newBuilder().setB(true).build());
-            if (!gather.getDevice().isEmpty()) {
-                b.setDevice(gather.getDevice());
-            }
+                    .putAttr("validate_indices", AttrValue.newBuilder().setB(true).build())
+                    .setDevice(gather.getDevice());
             read.getInputList().stream().filter(in -> in.startsWith("^")).forEach(b::addInput);
             gather.getInputList().stream().skip(3).forEach(b::addInput);
             replaced.put(gather.getName(), b.build());
@@ -122,7 +149,7 @@ final class LazyEmbeddings {
     static Rows rows(Ops tf, Operand<TFloat32> lookupGradient, Output<? extends TNumber> ids, long width) {
         Operand<TInt64> flatIds = tf.reshape(tf.dtypes.cast(ids, TInt64.class), tf.constant(new long[] {-1}));
         Operand<TFloat32> flat = tf.reshape(lookupGradient, tf.constant(new long[] {-1, width}));
-        Unique<TInt64, TInt64> distinct = tf.unique(flatIds, tf.constant(new long[] {0}), TInt64.class);
+        Unique<TInt64, TInt64> distinct = tf.unique(flatIds, tf.constant(new long[0]), TInt64.class);
         Operand<TFloat32> summed = tf.math.unsortedSegmentSum(flat, distinct.idx(), tf.size(distinct.y(), TInt64.class));
         return new Rows(distinct.y(), summed);
     }
