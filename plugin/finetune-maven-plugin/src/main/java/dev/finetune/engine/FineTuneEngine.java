@@ -216,9 +216,9 @@ public final class FineTuneEngine {
             if (!graph.lazyTables().isEmpty()) {
                 log.info("Embedding updates: lazy, only the rows a step looks up, in " + String.join(", ", graph.lazyTables()) + ".");
             } else if (c.lazyEmbeddings()) {
-                log.info("Embedding updates: dense" + (c.gradientAccumulationSteps > 1 || devices.count() > 1 || worker != null
-                        ? " (lazy updates need one device and no gradient accumulation)."
-                        : " (no trainable table that the encoder only looks rows up in)."));
+                log.info("Embedding updates: dense" + (head.lazyEmbeddingsApply(parallel)
+                        ? " (no trainable table that the encoder only looks rows up in)."
+                        : " (lazy updates need one device and no gradient accumulation)."));
             }
             if (encoder.signature().inputMask() == null) {
                 log.info("The model takes no attention mask: batches are padded at the end" + (pooling.equals("last")

@@ -140,8 +140,7 @@ public final class ModelExporter {
      */
     public static float[][] verifyByReloading(Path directory, Batch sample, float[][] expected, boolean hasSegments, double tolerance,
                                               List<String> allowUnsafeOps) {
-        checkBeforeLoading(directory, allowUnsafeOps);
-        return check(directory, reload(directory, sample, hasSegments, ConfigProto.getDefaultInstance()), expected, tolerance);
+        return verifyByReloading(directory, sample, expected, hasSegments, tolerance, allowUnsafeOps, ConfigProto.getDefaultInstance());
     }
 
     /**

@@ -188,6 +188,14 @@ public final class ClassifierGraph implements AutoCloseable {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
                     task, regressionLoss, targetMean, targetScale, initialBias, headLayers, lossOptions, accumulate, encoderDropout, on);
         }
+
+        /**
+         * Whether lazy embedding updates apply to a graph trained so: asked for, on one device, without accumulation
+         * (sums and all-reduces of rows are not built).
+         */
+        public boolean lazyEmbeddingsApply(DataParallel parallel) {
+            return lazyEmbeddings && !parallel.replicated() && !parallel.distributed() && !accumulate;
+        }
     }
 
     public ClassifierGraph(EncoderGraph encoder, int classes, Settings s) {
@@ -223,9 +231,7 @@ public final class ClassifierGraph implements AutoCloseable {
             }
             encoderVariables = EncoderVariables.find(encoder.graph(), encoderOutput);
             plan = LayerPlan.of(encoderVariables.stream().map(EncoderVariable::key).toList(), s.trainLayers(), s.layerDecay());
-            // Lazy tables need one device and no accumulation: sums and all-reduces of rows are not built.
-            boolean lazy = s.lazyEmbeddings() && !parallel.replicated() && !parallel.distributed() && !s.accumulate();
-            Map<Integer, LazyEmbeddings.Table> tables = lazy ? LazyEmbeddings.tables(encoder.graph(), encoderVariables, plan) : Map.of();
+            Map<Integer, LazyEmbeddings.Table> tables = s.lazyEmbeddingsApply(parallel) ? LazyEmbeddings.tables(encoder.graph(), encoderVariables, plan) : Map.of();
             graph.importGraphDef(tables.isEmpty() ? encoder.graph() : LazyEmbeddings.gatherFromTables(encoder.graph(), tables.values()));
             Ops tf = Ops.create(graph);
             inputIds = (Output<TInt32>) output(sig.inputIds());

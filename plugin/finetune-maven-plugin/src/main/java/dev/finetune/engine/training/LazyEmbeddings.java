@@ -38,8 +38,12 @@ final class LazyEmbeddings {
     private LazyEmbeddings() {
     }
 
-    /** A table that can update lazily: its one look-up, and the handle of the table it looks rows up in. */
-    record Table(NodeDef lookup, String handle) {
+    /** A table that can update lazily: its one look-up, and the read of the table it looks rows up in. */
+    record Table(NodeDef lookup, NodeDef read) {
+        /** The table's handle, as the read takes it. */
+        String handle() {
+            return read.getInput(0);
+        }
     }
 
     /**
@@ -83,7 +87,7 @@ final class LazyEmbeddings {
                 lookup = c;
             }
         }
-        return lookup == null ? null : new Table(lookup, nodes.get(differentiable).getInput(0));
+        return lookup == null ? null : new Table(lookup, nodes.get(differentiable));
     }
 
     /** Whether {@code c} gathers rows of {@code read}: {@code GatherV2(read, ids, 0)}, no batch dimensions. */
@@ -110,15 +114,13 @@ final class LazyEmbeddings {
      * {@code graph} with each table's look-up made a {@code ResourceGather} on the table itself again, under the same
      * name and with the read's control inputs. Why: a {@code ResourceGather} or scatter puts the variable in
      * TensorFlow's copy-on-read mode, where every {@code ReadVariableOp} of it copies the whole table (94 MB a step for
-     * BERT's); with no read left in a step, nothing copies it (the savers' and weight decay's reads run apart). Gradients are taken with respect to the look-up's output, so its own (missing) gradient is never asked
-     * for.
+     * BERT's); with no read left in a step, nothing copies it (the savers' and weight decay's reads run apart).
+     * Gradients are taken with respect to the look-up's output, so its own (missing) gradient is never asked for.
      */
     static GraphDef gatherFromTables(GraphDef graph, Collection<Table> tables) {
-        Map<String, NodeDef> nodes = GraphDefs.byName(graph);
         Map<String, NodeDef> replaced = new HashMap<>();
         for (Table table : tables) {
             NodeDef gather = table.lookup();
-            NodeDef read = nodes.get(GraphDefs.nodeName(gather.getInput(0)));
             NodeDef.Builder b = NodeDef.newBuilder().setName(gather.getName()).setOp("ResourceGather")
                     .addInput(table.handle()).addInput(gather.getInput(1))
                     .putAttr("dtype", gather.getAttrOrThrow("Tparams"))
@@ -126,7 +128,7 @@ final class LazyEmbeddings {
                     .putAttr("batch_dims", AttrValue.newBuilder().setI(0).build())
                     .putAttr("validate_indices", AttrValue.newBuilder().setB(true).build())
                     .setDevice(gather.getDevice());
-            read.getInputList().stream().filter(in -> in.startsWith("^")).forEach(b::addInput);
+            table.read().getInputList().stream().filter(in -> in.startsWith("^")).forEach(b::addInput);
             gather.getInputList().stream().skip(3).forEach(b::addInput);
             replaced.put(gather.getName(), b.build());
         }
