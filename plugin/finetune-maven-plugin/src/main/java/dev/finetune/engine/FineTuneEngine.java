@@ -265,6 +265,9 @@ public final class FineTuneEngine {
         }
         // The training session (weights, optimizer slots, gradients) is closed before the export is reloaded for
         // the check, so the two never take memory at the same time.
+        // TensorFlow keeps the session's tensors in its allocator for the next session; what went through the C heap
+        // (the graph, the export's copy of it) is handed back.
+        NativeHeap.trim();
         double[] chosenThresholds = thresholds;
         AtomicDirectory.write(c.outputDirectory, dir -> {
             Path model = dir.resolve("saved_model");
@@ -304,6 +307,7 @@ public final class FineTuneEngine {
             Json.write(dir.resolve("reload-check.json"), check);
             Files.writeString(dir.resolve(DIGEST_FILE), digest + "\n");
         });
+        NativeHeap.trim();
         log.info("Fine-tuned model written to " + c.outputDirectory + " (reloaded and checked).");
         return new TrainingResult(c.outputDirectory, data.labels(), history);
     }

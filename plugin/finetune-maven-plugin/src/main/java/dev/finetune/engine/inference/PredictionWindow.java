@@ -1,5 +1,6 @@
 package dev.finetune.engine.inference;
 
+import dev.finetune.engine.NativeHeap;
 import dev.finetune.engine.training.ProgressListener;
 import dev.finetune.runtime.FineTunedModel;
 import dev.finetune.runtime.encoding.BatchBudget;
@@ -26,6 +27,8 @@ public final class PredictionWindow {
 
     private final Window<LabeledText, float[]> window;
     private long paddedTokens;
+    // The first batch packs the weights and optimizes the serving graph; the rest free buffers of many shapes.
+    private final NativeHeap.Periodic trims = new NativeHeap.Periodic(8);
 
     /** {@code verb} names the work in the progress lines {@code log} gets after each window ("predicted 4,096 rows"). */
     public PredictionWindow(FineTunedModel model, BatchBudget budget, ProgressListener log, String verb, Sink sink) {
@@ -36,7 +39,9 @@ public final class PredictionWindow {
             }
             return List.of(Batches.predictInLengthOrder(encoded, budget, model.tokenizer().padId(), batch -> {
                 paddedTokens += (long) batch.rows() * batch.length();
-                return model.predict(batch);
+                float[][] output = model.predict(batch);
+                trims.afterStep();
+                return output;
             }));
         }, sink::accept, log, verb, "rows");
     }

@@ -1,5 +1,6 @@
 package dev.finetune.engine.training;
 
+import dev.finetune.engine.NativeHeap;
 import dev.finetune.engine.distributed.ClusterSpec;
 import dev.finetune.runtime.FineTuneException;
 import dev.finetune.runtime.encoding.Batch;
@@ -19,6 +20,9 @@ import java.util.Optional;
  * stopping early; a checkpoint after each epoch; resume from the newest checkpoint.
  */
 public final class Trainer {
+    /** Training steps between trims of the C heap: a trim takes a few milliseconds, a step hundreds. */
+    private static final int TRIM_INTERVAL = 16;
+
     /**
      * Loop settings; the graph holds the rest. Steps (the schedule, logging, evaluateEverySteps, early stopping) are
      * optimizer steps. An effective batch never spans two epochs, so the sums are empty at every checkpoint and a
@@ -116,6 +120,7 @@ public final class Trainer {
         int perEpoch = Batches.count(train.size(), effective);
         long total = (long) perEpoch * s.epochs();
         LearningRateSchedule schedule = LearningRateSchedule.of(s.learningRate(), total, s.warmupRatio(), s.schedule());
+        NativeHeap.Periodic trims = new NativeHeap.Periodic(TRIM_INTERVAL);
         for (int epoch = state.epochsDone; epoch < s.epochs() && !state.stoppedEarly; epoch++) {
             long started = System.nanoTime();
             List<Batch> batches = s.bucketByLength()
@@ -134,6 +139,7 @@ public final class Trainer {
                 Shard shard = Shard.of(batch, workers, cluster.index());
                 ClassifierSession.StepResult r = optimizerStep.run(shard.batch(), shard.real(), (float) lr, step + 1, s.beta1(), s.beta2());
                 long dt = System.nanoTime() - t0;
+                trims.afterStep();
                 if (b > 0 || epoch > state.epochsDone) {
                     timed += batch.rows();
                     timedNanos += dt;
@@ -185,6 +191,8 @@ public final class Trainer {
                     epoch + 1, s.epochs(), duration(seconds), lossSum / Math.max(1, examplesSeen), v.loss, accuracy(v.accuracy), v.examples));
             state.epochsDone = epoch + 1;
             checkpoints.save(session, state, state.epochsDone == s.epochs() || state.stoppedEarly);
+            // The validation's first run optimized its own graph, and the checkpoint went through buffers of its own.
+            NativeHeap.trim();
         }
         state.history.stoppedEarly = state.stoppedEarly;
         state.history.exportedStep = best.restoreBestIfWanted(state);

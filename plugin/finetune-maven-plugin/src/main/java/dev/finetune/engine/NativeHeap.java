@@ -1,0 +1,61 @@
+package dev.finetune.engine;
+
+import java.lang.management.ManagementFactory;
+import javax.management.JMException;
+import javax.management.ObjectName;
+
+/**
+ * Gives the C heap's free memory back to the operating system between the phases of a run.
+ *
+ * <p>glibc's malloc keeps what a process frees in its arenas, resident, for the next allocation; only the top of an
+ * arena is returned on its own. TensorFlow allocates and frees through it (graph imports, kernels' scratch, protobuf
+ * copies of graphs), so a run's resident memory keeps what its busiest phase once needed. {@code malloc_trim} hands
+ * those free pages back, and the JVM calls it on request: the diagnostic command {@code System.trim_native_heap}
+ * (JDK 17.0.9 and later, on glibc), reached here through its MBean, so no native code of our own is needed.
+ *
+ * <p>Measured on the benchmark's short texts (BERT-base, bfloat16, {@code train} then {@code evaluate} in one build):
+ * each trim hands back 30-120 MiB in 1-40 ms, and the build's peak went from 2,783 to 2,609 MiB. The one place that
+ * keeps its freed memory is TensorFlow's own allocator, which serves the next session from it.
+ */
+public final class NativeHeap {
+    private static final String OPERATION = "systemTrimNativeHeap";
+
+    private NativeHeap() {
+    }
+
+    /**
+     * Trims the C heap; returns the JVM's one-line report ("Trim native heap: RSS+Swap: 2604M->2470M (-133M)"), or
+     * null where the JVM or the C library cannot. Never fails a run.
+     */
+    public static String trim() {
+        try {
+            Object report = ManagementFactory.getPlatformMBeanServer().invoke(
+                    new ObjectName("com.sun.management:type=DiagnosticCommand"), OPERATION,
+                    new Object[] {new String[0]}, new String[] {String[].class.getName()});
+            return report == null ? null : report.toString().strip();
+        } catch (JMException | RuntimeException | LinkageError unavailable) {
+            return null;
+        }
+    }
+
+    /**
+     * Trims after the first of a loop's steps and then after every {@code interval}-th. Each training step or predicted
+     * batch frees what it allocated, in sizes that change with its batch's shape, and glibc keeps it: over an epoch
+     * that adds 40-80 MiB, which a trim every few steps keeps out of the peak. The first step also frees what
+     * TensorFlow's graph optimizer used on the session's first run.
+     */
+    public static final class Periodic {
+        private final int interval;
+        private long steps;
+
+        public Periodic(int interval) {
+            this.interval = interval;
+        }
+
+        public void afterStep() {
+            if (steps++ % interval == 0) {
+                trim();
+            }
+        }
+    }
+}
