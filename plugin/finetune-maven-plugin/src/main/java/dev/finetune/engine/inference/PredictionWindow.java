@@ -32,6 +32,8 @@ public final class PredictionWindow {
 
     /** {@code verb} names the work in the progress lines {@code log} gets after each window ("predicted 4,096 rows"). */
     public PredictionWindow(FineTunedModel model, BatchBudget budget, ProgressListener log, String verb, Sink sink) {
+        // Loading the model (its graph parsed and rewritten, its weights cast) freed what the first batch can do without.
+        NativeHeap.trim();
         this.window = new Window<>(budget, rows -> {
             List<EncodedExample> encoded = new ArrayList<>(rows.size());
             for (LabeledText row : rows) {

@@ -21,7 +21,7 @@ import java.util.Optional;
  */
 public final class Trainer {
     /** Training steps between trims of the C heap: a trim takes a few milliseconds, a step hundreds. */
-    private static final int TRIM_INTERVAL = 16;
+    private static final int TRIM_INTERVAL = 8;
 
     /**
      * Loop settings; the graph holds the rest. Steps (the schedule, logging, evaluateEverySteps, early stopping) are
