@@ -25,10 +25,13 @@ public final class PredictionWindow {
         void accept(long index, LabeledText row, float[] output);
     }
 
+    /** Batches between trims of the C heap ({@link NativeHeap}): a trim takes 1-40 ms, a batch hundreds. */
+    private static final int TRIM_INTERVAL = 8;
+
     private final Window<LabeledText, float[]> window;
     private long paddedTokens;
     // The first batch packs the weights and optimizes the serving graph; the rest free buffers of many shapes.
-    private final NativeHeap.Periodic trims = new NativeHeap.Periodic(8);
+    private final NativeHeap.Periodic trims = new NativeHeap.Periodic(TRIM_INTERVAL);
 
     /** {@code verb} names the work in the progress lines {@code log} gets after each window ("predicted 4,096 rows"). */
     public PredictionWindow(FineTunedModel model, BatchBudget budget, ProgressListener log, String verb, Sink sink) {
