@@ -1,7 +1,6 @@
 package dev.finetune.engine.export;
 
-import dev.finetune.engine.model.BiasAddRewrite;
-import dev.finetune.engine.model.GeluRewrite;
+import dev.finetune.engine.model.EncoderGraph;
 import dev.finetune.engine.training.ClassifierGraph;
 import dev.finetune.engine.training.ClassifierSession;
 import dev.finetune.runtime.FineTuneException;
@@ -59,11 +58,11 @@ public final class ModelExporter {
         if (encoderSignature.sequenceOutput() != null) {
             roots.add(encoderSignature.sequenceOutput());
         }
-        // The exported graph computes each GELU directly (the training detour only matters for gradients) and adds its
-        // dense layers' biases with BiasAdd again, the form serving fuses and packs. Tables that trained lazily looked
-        // their rows up with ResourceGather (LazyEmbeddings): the export reads them as a dense run's export does.
-        GraphDef pruned = GraphDefs.rewriteResourceGathers(
-                GraphDefs.prune(BiasAddRewrite.forInference(GeluRewrite.forInference(graph.toGraphDef())), roots));
+        // The exported graph computes each GELU directly (the training detour only matters for gradients), adds its
+        // dense layers' biases with BiasAdd and multiplies with BatchMatMulV2 again (EncoderGraph.forInference), the
+        // form serving fuses and packs. Tables that trained lazily looked their rows up with ResourceGather
+        // (LazyEmbeddings): the export reads them as a dense run's export does.
+        GraphDef pruned = GraphDefs.rewriteResourceGathers(GraphDefs.prune(EncoderGraph.forInference(graph.toGraphDef()), roots));
 
         SignatureDef.Builder sig = SignatureDef.newBuilder().setMethodName("tensorflow/serving/predict");
         var enc = model.encoder().signature();

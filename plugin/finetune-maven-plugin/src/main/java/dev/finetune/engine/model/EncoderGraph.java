@@ -13,8 +13,9 @@ import org.tensorflow.proto.SaverDef;
 
 /**
  * A SavedModel encoder made ready to train: function calls inlined, embedding look-ups made differentiable,
- * tanh GELUs made cheap to train through ({@link GeluRewrite}), pruned to the encoder's path and the model's own
- * restore op. Import {@link #graph()} into a fresh
+ * tanh GELUs made cheap to train through ({@link GeluRewrite}), dense layers' biases added as rows
+ * ({@link BiasAddRewrite}), batched products written as einsums ({@link BatchMatMulRewrite}), pruned to the encoder's
+ * path and the model's own restore op ({@link #forInference} undoes the rewrites for export). Import {@link #graph()} into a fresh
  * {@code Graph}, run {@link #restoreOp()} with {@link #restoreFilenameTensor()} fed {@link #variablesPrefix()},
  * and the pretrained weights are loaded.
  */
@@ -23,6 +24,20 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
 
     public static EncoderGraph prepare(SavedModelFile model, SignatureNames names) {
         return prepare(model, names, List.of());
+    }
+
+    /** The rewrites that only make training cheaper, in the order {@link #forInference} undoes them. */
+    private static GraphDef forTraining(GraphDef graph) {
+        return BatchMatMulRewrite.forTraining(BiasAddRewrite.forTraining(GeluRewrite.forTraining(graph)));
+    }
+
+    /**
+     * {@code graph} (a training graph that imported {@link #graph()}, or that graph itself) with the training-only
+     * rewrites undone: each GELU reads its value, biases are {@code BiasAdd}s, batched products {@code BatchMatMulV2}s:
+     * the form serving fuses and packs, and the one the export writes.
+     */
+    public static GraphDef forInference(GraphDef graph) {
+        return GeluRewrite.forInference(BiasAddRewrite.forInference(BatchMatMulRewrite.forInference(graph)));
     }
 
     /** Prepares the encoder, refusing it if it holds unsafe ops other than {@code allowedUnsafeOps} ({@link UnsafeOps}). */
@@ -57,7 +72,7 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
         UnsafeOps.checkSession(model, inlined, roots, allowedUnsafeOps);
         roots.add(restore);
         roots.add(filename);
-        graph = BiasAddRewrite.forTraining(GeluRewrite.forTraining(GraphDefs.dropColocation(GraphDefs.prune(graph, roots))));
+        graph = forTraining(GraphDefs.dropColocation(GraphDefs.prune(graph, roots)));
         ObjectGraphRestore.Completed complete = ObjectGraphRestore.complete(graph, model.metaGraph(), restore, filename, prefix,
                 model.directory());
         graph = complete.graph();

@@ -43,7 +43,8 @@ public final class ProfileStep {
                         .withEncoderDropout(encoderDropout).withLazyEmbeddings(lazyEmbeddings));
              ClassifierSession s = new ClassifierSession(g, settings)) {
             System.out.println("session: " + settings.describe() + "; tanh GELUs taking the training detour: "
-                    + dev.finetune.engine.model.GeluRewrite.count(enc.graph()) + "; lazy tables: " + g.lazyTables());
+                    + dev.finetune.engine.model.GeluRewrite.count(enc.graph()) + "; batched products as einsums: "
+                    + dev.finetune.engine.model.BatchMatMulRewrite.count(enc.graph()) + "; lazy tables: " + g.lazyTables());
             System.out.println("resident after building the graph and session: " + residentMiB() + " MiB");
             s.initializeFromPretrained();
             System.out.println("resident after restoring the pretrained weights: " + residentMiB() + " MiB");
@@ -110,6 +111,25 @@ public final class ProfileStep {
                 }
                 byPlace.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0])).limit(40).forEach(e ->
                         System.out.printf("  %s at %-90s %8.1f ms %4d ops%n", detail, e.getKey(), e.getValue()[0] / 1e3, e.getValue()[1]));
+            }
+            // -DnameDetail=REGEX: op time of the ops whose name (or, for gradients, label) matches, by op type.
+            String nameDetail = System.getProperty("nameDetail");
+            if (nameDetail != null) {
+                java.util.regex.Pattern pattern = java.util.regex.Pattern.compile(nameDetail);
+                Map<String, long[]> byType = new java.util.TreeMap<>();
+                long matched = 0;
+                for (var dev : meta.getStepStats().getDevStatsList()) {
+                    for (NodeExecStats n : dev.getNodeStatsList()) {
+                        if (pattern.matcher(n.getNodeName()).find() || pattern.matcher(n.getTimelineLabel()).find()) {
+                            long[] k = byType.computeIfAbsent(opType(n), x -> new long[2]);
+                            k[0] += n.getAllEndRelMicros();
+                            k[1]++;
+                            matched += n.getAllEndRelMicros();
+                        }
+                    }
+                }
+                System.out.printf("ops matching %s: %.1f ms%n", nameDetail, matched / 1e3);
+                byType.forEach((op, k) -> System.out.printf("  %-34s %8.1f ms %4d ops%n", op, k[0] / 1e3, k[1]));
             }
             final long sum = total;
             byOp.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0])).limit(25).forEach(e ->

@@ -170,8 +170,9 @@ class FusedOpsTest {
      */
     @Test
     void leavesAGeluAloneWhereFusingWouldChangeOrFail() {
-        // The SavedModel's functions are inlined the way the plugin reads it, so its GELUs are in the graph.
-        GraphDef inlined = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf2")), SignatureNames.auto()).graph();
+        // The SavedModel's functions are inlined the way the plugin reads it, so its GELUs are in the graph; the export's form.
+        GraphDef inlined = EncoderGraph.forInference(
+                EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf2")), SignatureNames.auto()).graph());
         List<GeluPattern.Match> gelus = GeluPattern.find(inlined);
         assertEquals(2, gelus.size());
         assertEquals(2, FusedGelu.of(inlined, false, false).fused());
@@ -188,7 +189,7 @@ class FusedOpsTest {
         assertEquals(List.of("^" + gelus.get(0).output().getName()), GraphDefs.byName(moved.graph()).get("after_x").getInputList());
 
         GraphDef tf1 = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf1")), SignatureNames.auto()).graph();
-        tf1 = dev.finetune.engine.model.GeluRewrite.forInference(tf1);
+        tf1 = EncoderGraph.forInference(tf1);
         tf1 = GraphDefs.prune(tf1, tf1.getNodeList().stream().map(NodeDef::getName).filter(n -> !n.contains("/finetune_gelu/")).toList());
         assertEquals(2, FusedGelu.of(tf1, false, false).fused());
         GraphDef.Builder transposed = tf1.toBuilder();
@@ -209,7 +210,8 @@ class FusedOpsTest {
      */
     @Test
     void packsOnlyDenseLayersWhoseWeightIsAVariable() {
-        GraphDef inlined = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf1")), SignatureNames.auto()).graph();
+        GraphDef inlined = EncoderGraph.forInference(
+                EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf1")), SignatureNames.auto()).graph());
         Map<String, NodeDef> nodes = GraphDefs.byName(inlined);
         Map<String, List<NodeDef>> consumers = GraphDefs.consumers(inlined);
         List<DenseLayer> dense = inlined.getNodeList().stream().map(x -> DenseLayer.under(nodes, consumers, x))
@@ -252,8 +254,8 @@ class FusedOpsTest {
      */
     @Test
     void aPackedLayerReadsABfloat16InputWithoutItsRoundTripThroughFloat32() {
-        // The form serving reads: the export puts training's bias adds back.
-        GraphDef prepared = dev.finetune.engine.model.BiasAddRewrite.forInference(
+        // The form serving reads: the export puts training's bias adds and products back.
+        GraphDef prepared = EncoderGraph.forInference(
                 EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf2")), SignatureNames.auto()).graph());
         // A control edge on the first GELU's product, which the fused op takes over on its result: the layer that now
         // reads that result before its cast must wait for it too.
