@@ -5,6 +5,7 @@ import java.util.Map;
 import java.util.Set;
 import org.tensorflow.Graph;
 import org.tensorflow.GraphOperation;
+import org.tensorflow.exceptions.TensorFlowException;
 import org.tensorflow.proto.AttrValue;
 import org.tensorflow.proto.DataType;
 import org.tensorflow.proto.GraphDef;
@@ -20,17 +21,24 @@ import org.tensorflow.proto.NodeDef;
  * 0.41-0.63, 2 cores, AVX512-BF16). {@code Einsum}'s gradient is two {@code Einsum}s, which oneDNN runs. So for training
  * each batched product becomes the {@code Einsum} that computes the same: {@code ...IK,...KJ->...IJ} when both operands
  * have the same rank (batch dimensions broadcast as the product's do; with none to broadcast, the gradient's sum over
- * them is a no-op), or {@code ABIK,KJ->ABIJ} for a sequence times a matrix (a Keras 3 dense layer), whose weight
- * gradient is then one contraction instead of a product per example summed afterwards. The labels are capitals, which
+ * them is a no-op), or {@code AIK,KJ->AIJ} for a sequence times a matrix (a Keras 3 dense layer; {@code ABIK,KJ->ABIJ}
+ * and so on for more batch dimensions), whose weight gradient is then one contraction instead of a product per example
+ * summed afterwards. The labels are capitals, which
  * the exporters' own einsums do not use, so {@link #forInference} finds the products this class wrote and makes them
- * {@code BatchMatMulV2} again for export (a model's own einsum written the same way would become the same product).
+ * {@code BatchMatMulV2} again for export (a model's own einsum written the same way would become the same product). The
+ * export computes what the model did but is not op for op the original: a TF1 {@code BatchMatMul} or a {@code
+ * BatchMatMulV3} of one type comes back as a {@code BatchMatMulV2}.
  *
  * <p>A product stays as it is when the graph does not fix its operands' ranks, when its first operand is a matrix, when
- * the ranks differ otherwise or exceed 10, or when it is not of one floating-point type throughout.
+ * the ranks differ otherwise, when a sequence times a matrix has more than 8 batch dimensions, or when it is not of one
+ * real floating-point type throughout.
  */
 public final class BatchMatMulRewrite {
     private static final Set<String> PRODUCTS = Set.of("BatchMatMul", "BatchMatMulV2", "BatchMatMulV3");
-    /** The types of Einsum's CPU kernels among those of the products. */
+    /**
+     * The real floating-point types, which Einsum's CPU kernels take. Not the complex ones, which Einsum also takes: a
+     * product's adj_x and adj_y conjugate, which these equations' transposes do not.
+     */
     private static final Set<DataType> TYPES = Set.of(DataType.DT_HALF, DataType.DT_BFLOAT16, DataType.DT_FLOAT, DataType.DT_DOUBLE);
     /** Labels of batch dimensions when the second operand has none (up to 8 of them). */
     private static final String BATCH = "ABCDEFGH";
@@ -87,9 +95,14 @@ public final class BatchMatMulRewrite {
         if (graph.getNodeList().stream().noneMatch(BatchMatMulRewrite::candidate)) {
             return out;
         }
-        // The caller imports the same graph later: one that does not import fails there with the model's own error.
+        // The caller imports the same graph later: one that does not import is left as it is, to fail there with the
+        // error it always had.
         try (Graph g = new Graph()) {
-            g.importGraphDef(graph);
+            try {
+                g.importGraphDef(graph);
+            } catch (TensorFlowException e) {
+                return out;
+            }
             for (NodeDef n : graph.getNodeList()) {
                 if (candidate(n)) {
                     GraphOperation op = g.operation(n.getName());

@@ -26,7 +26,7 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
         return prepare(model, names, List.of());
     }
 
-    /** The rewrites that only make training cheaper, in the order {@link #forInference} undoes them. */
+    /** The rewrites that only make training cheaper, applied in this order; {@link #forInference} undoes them in reverse. */
     private static GraphDef forTraining(GraphDef graph) {
         return BatchMatMulRewrite.forTraining(BiasAddRewrite.forTraining(GeluRewrite.forTraining(graph)));
     }

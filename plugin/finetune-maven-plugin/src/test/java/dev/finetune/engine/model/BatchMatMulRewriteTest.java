@@ -90,9 +90,15 @@ class BatchMatMulRewriteTest {
 
     /** The product rewritten has the same value and gradients, its gradient has no BatchMatMulV3, and export restores it. */
     private static void assertSameAndRestored(String op, long[] a, long[] b, boolean adjX, boolean adjY, String equation) {
-        GraphDef original = product(op, Shape.of(a), Shape.of(b), adjX, adjY);
+        assertSameAndRestored(op, Shape.of(a), Shape.of(b), a, b, adjX, adjY, equation);
+    }
+
+    /** As above, with the operands' shapes in the graph ({@code aShape}, {@code bShape}: -1 for a size it leaves open). */
+    private static void assertSameAndRestored(String op, Shape aShape, Shape bShape, long[] a, long[] b, boolean adjX, boolean adjY,
+            String equation) {
+        GraphDef original = product(op, aShape, bShape, adjX, adjY);
         GraphDef training = BatchMatMulRewrite.forTraining(original);
-        String what = op + " " + Shape.of(a) + " x " + Shape.of(b) + " adj " + adjX + "/" + adjY;
+        String what = op + " " + aShape + " x " + bShape + " adj " + adjX + "/" + adjY;
         assertEquals(1, BatchMatMulRewrite.count(training), what);
         NodeDef y = GraphDefs.byName(training).get("y");
         assertEquals("Einsum", y.getOp(), what);
@@ -132,6 +138,17 @@ class BatchMatMulRewriteTest {
     @Test
     void broadcastBatchDimensionsKeepTheirGradient() {
         assertSameAndRestored("BatchMatMulV2", new long[] {2, 3, 4, 5}, new long[] {1, 3, 5, 6}, false, false, "...IK,...KJ->...IJ");
+        assertSameAndRestored("BatchMatMulV2", new long[] {1, 3, 4, 5}, new long[] {2, 3, 5, 6}, false, false, "...IK,...KJ->...IJ");
+        assertSameAndRestored("BatchMatMulV2", new long[] {2, 1, 5, 4}, new long[] {1, 3, 6, 5}, true, true, "...KI,...JK->...IJ");
+    }
+
+    /** A batch the graph leaves open (as every exported encoder does) still fixes the rank, which is all the rewrite needs. */
+    @Test
+    void anOpenBatchSizeKeepsTheRewrite() {
+        assertSameAndRestored("BatchMatMulV2", Shape.of(-1, 3, 4, 5), Shape.of(-1, 3, 5, 6), new long[] {2, 3, 4, 5},
+                new long[] {2, 3, 5, 6}, false, false, "...IK,...KJ->...IJ");
+        assertSameAndRestored("BatchMatMulV2", Shape.of(-1, -1, 5), Shape.of(5, 6), new long[] {2, 7, 5}, new long[] {5, 6},
+                false, false, "AIK,KJ->AIJ");
     }
 
     /** Rank 3 both (one batch dimension), and the highest rank with named batch dimensions. */
