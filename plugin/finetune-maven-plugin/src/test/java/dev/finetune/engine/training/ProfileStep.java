@@ -80,35 +80,17 @@ public final class ProfileStep {
             long t0 = System.nanoTime();
             RunMetadata meta = s.traceStep(batch, 1e-5f, steps + 1, 0.9, 0.999);
             System.out.printf("traced step: %.3f s%n", (System.nanoTime() - t0) / 1e9);
-            Map<String, long[]> byOp = new HashMap<>();
-            long total = 0;
-            for (var dev : meta.getStepStats().getDevStatsList()) {
-                for (NodeExecStats n : dev.getNodeStatsList()) {
-                    String op = opType(n);
-                    long us = n.getAllEndRelMicros();
-                    byOp.computeIfAbsent(op, k -> new long[2])[0] += us;
-                    byOp.get(op)[1]++;
-                    total += us;
-                }
-            }
+            Map<String, long[]> byOp = tally(meta, n -> true, ProfileStep::opType, new HashMap<>());
+            long total = byOp.values().stream().mapToLong(k -> k[0]).sum();
             System.out.printf("op time summed over ops (both cores overlap): %.3f s%n", total / 1e6);
             printCasts(meta);
             // -DopDetail=Mul: that op's time by where in the graph it runs (its name with layer numbers dropped).
             String detail = System.getProperty("opDetail");
             if (detail != null) {
-                Map<String, long[]> byPlace = new java.util.TreeMap<>();
-                for (var dev : meta.getStepStats().getDevStatsList()) {
-                    for (NodeExecStats n : dev.getNodeStatsList()) {
-                        if (opType(n).equals(detail)) {
-                            // A gradient's own name says little; its label names what it reads.
-                            String place = (n.getNodeName().startsWith("gradients/") ? n.getTimelineLabel() : n.getNodeName())
-                                    .replaceAll("layer_\\d+", "layer_N").replaceAll("_\\d+\\b", "");
-                            long[] k = byPlace.computeIfAbsent(place, x -> new long[2]);
-                            k[0] += n.getAllEndRelMicros();
-                            k[1]++;
-                        }
-                    }
-                }
+                // A gradient's own name says little; its label names what it reads.
+                Map<String, long[]> byPlace = tally(meta, n -> opType(n).equals(detail),
+                        n -> (n.getNodeName().startsWith("gradients/") ? n.getTimelineLabel() : n.getNodeName())
+                                .replaceAll("layer_\\d+", "layer_N").replaceAll("_\\d+\\b", ""), new java.util.TreeMap<>());
                 byPlace.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0])).limit(40).forEach(e ->
                         System.out.printf("  %s at %-90s %8.1f ms %4d ops%n", detail, e.getKey(), e.getValue()[0] / 1e3, e.getValue()[1]));
             }
@@ -116,18 +98,10 @@ public final class ProfileStep {
             String nameDetail = System.getProperty("nameDetail");
             if (nameDetail != null) {
                 java.util.regex.Pattern pattern = java.util.regex.Pattern.compile(nameDetail);
-                Map<String, long[]> byType = new java.util.TreeMap<>();
-                long matched = 0;
-                for (var dev : meta.getStepStats().getDevStatsList()) {
-                    for (NodeExecStats n : dev.getNodeStatsList()) {
-                        if (pattern.matcher(n.getNodeName()).find() || pattern.matcher(n.getTimelineLabel()).find()) {
-                            long[] k = byType.computeIfAbsent(opType(n), x -> new long[2]);
-                            k[0] += n.getAllEndRelMicros();
-                            k[1]++;
-                            matched += n.getAllEndRelMicros();
-                        }
-                    }
-                }
+                Map<String, long[]> byType = tally(meta,
+                        n -> pattern.matcher(n.getNodeName()).find() || pattern.matcher(n.getTimelineLabel()).find(),
+                        ProfileStep::opType, new java.util.TreeMap<>());
+                long matched = byType.values().stream().mapToLong(k -> k[0]).sum();
                 System.out.printf("ops matching %s: %.1f ms%n", nameDetail, matched / 1e3);
                 byType.forEach((op, k) -> System.out.printf("  %-34s %8.1f ms %4d ops%n", op, k[0] / 1e3, k[1]));
             }
@@ -197,6 +171,21 @@ public final class ProfileStep {
             }
         }
         byProducer.forEach((kind, k) -> System.out.printf("  to float32 from %-40s %8.1f ms  %5d ops  %7.1f MiB%n", kind, k[0] / 1e3, k[1], k[2] / 1048576.0));
+    }
+
+    /** Op time (microseconds) and count of the traced nodes {@code which} takes, added into {@code into} by {@code key}. */
+    private static Map<String, long[]> tally(RunMetadata meta, java.util.function.Predicate<NodeExecStats> which,
+            java.util.function.Function<NodeExecStats, String> key, Map<String, long[]> into) {
+        for (var dev : meta.getStepStats().getDevStatsList()) {
+            for (NodeExecStats n : dev.getNodeStatsList()) {
+                if (which.test(n)) {
+                    long[] k = into.computeIfAbsent(key.apply(n), x -> new long[2]);
+                    k[0] += n.getAllEndRelMicros();
+                    k[1]++;
+                }
+            }
+        }
+        return into;
     }
 
     /** The op type of a traced node, read from its timeline label ("name = Op(inputs)"); else the node's name. */
