@@ -1,11 +1,9 @@
 package dev.finetune.engine.model;
 
+import dev.finetune.runtime.model.StaticShapes;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
-import org.tensorflow.Graph;
-import org.tensorflow.GraphOperation;
-import org.tensorflow.exceptions.TensorFlowException;
 import org.tensorflow.proto.AttrValue;
 import org.tensorflow.proto.DataType;
 import org.tensorflow.proto.GraphDef;
@@ -48,7 +46,17 @@ public final class BatchMatMulRewrite {
 
     /** The graph with every batched product whose operands' ranks are known written as an {@code Einsum}. */
     public static GraphDef forTraining(GraphDef graph) {
-        Map<String, String> equations = equations(graph);
+        try (StaticShapes shapes = new StaticShapes(graph)) {
+            return forTraining(graph, shapes);
+        }
+    }
+
+    /**
+     * {@link #forTraining(GraphDef)} with the operands' ranks read from {@code shapes}: those of {@code graph}'s tensors,
+     * or of a graph whose tensors of the same names have the same ranks.
+     */
+    public static GraphDef forTraining(GraphDef graph, StaticShapes shapes) {
+        Map<String, String> equations = equations(graph, shapes);
         if (equations.isEmpty()) {
             return graph;
         }
@@ -89,28 +97,15 @@ public final class BatchMatMulRewrite {
         return (int) graph.getNodeList().stream().filter(n -> adjoints(n) != null).count();
     }
 
-    /** The einsum equation of each product to rewrite, by node name: the ranks come from importing the graph. */
-    private static Map<String, String> equations(GraphDef graph) {
+    /** The einsum equation of each product to rewrite, by node name. */
+    private static Map<String, String> equations(GraphDef graph, StaticShapes shapes) {
         Map<String, String> out = new HashMap<>();
-        if (graph.getNodeList().stream().noneMatch(BatchMatMulRewrite::candidate)) {
-            return out;
-        }
-        // The caller imports the same graph later: one that does not import is left as it is, to fail there with the
-        // error it always had.
-        try (Graph g = new Graph()) {
-            try {
-                g.importGraphDef(graph);
-            } catch (TensorFlowException e) {
-                return out;
-            }
-            for (NodeDef n : graph.getNodeList()) {
-                if (candidate(n)) {
-                    GraphOperation op = g.operation(n.getName());
-                    String equation = equation(op.input(0).shape().numDimensions(), op.input(1).shape().numDimensions(),
-                            flag(n, "adj_x"), flag(n, "adj_y"));
-                    if (equation != null) {
-                        out.put(n.getName(), equation);
-                    }
+        for (NodeDef n : graph.getNodeList()) {
+            if (candidate(n)) {
+                // An unknown rank (or a graph that does not import, left to fail later where it always did) gives null.
+                String equation = equation(shapes.rank(n.getInput(0)), shapes.rank(n.getInput(1)), flag(n, "adj_x"), flag(n, "adj_y"));
+                if (equation != null) {
+                    out.put(n.getName(), equation);
                 }
             }
         }

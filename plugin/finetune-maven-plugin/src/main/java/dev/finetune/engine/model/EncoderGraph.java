@@ -4,6 +4,7 @@ import dev.finetune.runtime.model.FunctionInliner;
 import dev.finetune.runtime.model.GraphDefs;
 import dev.finetune.runtime.model.ModelException;
 import dev.finetune.runtime.model.SavedModelFile;
+import dev.finetune.runtime.model.StaticShapes;
 import dev.finetune.runtime.model.UnsafeOps;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -14,10 +15,11 @@ import org.tensorflow.proto.SaverDef;
 /**
  * A SavedModel encoder made ready to train: function calls inlined, embedding look-ups made differentiable,
  * tanh GELUs made cheap to train through ({@link GeluRewrite}), dense layers' biases added as rows
- * ({@link BiasAddRewrite}), batched products written as einsums ({@link BatchMatMulRewrite}), pruned to the encoder's
- * path and the model's own restore op ({@link #forInference} undoes the rewrites for export). Import {@link #graph()} into a fresh
- * {@code Graph}, run {@link #restoreOp()} with {@link #restoreFilenameTensor()} fed {@link #variablesPrefix()},
- * and the pretrained weights are loaded.
+ * ({@link BiasAddRewrite}), layer norms computed as fused batch norms ({@link LayerNormRewrite}), batched products
+ * written as einsums ({@link BatchMatMulRewrite}), pruned to the encoder's path and the model's own restore op
+ * ({@link #forInference} undoes the rewrites for export). Import {@link #graph()} into a fresh {@code Graph}, run
+ * {@link #restoreOp()} with {@link #restoreFilenameTensor()} fed {@link #variablesPrefix()}, and the pretrained weights
+ * are loaded.
  */
 public record EncoderGraph(GraphDef graph, EncoderSignature signature, String restoreOp,
                            String restoreFilenameTensor, Path variablesPrefix, int inlinedLevels) {
@@ -28,16 +30,21 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
 
     /** The rewrites that only make training cheaper, applied in this order; {@link #forInference} undoes them in reverse. */
     private static GraphDef forTraining(GraphDef graph) {
-        return BatchMatMulRewrite.forTraining(BiasAddRewrite.forTraining(GeluRewrite.forTraining(graph)));
+        GraphDef rewritten = BiasAddRewrite.forTraining(GeluRewrite.forTraining(graph));
+        // The layer-norm rewrite keeps every tensor's name and rank (a layer norm's output is a new node under the old
+        // name): the shapes of the graph before it serve the products' rewrite too, from one import.
+        try (StaticShapes shapes = new StaticShapes(rewritten)) {
+            return BatchMatMulRewrite.forTraining(LayerNormRewrite.forTraining(rewritten, shapes), shapes);
+        }
     }
 
     /**
      * {@code graph} (a training graph that imported {@link #graph()}, or that graph itself) with the training-only
-     * rewrites undone: each GELU reads its value, biases are {@code BiasAdd}s, batched products {@code BatchMatMulV2}s:
-     * the form serving fuses and packs, and the one the export writes.
+     * rewrites undone: each GELU reads its value, biases are {@code BiasAdd}s, layer norms their written ops, batched
+     * products {@code BatchMatMulV2}s: the form serving fuses and packs, and the one the export writes.
      */
     public static GraphDef forInference(GraphDef graph) {
-        return GeluRewrite.forInference(BiasAddRewrite.forInference(BatchMatMulRewrite.forInference(graph)));
+        return GeluRewrite.forInference(BiasAddRewrite.forInference(LayerNormRewrite.forInference(BatchMatMulRewrite.forInference(graph))));
     }
 
     /** Prepares the encoder, refusing it if it holds unsafe ops other than {@code allowedUnsafeOps} ({@link UnsafeOps}). */

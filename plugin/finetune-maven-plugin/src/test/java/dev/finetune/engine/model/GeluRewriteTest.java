@@ -2,13 +2,18 @@ package dev.finetune.engine.model;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.finetune.engine.TestFiles;
 import dev.finetune.engine.training.ClassifierSession;
+import dev.finetune.runtime.model.GeluPattern;
 import dev.finetune.runtime.model.GraphDefs;
+import dev.finetune.runtime.model.Nodes;
 import dev.finetune.runtime.model.SavedModelFile;
 import dev.finetune.runtime.model.ServingSignature;
+import java.util.List;
+import java.util.Map;
 import java.util.function.BiFunction;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
@@ -20,6 +25,7 @@ import org.tensorflow.ndarray.StdArrays;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.proto.GraphDef;
+import org.tensorflow.proto.NodeDef;
 import org.tensorflow.types.TFloat32;
 
 class GeluRewriteTest {
@@ -101,6 +107,31 @@ class GeluRewriteTest {
                     .noneMatch(n -> n.getOp().equals("StopGradient")), "export keeps the training detour");
             assertArrayEquals(before[0], run(served)[0], 1e-6f);
         }
+    }
+
+    /**
+     * An inlined function ends in a NoOp with a control edge on every node of its body: after the rewrite it waits on the
+     * new GELU, not on the chain's nodes, so training does not run the chain beside the detour; export runs it again.
+     */
+    @Test
+    void aNoOpWaitingOnTheChainDoesNotKeepItRunning() {
+        GraphDef original = graph(GeluRewriteTest::googleGelu);
+        GeluPattern.Match m = GeluPattern.find(original).get(0);
+        Map<String, NodeDef> nodes = GraphDefs.byName(original);
+        NodeDef.Builder done = NodeDef.newBuilder().setName("body_done").setOp("NoOp");
+        Nodes.between(nodes, m.output(), m.x()).forEach(n -> done.addInput("^" + n));
+        GraphDef withNoOp = original.toBuilder().addNode(done).build();
+
+        GraphDef training = GeluRewrite.forTraining(withNoOp);
+        Map<String, NodeDef> trained = GraphDefs.byName(training);
+        List<String> ops = GraphDefs.ancestors(training, List.of("body_done", "loss")).stream().map(n -> trained.get(n).getOp()).toList();
+        assertFalse(ops.contains("Tanh") || ops.contains("Pow"), ops.toString());
+        assertEquals(List.of("^" + m.output().getName()), trained.get("body_done").getInputList());
+        assertEquals(GeluRewrite.forTraining(training), training, "a rewritten graph is left as it is");
+
+        GraphDef served = GeluRewrite.forInference(training);
+        Map<String, NodeDef> restored = GraphDefs.byName(served);
+        assertTrue(GraphDefs.ancestors(served, List.of("body_done")).stream().anyMatch(n -> restored.get(n).getOp().equals("Tanh")));
     }
 
     @Test

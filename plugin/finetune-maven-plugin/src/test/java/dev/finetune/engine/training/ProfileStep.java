@@ -44,7 +44,8 @@ public final class ProfileStep {
              ClassifierSession s = new ClassifierSession(g, settings)) {
             System.out.println("session: " + settings.describe() + "; tanh GELUs taking the training detour: "
                     + dev.finetune.engine.model.GeluRewrite.count(enc.graph()) + "; batched products as einsums: "
-                    + dev.finetune.engine.model.BatchMatMulRewrite.count(enc.graph()) + "; lazy tables: " + g.lazyTables());
+                    + dev.finetune.engine.model.BatchMatMulRewrite.count(enc.graph()) + "; fused layer norms: "
+                    + dev.finetune.engine.model.LayerNormRewrite.count(enc.graph()) + "; lazy tables: " + g.lazyTables());
             System.out.println("resident after building the graph and session: " + residentMiB() + " MiB");
             s.initializeFromPretrained();
             System.out.println("resident after restoring the pretrained weights: " + residentMiB() + " MiB");

@@ -72,7 +72,7 @@ class FusedOpsTest {
         List<GeluPattern.Match> gelus = GeluPattern.find(meta.getGraphDef());
         assertEquals(2, gelus.size(), model + ": GELUs found");
         assertTrue(gelus.stream().allMatch(m -> m.approximate() == model.equals("tiny-bert-tf1")), model + ": GELU form");
-        List<FusedLayerNorm.Match> norms = FusedLayerNorm.find(meta.getGraphDef());
+        List<LayerNormPattern.Match> norms = LayerNormPattern.find(meta.getGraphDef());
         assertEquals(5, norms.size(), model + ": layer norms found");
 
         float[][] fused32;
@@ -299,8 +299,10 @@ class FusedOpsTest {
      */
     @Test
     void leavesALayerNormAloneWhereFusingWouldChangeOrFail() {
-        GraphDef inlined = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf1")), SignatureNames.auto()).graph();
-        List<FusedLayerNorm.Match> norms = FusedLayerNorm.find(inlined);
+        // The export's form: training computes its layer norms as fused batch norms (LayerNormRewrite).
+        GraphDef inlined = EncoderGraph.forInference(
+                EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf1")), SignatureNames.auto()).graph());
+        List<LayerNormPattern.Match> norms = LayerNormPattern.find(inlined);
         assertEquals(5, norms.size());
         long[] sequence = {-1, -1, 32};
         assertEquals(5, FusedLayerNorm.of(inlined, x -> sequence).fused());
@@ -309,7 +311,7 @@ class FusedOpsTest {
         assertEquals(0, FusedLayerNorm.of(inlined, x -> new long[] {32}).fused(), "1-D");
         assertEquals(0, FusedLayerNorm.of(inlined, x -> null).fused(), "unknown rank");
         assertEquals(0, FusedLayerNorm.of(inlined, x -> new long[] {-1, -1, 16}).fused(), "gamma not as long as the axis");
-        FusedLayerNorm.Match first = norms.get(0);
+        LayerNormPattern.Match first = norms.get(0);
         NodeDef mean = GraphDefs.byName(inlined).values().stream()
                 .filter(n -> n.getOp().equals("Mean") && Nodes.same(n.getInput(0), first.x()))
                 .findFirst().orElse(null);
@@ -319,7 +321,7 @@ class FusedOpsTest {
         assertEquals(4, FusedLayerNorm.of(read, x -> sequence).fused());
         // The same graph with its reductions over axis 2: the last axis of 3-D input only.
         GraphDef positive = withAxis(inlined, 2);
-        assertEquals(5, FusedLayerNorm.find(positive).size());
+        assertEquals(5, LayerNormPattern.find(positive).size());
         assertEquals(5, FusedLayerNorm.of(positive, x -> sequence).fused());
         assertEquals(0, FusedLayerNorm.of(positive, x -> new long[] {-1, 32}).fused());
     }

@@ -55,43 +55,6 @@ public final class LoadedGraph implements AutoCloseable {
         return fusing() && !"false".equalsIgnoreCase(System.getProperty(PACKING, "true"));
     }
 
-    /** Static shapes of a graph's tensors, from TensorFlow's shape inference on an import of it made on first use. */
-    private static final class Shapes implements AutoCloseable {
-        private final GraphDef graph;
-        private Graph imported;
-        private boolean failed;
-
-        Shapes(GraphDef graph) {
-            this.graph = graph;
-        }
-
-        /** The shape of {@code tensor} (-1 for an unknown dimension), or null when not even its rank is known. */
-        long[] of(String tensor) {
-            if (imported == null && !failed) {
-                imported = new Graph();
-                try {
-                    imported.importGraphDef(graph);
-                } catch (RuntimeException e) {
-                    // The real import, next, reports what is wrong with the graph; unknown shapes fuse nothing.
-                    failed = true;
-                }
-            }
-            try {
-                org.tensorflow.ndarray.Shape s = failed ? null : GraphDefs.output(imported, tensor).shape();
-                return s == null || s.isUnknown() ? null : s.asArray();
-            } catch (RuntimeException e) {
-                return null;
-            }
-        }
-
-        @Override
-        public void close() {
-            if (imported != null) {
-                imported.close();
-            }
-        }
-    }
-
     /** The SavedModel loader's session. */
     public static LoadedGraph of(SavedModelBundle bundle) {
         return new LoadedGraph(bundle.session(), 0, 0, 0, 0, bundle);
@@ -141,7 +104,7 @@ public final class LoadedGraph implements AutoCloseable {
         }
         int packedLayers = PackedDense.count(graph);
         if (settings.cpuOnly() && fusing() && FusedLayerNorm.supported(settings)) {
-            try (Shapes shapes = new Shapes(graph)) {
+            try (StaticShapes shapes = new StaticShapes(graph)) {
                 FusedLayerNorm.Rewrite rewrite = FusedLayerNorm.of(graph, shapes::of);
                 graph = rewrite.graph();
                 norms = rewrite.fused();

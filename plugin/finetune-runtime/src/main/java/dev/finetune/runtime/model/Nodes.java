@@ -21,8 +21,11 @@ import org.tensorflow.proto.TensorProto;
 import org.tensorflow.proto.TensorShapeProto;
 import org.tensorflow.types.TFloat32;
 
-/** What the serving rewrites ask of single nodes: operands, scalar constants, readers, and the nodes they add. */
-final class Nodes {
+/**
+ * What the graph rewrites ask of single nodes: operands, scalar constants, readers, and the nodes they add. The serving
+ * rewrites here use all of it; the training rewrites of the engine the few methods that are public.
+ */
+public final class Nodes {
     private static final double TOLERANCE = 1e-5;
 
     private Nodes() {
@@ -104,7 +107,7 @@ final class Nodes {
         return c.size() == 1 ? c.get(0) : null;
     }
 
-    static NodeDef floatConstant(String name, float[] values, long... shape) {
+    public static NodeDef floatConstant(String name, float[] values, long... shape) {
         TensorShapeProto.Builder s = TensorShapeProto.newBuilder();
         for (long d : shape) {
             s.addDim(TensorShapeProto.Dim.newBuilder().setSize(d));
@@ -117,7 +120,7 @@ final class Nodes {
                 .putAttr("value", AttrValue.newBuilder().setTensor(t).build()).build();
     }
 
-    static NodeDef intConstant(String name, long... values) {
+    public static NodeDef intConstant(String name, long... values) {
         TensorProto.Builder t = TensorProto.newBuilder().setDtype(DataType.DT_INT32)
                 .setTensorShape(TensorShapeProto.newBuilder().addDim(TensorShapeProto.Dim.newBuilder().setSize(values.length)));
         for (long v : values) {
@@ -143,7 +146,7 @@ final class Nodes {
         return !ref.startsWith("^") && (ref.indexOf(':') < 0 || ref.endsWith(":0"));
     }
 
-    static boolean isFloat(NodeDef n, String attr) {
+    public static boolean isFloat(NodeDef n, String attr) {
         return n.containsAttr(attr) && n.getAttrOrThrow(attr).getType() == DataType.DT_FLOAT;
     }
 
@@ -167,7 +170,7 @@ final class Nodes {
                 .putAttr("Truncate", AttrValue.newBuilder().setB(false).build()).build();
     }
 
-    static AttrValue type(DataType t) {
+    public static AttrValue type(DataType t) {
         return AttrValue.newBuilder().setType(t).build();
     }
 
@@ -223,7 +226,7 @@ final class Nodes {
      * The nodes that compute {@code output} from {@code x}: its ancestors up to, not including, x, leaving out
      * constants and variable reads (inputs of the computation, not part of it).
      */
-    static Set<String> between(Map<String, NodeDef> nodes, NodeDef output, String x) {
+    public static Set<String> between(Map<String, NodeDef> nodes, NodeDef output, String x) {
         String stop = GraphDefs.nodeName(x);
         Set<String> seen = new HashSet<>();
         Deque<NodeDef> todo = new ArrayDeque<>(List.of(output));
@@ -250,7 +253,7 @@ final class Nodes {
      * The control inputs a fused op takes over: those of the replaced output and of the nodes it removes, except edges
      * between them. The removed nodes are pure computations, so what ordered them now orders the fused op.
      */
-    static List<String> inheritedControlInputs(Map<String, NodeDef> nodes, NodeDef output, Set<String> removed) {
+    public static List<String> inheritedControlInputs(Map<String, NodeDef> nodes, NodeDef output, Set<String> removed) {
         LinkedHashSet<String> out = new LinkedHashSet<>();
         List<NodeDef> all = new ArrayList<>(List.of(output));
         removed.forEach(r -> all.add(nodes.get(r)));
@@ -268,11 +271,13 @@ final class Nodes {
     /**
      * Points every control edge on a removed node at the fused op that replaced it ({@code redirect}: removed node →
      * the fused output's name), without duplicates. Inlined functions end in a {@code NoOp} with a control edge on every
-     * node of their body; left alone, those edges would keep the removed chains running beside the fused ops.
+     * node of their body; left alone, those edges would keep the removed chains running beside the fused ops. Edges
+     * from the removed nodes themselves stay as they are: a rewrite that keeps them (unread) must not make them wait
+     * for their replacement.
      */
-    static void redirectControlInputs(GraphDef.Builder graph, Map<String, String> redirect) {
+    public static void redirectControlInputs(GraphDef.Builder graph, Map<String, String> redirect) {
         for (NodeDef.Builder n : graph.getNodeBuilderList()) {
-            if (n.getInputList().stream().noneMatch(i -> i.startsWith("^") && redirect.containsKey(i.substring(1)))) {
+            if (redirect.containsKey(n.getName()) || n.getInputList().stream().noneMatch(i -> i.startsWith("^") && redirect.containsKey(i.substring(1)))) {
                 continue;
             }
             List<String> inputs = new ArrayList<>();
