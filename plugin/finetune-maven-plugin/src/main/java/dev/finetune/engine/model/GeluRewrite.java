@@ -50,7 +50,7 @@ public final class GeluRewrite {
 
     /** The graph with every tanh GELU made cheap to train through ({@link GeluRewrite}). */
     public static GraphDef forTraining(GraphDef graph) {
-        Map<String, GeluPattern.Match> matches = new HashMap<>();
+        Map<String, List<NodeDef>> replacements = new HashMap<>();
         Map<String, NodeDef> nodes = GraphDefs.byName(graph);
         Map<String, String> redirect = new HashMap<>();
         for (GeluPattern.Match m : GeluPattern.find(graph)) {
@@ -58,30 +58,17 @@ public final class GeluRewrite {
             // The exact form's Erf and Erfc have gradients that keep only x alive: no detour needed. (A graph rewritten
             // before holds the renamed chains, which match too: left as they are.)
             if (m.approximate() && !name.endsWith(VALUE) && !nodes.containsKey(name + VALUE)) {
-                matches.put(name, m);
+                List<NodeDef> replacement = new ArrayList<>();
+                replacement.add(m.output().toBuilder().setName(name + VALUE).build());
+                replacement.addAll(detour(m));
+                replacements.put(name, replacement);
+                // An inlined function's NoOp waits on every node of its body: on the chain's, it would still run it.
                 Nodes.between(nodes, m.output(), m.x()).forEach(c -> redirect.put(c, name));
                 redirect.remove(name);
                 redirect.put(name + VALUE, name);
             }
         }
-        if (matches.isEmpty()) {
-            return graph;
-        }
-        GraphDef.Builder out = graph.toBuilder().clearNode();
-        List<NodeDef> added = new ArrayList<>();
-        for (NodeDef n : graph.getNodeList()) {
-            GeluPattern.Match m = matches.get(n.getName());
-            if (m == null) {
-                out.addNode(n);
-                continue;
-            }
-            out.addNode(n.toBuilder().setName(n.getName() + VALUE).build());
-            added.addAll(detour(m));
-        }
-        added.forEach(out::addNode);
-        // An inlined function's NoOp waits on every node of its body: on the chain's, it would still run it.
-        Nodes.redirectControlInputs(out, redirect);
-        return out.build();
+        return replacements.isEmpty() ? graph : Nodes.replaced(graph, replacements, redirect);
     }
 
     /** The graph with each rewritten GELU reading its value directly again: for export and serving. */

@@ -60,27 +60,16 @@ public final class LayerNormRewrite {
             List<NodeDef> fused = rewritten ? null : fused(m, nodes, shapes);
             if (fused != null) {
                 String name = m.output().getName();
-                replacements.put(name, fused);
+                List<NodeDef> replacement = new ArrayList<>();
+                replacement.add(m.output().toBuilder().setName(name + VALUE).build());
+                replacement.addAll(fused);
+                replacements.put(name, replacement);
+                // An inlined function's NoOp waits on every node of its body: on the written ops, it would still run them.
                 m.removed().forEach(r -> redirect.put(r, name));
                 redirect.put(name + VALUE, name);
             }
         }
-        if (replacements.isEmpty()) {
-            return graph;
-        }
-        GraphDef.Builder out = graph.toBuilder().clearNode();
-        for (NodeDef n : graph.getNodeList()) {
-            List<NodeDef> fused = replacements.get(n.getName());
-            if (fused == null) {
-                out.addNode(n);
-            } else {
-                out.addNode(n.toBuilder().setName(n.getName() + VALUE));
-                fused.forEach(out::addNode);
-            }
-        }
-        // An inlined function's NoOp waits on every node of its body: on the written ops, it would still run them.
-        Nodes.redirectControlInputs(out, redirect);
-        return out.build();
+        return replacements.isEmpty() ? graph : Nodes.replaced(graph, replacements, redirect);
     }
 
     /**
@@ -88,17 +77,10 @@ public final class LayerNormRewrite {
      * gone: for export and serving.
      */
     public static GraphDef forInference(GraphDef graph) {
-        Map<String, NodeDef> nodes = GraphDefs.byName(graph);
-        List<String> restored = new ArrayList<>();
-        for (String name : nodes.keySet()) {
-            if (name.endsWith(VALUE) && nodes.containsKey(base(name))) {
-                restored.add(base(name));
-            }
-        }
-        if (restored.isEmpty()) {
+        Set<String> training = rewrittenOutputs(GraphDefs.byName(graph));
+        if (training.isEmpty()) {
             return graph;
         }
-        Set<String> training = new HashSet<>(restored);
         GraphDef.Builder out = graph.toBuilder().clearNode();
         for (NodeDef n : graph.getNodeList()) {
             String name = n.getName();
@@ -114,8 +96,18 @@ public final class LayerNormRewrite {
 
     /** How many layer norms of {@code graph} run as one fused batch norm ({@link #forTraining}). */
     public static int count(GraphDef graph) {
-        Map<String, NodeDef> nodes = GraphDefs.byName(graph);
-        return (int) nodes.keySet().stream().filter(n -> n.endsWith(VALUE) && nodes.containsKey(base(n))).count();
+        return rewrittenOutputs(GraphDefs.byName(graph)).size();
+    }
+
+    /** The names of the layer norms {@link #forTraining} rewrote: those whose written output is kept beside them. */
+    private static Set<String> rewrittenOutputs(Map<String, NodeDef> nodes) {
+        Set<String> out = new HashSet<>();
+        for (String name : nodes.keySet()) {
+            if (name.endsWith(VALUE) && nodes.containsKey(base(name))) {
+                out.add(base(name));
+            }
+        }
+        return out;
     }
 
     private static String base(String valueName) {

@@ -297,7 +297,7 @@ public final class Nodes {
      * (the last under its name), and control edges on removed nodes pointed at the replacements
      * ({@link #redirectControlInputs}).
      */
-    static GraphDef replaced(GraphDef graph, Map<String, List<NodeDef>> replacements, Map<String, String> redirect) {
+    public static GraphDef replaced(GraphDef graph, Map<String, List<NodeDef>> replacements, Map<String, String> redirect) {
         GraphDef.Builder out = graph.toBuilder().clearNode();
         for (NodeDef n : graph.getNodeList()) {
             List<NodeDef> r = replacements.get(n.getName());
