@@ -10,10 +10,12 @@ import dev.finetune.engine.export.AtomicDirectory;
 import dev.finetune.engine.export.ModelExporter;
 import dev.finetune.engine.export.OutputLock;
 import dev.finetune.engine.model.EncoderGraph;
+import dev.finetune.engine.model.GeluRewrite;
 import dev.finetune.engine.model.ModelLocator;
 import dev.finetune.engine.model.Pooling;
 import dev.finetune.engine.model.SignatureNames;
 import dev.finetune.engine.model.SignatureResolver;
+import dev.finetune.engine.model.TrainingKernels;
 import dev.finetune.engine.training.CheckpointStore;
 import dev.finetune.engine.training.ClassifierGraph;
 import dev.finetune.engine.training.ClassifierSession;
@@ -167,7 +169,11 @@ public final class FineTuneEngine {
                     + " tokens and were truncated."));
         }
 
-        EncoderGraph encoder = EncoderGraph.prepare(savedModel, signatureNames(c), c.allowUnsafeOps);
+        // This plugin's kernels run on the CPU only: on a GPU, TensorFlow's ops keep the step there.
+        String device = c.device == null ? "auto" : c.device;
+        boolean onCpu = !device.startsWith("gpu") && devices.names().stream().noneMatch(d -> d.toUpperCase(java.util.Locale.ROOT).contains("GPU"))
+                && (device.equals("cpu") || Devices.visibleGpus() == 0);
+        EncoderGraph encoder = EncoderGraph.prepare(savedModel, signatureNames(c), c.allowUnsafeOps, onCpu);
         if (c.textPairColumn != null && encoder.signature().segmentIds() == null) {
             throw new ModelException("textPairColumn is set, but the model in " + modelDir + " has no segment-ids input to tell "
                     + "the two texts apart; name it with <segmentIds>.");
@@ -198,6 +204,10 @@ public final class FineTuneEngine {
              ClassifierSession session = worker == null ? new ClassifierSession(graph, settings) : new ClassifierSession(graph, worker)) {
             log.info("Device: " + (devices.count() > 1 ? devices.describe() : Devices.describe(c.device)) + ", " + settings.describe()
                     + ", TensorFlow " + org.tensorflow.TensorFlow.version() + ".");
+            if (onCpu && GeluRewrite.count(encoder.graph()) > 0 && !TrainingKernels.gelu()) {
+                log.info("The GELUs train through TensorFlow's ops, not this plugin's kernel (" + TrainingKernels.unavailable()
+                        + "): the same values, a slower step.");
+            }
             log.info(String.format("Model: %s (%s), %d encoder variables, %,d trainable parameters, hidden size %d, %s%s; task %s.",
                     modelDir, encoder.inlinedLevels() > 0 ? "TF2 functions inlined" : "TF1 graph",
                     graph.encoderVariables().size(), graph.trainableParameters(), graph.hiddenSize(),

@@ -28,9 +28,12 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
         return prepare(model, names, List.of());
     }
 
-    /** The rewrites that only make training cheaper, applied in this order; {@link #forInference} undoes them in reverse. */
-    private static GraphDef forTraining(GraphDef graph) {
-        GraphDef rewritten = BiasAddRewrite.forTraining(GeluRewrite.forTraining(graph));
+    /**
+     * The rewrites that only make training cheaper, applied in this order; {@link #forInference} undoes them in reverse.
+     * {@code cpuKernels}: the step runs on the CPU, where this plugin's own kernels ({@link TrainingKernels}) may serve.
+     */
+    private static GraphDef forTraining(GraphDef graph, boolean cpuKernels) {
+        GraphDef rewritten = BiasAddRewrite.forTraining(GeluRewrite.forTraining(graph, cpuKernels && TrainingKernels.gelu()));
         // The layer-norm rewrite keeps every tensor's name and rank (a layer norm's output is a new node under the old
         // name): the shapes of the graph before it serve the products' rewrite too, from one import.
         try (StaticShapes shapes = new StaticShapes(rewritten)) {
@@ -47,8 +50,17 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
         return GeluRewrite.forInference(BiasAddRewrite.forInference(LayerNormRewrite.forInference(BatchMatMulRewrite.forInference(graph))));
     }
 
-    /** Prepares the encoder, refusing it if it holds unsafe ops other than {@code allowedUnsafeOps} ({@link UnsafeOps}). */
+    /** Prepares the encoder to train on the CPU ({@link #prepare(SavedModelFile, SignatureNames, List, boolean)}). */
     public static EncoderGraph prepare(SavedModelFile model, SignatureNames names, List<String> allowedUnsafeOps) {
+        return prepare(model, names, allowedUnsafeOps, true);
+    }
+
+    /**
+     * Prepares the encoder, refusing it if it holds unsafe ops other than {@code allowedUnsafeOps} ({@link UnsafeOps});
+     * {@code cpuKernels} false when the step runs on a GPU, where this plugin's kernels (CPU only) would move each
+     * layer's activations to the host and back.
+     */
+    public static EncoderGraph prepare(SavedModelFile model, SignatureNames names, List<String> allowedUnsafeOps, boolean cpuKernels) {
         EncoderSignature original = SignatureResolver.resolve(model, names);
         SaverDef saver = model.metaGraph().getSaverDef();
         if (saver.getRestoreOpName().isEmpty() || saver.getFilenameTensorName().isEmpty()) {
@@ -79,7 +91,7 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
         UnsafeOps.checkSession(model, inlined, roots, allowedUnsafeOps);
         roots.add(restore);
         roots.add(filename);
-        graph = forTraining(GraphDefs.dropColocation(GraphDefs.prune(graph, roots)));
+        graph = forTraining(GraphDefs.dropColocation(GraphDefs.prune(graph, roots)), cpuKernels);
         ObjectGraphRestore.Completed complete = ObjectGraphRestore.complete(graph, model.metaGraph(), restore, filename, prefix,
                 model.directory());
         graph = complete.graph();

@@ -1,5 +1,6 @@
 package dev.finetune.engine.training;
 
+import dev.finetune.engine.model.TrainingKernels;
 import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.Operand;
@@ -7,6 +8,7 @@ import org.tensorflow.Output;
 import org.tensorflow.TensorFlow;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.family.TType;
 
 /**
  * Java gradients for ops of real encoders that TensorFlow's C++ gradient registry lacks. Registered once per
@@ -39,6 +41,13 @@ public final class CustomGradients {
             Operand<TFloat32> slope = tf.math.mul(tf.constant((float) (2.0 / Math.sqrt(Math.PI))),
                     tf.math.exp(tf.math.neg(tf.math.square(x))));
             return List.of(tf.math.mul(dy, slope));
+        });
+        // This plugin's GELU kernel (TrainingKernels) hands its derivative out as its second output: the gradient is one
+        // product, and no gradient flows into the derivative, which nothing but this reads.
+        TensorFlow.registerCustomGradient(TrainingKernels.GELU, (tf, op, grads) -> {
+            Operand<TType> dy = (Operand<TType>) grads.get(0);
+            Operand<TType> dydx = (Operand<TType>) op.output(1);
+            return List.of(tf.math.mul(dy, dydx));
         });
         // IdentityN (tf.custom_gradient, Keras) passes each gradient through.
         TensorFlow.registerCustomGradient("IdentityN", (tf, op, grads) -> passThrough(tf, op.numInputs(), grads));

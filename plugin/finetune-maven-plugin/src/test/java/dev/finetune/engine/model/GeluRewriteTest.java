@@ -4,9 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.finetune.engine.TestFiles;
 import dev.finetune.engine.training.ClassifierSession;
+import dev.finetune.engine.training.CustomGradients;
 import dev.finetune.runtime.model.GeluPattern;
 import dev.finetune.runtime.model.GraphDefs;
 import dev.finetune.runtime.model.Nodes;
@@ -16,6 +18,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.BiFunction;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
@@ -51,6 +55,17 @@ class GeluRewriteTest {
         return tf.math.mul(x, tf.math.mul(tf.constant(0.5f), tf.math.add(tf.constant(1f), tanh(tf, x))));
     }
 
+    /** TensorFlow 2.21's tf.nn.gelu(approximate=False) and Keras 3's "gelu": 0.5 * x * erfc(-x / sqrt 2). */
+    private static Operand<TFloat32> erfcGelu(Ops tf, Operand<TFloat32> x) {
+        return tf.math.mul(tf.math.mul(tf.constant(0.5f), x), tf.math.erfc(tf.math.mul(x, tf.constant((float) (-1 / Math.sqrt(2))))));
+    }
+
+    /** The older exact spelling: x * 0.5 * (1 + erf(x / sqrt 2)). */
+    private static Operand<TFloat32> erfGelu(Ops tf, Operand<TFloat32> x) {
+        return tf.math.mul(x, tf.math.mul(tf.constant(0.5f), tf.math.add(tf.constant(1f), tf.math.erf(tf.math.mul(x,
+                tf.constant((float) (1 / Math.sqrt(2))))))));
+    }
+
     /** The other common spelling: 0.5 * x * (1 + tanh(...)). */
     private static Operand<TFloat32> pythonGelu(Ops tf, Operand<TFloat32> x) {
         return tf.math.mul(tf.math.mul(tf.constant(0.5f), x), tf.math.add(tanh(tf, x), tf.constant(1f)));
@@ -73,6 +88,7 @@ class GeluRewriteTest {
 
     /** y and d loss / d x. */
     private static float[][] run(GraphDef def) {
+        CustomGradients.register();
         try (Graph g = new Graph()) {
             g.importGraphDef(def);
             Output<?>[] dx = g.addGradients(g.operation("loss").output(0), new Output<?>[] {g.operation("x").output(0)});
@@ -84,25 +100,30 @@ class GeluRewriteTest {
         }
     }
 
-    @Test
-    void bothSpellingsKeepTheirValueExactlyAndTheirGradient() {
+    @ParameterizedTest(name = "kernel {0}")
+    @ValueSource(booleans = {false, true})
+    void bothSpellingsKeepTheirValueAndTheirGradient(boolean kernel) {
+        assumeTrue(!kernel || TrainingKernels.gelu(), "no training kernels on this platform");
         for (BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>> gelu : java.util.List.<BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>>>of(
                 GeluRewriteTest::googleGelu, GeluRewriteTest::pythonGelu)) {
             GraphDef original = graph(gelu);
-            GraphDef rewritten = GeluRewrite.forTraining(original);
+            GraphDef rewritten = GeluRewrite.forTraining(original, kernel);
             assertEquals(1, GeluRewrite.count(rewritten));
             float[][] before = run(original);
             float[][] after = run(rewritten);
             // Equal up to kernel choice: Grappler may fuse the untouched chain, not the one with extra consumers.
-            assertArrayEquals(before[0], after[0], 1e-6f, "the value must not change");
             for (int i = 0; i < X.length; i++) {
+                assertEquals(before[0][i], after[0][i], 1e-6 * Math.max(1, Math.abs(before[0][i])), "value at x=" + X[i]);
                 assertEquals(before[1][i], after[1][i], 2e-5 * Math.max(1, Math.abs(before[1][i])), "gradient at x=" + X[i]);
             }
-            // The backward pass reaches x only through the stopped derivative.
-            assertTrue(rewritten.getNodeList().stream().anyMatch(n -> n.getOp().equals("StopGradient")));
+            // The backward pass reaches x only through the derivative: the stopped one, or the kernel's second output.
+            assertTrue(rewritten.getNodeList().stream().anyMatch(n -> n.getOp().equals(kernel ? TrainingKernels.GELU : "StopGradient")));
+            assertEquals(kernel, rewritten.getNodeList().stream().noneMatch(n -> n.getOp().equals("StopGradient")));
 
             GraphDef served = GeluRewrite.forInference(rewritten);
             assertEquals(0, GeluRewrite.count(GraphDefs.prune(served, java.util.List.of("loss"))));
+            assertTrue(GraphDefs.prune(served, java.util.List.of("loss")).getNodeList().stream()
+                    .noneMatch(n -> n.getOp().equals(TrainingKernels.GELU)), "export keeps the kernel");
             assertTrue(GraphDefs.prune(served, java.util.List.of("loss")).getNodeList().stream()
                     .noneMatch(n -> n.getOp().equals("StopGradient")), "export keeps the training detour");
             assertArrayEquals(before[0], run(served)[0], 1e-6f);
@@ -113,8 +134,10 @@ class GeluRewriteTest {
      * An inlined function ends in a NoOp with a control edge on every node of its body: after the rewrite it waits on the
      * new GELU, not on the chain's nodes, so training does not run the chain beside the detour; export runs it again.
      */
-    @Test
-    void aNoOpWaitingOnTheChainDoesNotKeepItRunning() {
+    @ParameterizedTest(name = "kernel {0}")
+    @ValueSource(booleans = {false, true})
+    void aNoOpWaitingOnTheChainDoesNotKeepItRunning(boolean kernel) {
+        assumeTrue(!kernel || TrainingKernels.gelu(), "no training kernels on this platform");
         GraphDef original = graph(GeluRewriteTest::googleGelu);
         GeluPattern.Match m = GeluPattern.find(original).get(0);
         Map<String, NodeDef> nodes = GraphDefs.byName(original);
@@ -122,22 +145,47 @@ class GeluRewriteTest {
         Nodes.between(nodes, m.output(), m.x()).forEach(n -> done.addInput("^" + n));
         GraphDef withNoOp = original.toBuilder().addNode(done).build();
 
-        GraphDef training = GeluRewrite.forTraining(withNoOp);
+        GraphDef training = GeluRewrite.forTraining(withNoOp, kernel);
         Map<String, NodeDef> trained = GraphDefs.byName(training);
         List<String> ops = GraphDefs.ancestors(training, List.of("body_done", "loss")).stream().map(n -> trained.get(n).getOp()).toList();
         assertFalse(ops.contains("Tanh") || ops.contains("Pow"), ops.toString());
         assertEquals(List.of("^" + m.output().getName()), trained.get("body_done").getInputList());
-        assertEquals(GeluRewrite.forTraining(training), training, "a rewritten graph is left as it is");
+        assertEquals(GeluRewrite.forTraining(training, kernel), training, "a rewritten graph is left as it is");
 
         GraphDef served = GeluRewrite.forInference(training);
         Map<String, NodeDef> restored = GraphDefs.byName(served);
         assertTrue(GraphDefs.ancestors(served, List.of("body_done")).stream().anyMatch(n -> restored.get(n).getOp().equals("Tanh")));
     }
 
+    /** With the kernel, exact GELUs train through it too; without, their chain is left as it is. */
+    @Test
+    void exactGelusTakeTheKernel() {
+        for (BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>> gelu : List.<BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>>>of(
+                GeluRewriteTest::erfcGelu, GeluRewriteTest::erfGelu)) {
+            GraphDef original = graph(gelu);
+            assertEquals(original, GeluRewrite.forTraining(original, false));
+            assumeTrue(TrainingKernels.gelu(), "no training kernels on this platform");
+            GraphDef rewritten = GeluRewrite.forTraining(original, true);
+            assertEquals(1, GeluRewrite.count(rewritten));
+            NodeDef kernel = rewritten.getNodeList().stream().filter(n -> n.getOp().equals(TrainingKernels.GELU)).findFirst().orElseThrow();
+            assertFalse(kernel.getAttrOrThrow("approximate").getB());
+            float[][] before = run(original);
+            float[][] after = run(rewritten);
+            for (int i = 0; i < X.length; i++) {
+                assertEquals(before[0][i], after[0][i], 1e-6 * Math.max(1, Math.abs(before[0][i])), "value at x=" + X[i]);
+                assertEquals(before[1][i], after[1][i], 2e-5 * Math.max(1, Math.abs(before[1][i])), "gradient at x=" + X[i]);
+            }
+            GraphDef served = GraphDefs.prune(GeluRewrite.forInference(rewritten), List.of("loss"));
+            assertTrue(served.getNodeList().stream().noneMatch(n -> n.getOp().equals(TrainingKernels.GELU)));
+            assertArrayEquals(before[0], run(served)[0], 1e-6f);
+        }
+    }
+
     @Test
     void leavesOtherGraphsAlone() {
         GraphDef exact = graph((tf, x) -> tf.math.mul(x, tf.math.tanh(x))); // not a GELU
         assertEquals(exact, GeluRewrite.forTraining(exact));
+        assertEquals(exact, GeluRewrite.forTraining(exact, true));
     }
 
     @Test
@@ -145,6 +193,6 @@ class GeluRewriteTest {
         EncoderGraph enc = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf1")), SignatureNames.auto());
         assertEquals(2, GeluRewrite.count(enc.graph()), "one GELU per layer");
         EncoderGraph tf2 = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf2")), SignatureNames.auto());
-        assertEquals(0, GeluRewrite.count(tf2.graph()), "exact (erf) GELU is left as it is");
+        assertEquals(TrainingKernels.gelu() ? 2 : 0, GeluRewrite.count(tf2.graph()), "exact (erf) GELU takes the kernel, or is left as it is");
     }
 }

@@ -42,8 +42,10 @@ public final class ProfileStep {
                 new ClassifierGraph.Settings("pooled", 0.1, 1, 0.9, 0.999, 1e-6, weightDecay, maxGradNorm)
                         .withEncoderDropout(encoderDropout).withLazyEmbeddings(lazyEmbeddings));
              ClassifierSession s = new ClassifierSession(g, settings)) {
-            System.out.println("session: " + settings.describe() + "; tanh GELUs taking the training detour: "
-                    + dev.finetune.engine.model.GeluRewrite.count(enc.graph()) + "; batched products as einsums: "
+            System.out.println("session: " + settings.describe() + "; GELUs rewritten: "
+                    + dev.finetune.engine.model.GeluRewrite.count(enc.graph()) + " ("
+                    + (dev.finetune.engine.model.TrainingKernels.gelu() ? "the plugin's kernel" : "TensorFlow's ops: "
+                    + dev.finetune.engine.model.TrainingKernels.unavailable()) + "); batched products as einsums: "
                     + dev.finetune.engine.model.BatchMatMulRewrite.count(enc.graph()) + "; fused layer norms: "
                     + dev.finetune.engine.model.LayerNormRewrite.count(enc.graph()) + "; lazy tables: " + g.lazyTables());
             System.out.println("resident after building the graph and session: " + residentMiB() + " MiB");

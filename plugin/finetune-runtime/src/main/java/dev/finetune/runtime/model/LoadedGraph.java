@@ -47,7 +47,8 @@ public final class LoadedGraph implements AutoCloseable {
      */
     public static final String PACKING = "finetune.packWeights";
 
-    private static boolean fusing() {
+    /** Whether {@link #FUSING} leaves the fusions on (training's own kernels follow it too). */
+    public static boolean fusing() {
         return !"false".equalsIgnoreCase(System.getProperty(FUSING, "true"));
     }
 

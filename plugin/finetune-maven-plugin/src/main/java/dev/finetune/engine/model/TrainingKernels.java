@@ -1,0 +1,82 @@
+package dev.finetune.engine.model;
+
+import dev.finetune.runtime.model.LoadedGraph;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Locale;
+import org.tensorflow.TensorFlow;
+import org.tensorflow.proto.OpDef;
+
+/**
+ * This plugin's own TensorFlow kernels for training ({@code src/main/c/finetune_kernels.c}), loaded once per JVM.
+ *
+ * <p>The build compiles them on Linux x86-64 into the jar; TensorFlow loads them from a copy in a temporary file (a
+ * shared library cannot be mapped from inside a jar), deleted once loaded. Where the jar has none for the platform, or
+ * the library does not load, or {@link LoadedGraph#FUSING} is {@code false}, training uses TensorFlow's own ops for
+ * the same values ({@link #unavailable} says why); nothing else changes, and no exported model ever names these ops.
+ */
+public final class TrainingKernels {
+    /** The op computing the tanh GELU and its derivative in one pass ({@link GeluRewrite}). */
+    public static final String GELU = "FinetuneGelu";
+
+    private static final String LIBRARY = "libfinetune_kernels.so";
+    private static String unavailable;
+    private static boolean loaded;
+
+    private TrainingKernels() {
+    }
+
+    /** Whether {@link #GELU} can run in this JVM (loading the library on the first call). */
+    public static synchronized boolean gelu() {
+        if (!LoadedGraph.fusing()) {
+            return false;
+        }
+        if (!loaded && unavailable == null) {
+            unavailable = load();
+            loaded = unavailable == null;
+        }
+        return loaded;
+    }
+
+    /** Why the kernels are not used, or null when they are. */
+    public static synchronized String unavailable() {
+        return gelu() ? null : LoadedGraph.fusing() ? unavailable : LoadedGraph.FUSING + " is false";
+    }
+
+    private static String load() {
+        // Another class loader of this JVM (a second plugin realm) may have loaded it: TensorFlow keeps one registry.
+        if (TensorFlow.registeredOpList().getOpList().stream().map(OpDef::getName).anyMatch(GELU::equals)) {
+            return null;
+        }
+        String platform = platform();
+        String resource = "/dev/finetune/engine/kernels/" + platform + "/" + LIBRARY;
+        try (InputStream in = TrainingKernels.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                return "this plugin was built without kernels for " + platform;
+            }
+            Path copy = Files.createTempFile("finetune-kernels-", ".so");
+            try {
+                Files.copy(in, copy, StandardCopyOption.REPLACE_EXISTING);
+                boolean registered = TensorFlow.loadLibrary(copy.toString()).getOpList().stream().map(OpDef::getName)
+                        .anyMatch(GELU::equals);
+                return registered ? null : "the kernel library registered no " + GELU;
+            } finally {
+                // The loaded library stays mapped; the file is not needed any more.
+                Files.deleteIfExists(copy);
+            }
+        } catch (IOException | RuntimeException | UnsatisfiedLinkError e) {
+            // A kernel only makes training faster: whatever stops it loading, training goes on without it.
+            return "the kernel library did not load: " + e.getMessage();
+        }
+    }
+
+    private static String platform() {
+        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
+        return (os.startsWith("linux") ? "linux" : os.replace(' ', '-')) + "-"
+                + (arch.equals("amd64") || arch.equals("x86_64") ? "x86_64" : arch);
+    }
+}

@@ -1,0 +1,191 @@
+package dev.finetune.engine.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.finetune.runtime.model.LoadedGraph;
+import dev.finetune.runtime.model.ServingSignature;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.tensorflow.Graph;
+import org.tensorflow.GraphOperation;
+import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.StdArrays;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TBfloat16;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TFloat64;
+import org.tensorflow.types.family.TType;
+
+/** The plugin's own training kernels ({@code src/main/c/finetune_kernels.c}) against TensorFlow's and plain Java arithmetic. */
+class TrainingKernelsTest {
+    /** Enough elements for one slice per core and a last block shorter than the kernel's 1,024. */
+    private static final int N = 3 * (1 << 16) + 777;
+
+    /** Where the build compiles the kernels (the pom's training-kernels profile): there they must load. */
+    static boolean built() {
+        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch", "");
+        return os.startsWith("linux") && arch.equals("amd64") && Files.exists(Path.of("/usr/bin/gcc"));
+    }
+
+    @Test
+    void loadWhereTheBuildCompiledThem() {
+        assumeTrue(built(), "the build compiles the kernels on Linux x86-64 with gcc only");
+        assertTrue(TrainingKernels.gelu(), TrainingKernels.unavailable());
+    }
+
+    @Test
+    void fuseOpsFalseTurnsThemOff() {
+        String before = System.getProperty(LoadedGraph.FUSING);
+        System.setProperty(LoadedGraph.FUSING, "false");
+        try {
+            assertFalse(TrainingKernels.gelu());
+            assertEquals(LoadedGraph.FUSING + " is false", TrainingKernels.unavailable());
+        } finally {
+            if (before == null) {
+                System.clearProperty(LoadedGraph.FUSING);
+            } else {
+                System.setProperty(LoadedGraph.FUSING, before);
+            }
+        }
+    }
+
+    /** GELU and its derivative in double, from the tanh form (not the kernel's sigmoid form). */
+    private static double[] gelu(double x) {
+        double c = Math.sqrt(2 / Math.PI);
+        double t = Math.tanh(c * (x + 0.044715 * x * x * x));
+        return new double[] {0.5 * x * (1 + t), 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)};
+    }
+
+    private static float[] inputs() {
+        Random random = new Random(7);
+        float[] x = new float[N];
+        for (int i = 0; i < N; i++) {
+            x[i] = (float) (random.nextGaussian() * 3);
+        }
+        // The tails, where the exponential is clamped, and the special values.
+        float[] special = {0f, -0f, 1e-30f, -1e-30f, 20f, -20f, 100f, -100f, 1e4f, -1e4f, Float.NaN};
+        System.arraycopy(special, 0, x, 0, special.length);
+        return x;
+    }
+
+    /** Exact GELU and its derivative in double: x Phi(x) and Phi(x) + x phi(x), Phi from TensorFlow's double erfc. */
+    private static double[][] exactGelu(float[] x) {
+        double[] xs = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            xs[i] = -x[i] / Math.sqrt(2);
+        }
+        double[] erfc;
+        try (Graph g = new Graph(); Session s = new Session(g); TFloat64 in = TFloat64.tensorOf(StdArrays.ndCopyOf(xs))) {
+            Ops tf = Ops.create(g);
+            Placeholder<TFloat64> p = tf.placeholder(TFloat64.class);
+            try (Result r = s.runner().feed(p, in).fetch(tf.math.erfc(p)).run()) {
+                TFloat64 out = (TFloat64) r.get(0);
+                erfc = new double[x.length];
+                for (int i = 0; i < x.length; i++) {
+                    erfc[i] = out.getDouble(i);
+                }
+            }
+        }
+        double[][] out = new double[2][x.length];
+        for (int i = 0; i < x.length; i++) {
+            double cdf = 0.5 * erfc[i];
+            out[0][i] = x[i] * cdf;
+            out[1][i] = cdf + x[i] * Math.exp(-0.5 * x[i] * x[i]) / Math.sqrt(2 * Math.PI);
+        }
+        return out;
+    }
+
+    /** The kernel's two outputs, as float32, on x given in {@code type}, the tanh form. */
+    private static float[][] run(float[] x, Class<? extends TType> type) {
+        return run(x, type, true);
+    }
+
+    /** The kernel's two outputs, as float32, on x given in {@code type}. */
+    private static float[][] run(float[] x, Class<? extends TType> type, boolean approximate) {
+        assumeTrue(TrainingKernels.gelu(), "no training kernels on this platform");
+        try (Graph g = new Graph(); Session s = new Session(g); TFloat32 in = TFloat32.tensorOf(StdArrays.ndCopyOf(x))) {
+            Ops tf = Ops.create(g);
+            Placeholder<TFloat32> p = tf.withName("x").placeholder(TFloat32.class);
+            Operand<?> typed = type == TFloat32.class ? p : tf.dtypes.cast(p, TBfloat16.class);
+            GraphOperation k = g.opBuilder(TrainingKernels.GELU, "gelu", tf.scope()).addInput(typed.asOutput())
+                    .setAttr("approximate", approximate).build();
+            Operand<TFloat32> y = tf.dtypes.cast(k.output(0), TFloat32.class);
+            Operand<TFloat32> d = tf.dtypes.cast(k.output(1), TFloat32.class);
+            try (Result r = s.runner().feed(p, in).fetch(y).fetch(d).run()) {
+                return new float[][] {ServingSignature.floats(r.get(0)), ServingSignature.floats(r.get(1))};
+            }
+        }
+    }
+
+    @Test
+    void float32IsTheGeluAndItsDerivative() {
+        float[] x = inputs();
+        float[][] out = run(x, TFloat32.class);
+        for (int i = 0; i < N; i++) {
+            if (Float.isNaN(x[i])) {
+                assertTrue(Float.isNaN(out[0][i]) && Float.isNaN(out[1][i]), "NaN in, NaN out");
+                continue;
+            }
+            double[] expected = gelu(x[i]);
+            assertEquals(expected[0], out[0][i], 1e-6 * Math.max(1, Math.abs(expected[0])), "gelu(" + x[i] + ")");
+            assertEquals(expected[1], out[1][i], 2e-6 * Math.max(1, Math.abs(expected[1])), "gelu'(" + x[i] + ")");
+        }
+    }
+
+    /** The exact form keeps its relative precision in the lower tail, where x Phi(x) is tiny but not 0. */
+    @Test
+    void float32IsTheExactGeluAndItsDerivative() {
+        float[] x = inputs();
+        float[][] out = run(x, TFloat32.class, false);
+        double[][] expected = exactGelu(x);
+        for (int i = 0; i < N; i++) {
+            if (Float.isNaN(x[i])) {
+                assertTrue(Float.isNaN(out[0][i]) && Float.isNaN(out[1][i]), "NaN in, NaN out");
+                continue;
+            }
+            double y = expected[0][i];
+            // Relative to the value: the exponent -x^2/2 is rounded in float32, so in the tail the error grows with x^2.
+            double relative = 2e-6 * Math.max(1, x[i] * x[i] / 16);
+            assertEquals(y, out[0][i], Math.max(relative * Math.abs(y), 1e-30), "gelu(" + x[i] + ")");
+            assertEquals(expected[1][i], out[1][i], 2e-6 * Math.max(1, Math.abs(expected[1][i])), "gelu'(" + x[i] + ")");
+        }
+    }
+
+    /** bfloat16 is computed in float32 and rounded to nearest even, as TensorFlow's casts round; both forms. */
+    @ParameterizedTest(name = "approximate {0}")
+    @ValueSource(booleans = {true, false})
+    void bfloat16IsTheFloat32ResultRounded(boolean approximate) {
+        float[] x = inputs();
+        float[] widened = new float[N];
+        for (int i = 0; i < N; i++) {
+            widened[i] = bfloat16(x[i]);
+        }
+        float[][] exact = run(widened, TFloat32.class, approximate);
+        float[][] rounded = run(x, TBfloat16.class, approximate);
+        for (int i = 0; i < N; i++) {
+            assertEquals(bfloat16(exact[0][i]), rounded[0][i], "gelu(" + widened[i] + ")");
+            assertEquals(bfloat16(exact[1][i]), rounded[1][i], "gelu'(" + widened[i] + ")");
+        }
+    }
+
+    /** float32 rounded to the nearest bfloat16 (ties to even), widened back. */
+    private static float bfloat16(float f) {
+        if (Float.isNaN(f)) {
+            return f;
+        }
+        int b = Float.floatToRawIntBits(f);
+        return Float.intBitsToFloat(((b + 0x7FFF + ((b >>> 16) & 1)) >>> 16) << 16);
+    }
+}
