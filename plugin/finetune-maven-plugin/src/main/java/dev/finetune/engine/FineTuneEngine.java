@@ -10,7 +10,6 @@ import dev.finetune.engine.export.AtomicDirectory;
 import dev.finetune.engine.export.ModelExporter;
 import dev.finetune.engine.export.OutputLock;
 import dev.finetune.engine.model.EncoderGraph;
-import dev.finetune.engine.model.GeluRewrite;
 import dev.finetune.engine.model.ModelLocator;
 import dev.finetune.engine.model.Pooling;
 import dev.finetune.engine.model.SignatureNames;
@@ -30,6 +29,7 @@ import dev.finetune.runtime.encoding.Batch;
 import dev.finetune.runtime.encoding.Batches;
 import dev.finetune.runtime.encoding.EncodedExample;
 import dev.finetune.runtime.model.Devices;
+import dev.finetune.runtime.model.GeluPattern;
 import dev.finetune.runtime.model.ModelException;
 import dev.finetune.runtime.model.ModelInfo;
 import dev.finetune.runtime.model.SavedModelFile;
@@ -57,6 +57,8 @@ public final class FineTuneEngine {
     }
 
     public static TrainingResult train(FineTuneConfig c, ProgressListener log) {
+        // The kernel library edits the process environment as it loads (TrainingKernels): before any graph of this run.
+        TrainingKernels.gelu();
         List<String> problems = new ArrayList<>(c.problems());
         if (c.outputDirectory == null) {
             throw invalid(problems);
@@ -171,9 +173,10 @@ public final class FineTuneEngine {
 
         // This plugin's kernels run on the CPU only: on a GPU, TensorFlow's ops keep the step there.
         String device = c.device == null ? "auto" : c.device;
-        boolean onCpu = !device.startsWith("gpu") && devices.names().stream().noneMatch(d -> d.toUpperCase(java.util.Locale.ROOT).contains("GPU"))
-                && (device.equals("cpu") || Devices.visibleGpus() == 0);
-        EncoderGraph encoder = EncoderGraph.prepare(savedModel, signatureNames(c), c.allowUnsafeOps, onCpu);
+        boolean onCpu = devices.names().isEmpty() ? !device.startsWith("gpu") && (device.equals("cpu") || Devices.visibleGpus() == 0)
+                : devices.names().stream().allMatch(d -> d.toUpperCase(java.util.Locale.ROOT).contains("CPU"));
+        int kernelThreads = onCpu ? TrainingKernels.threads(c.intraOpThreads, devices.count()) : 0;
+        EncoderGraph encoder = EncoderGraph.prepare(savedModel, signatureNames(c), c.allowUnsafeOps, kernelThreads);
         if (c.textPairColumn != null && encoder.signature().segmentIds() == null) {
             throw new ModelException("textPairColumn is set, but the model in " + modelDir + " has no segment-ids input to tell "
                     + "the two texts apart; name it with <segmentIds>.");
@@ -204,7 +207,7 @@ public final class FineTuneEngine {
              ClassifierSession session = worker == null ? new ClassifierSession(graph, settings) : new ClassifierSession(graph, worker)) {
             log.info("Device: " + (devices.count() > 1 ? devices.describe() : Devices.describe(c.device)) + ", " + settings.describe()
                     + ", TensorFlow " + org.tensorflow.TensorFlow.version() + ".");
-            if (onCpu && GeluRewrite.count(encoder.graph()) > 0 && !TrainingKernels.gelu()) {
+            if (onCpu && !TrainingKernels.gelu() && !GeluPattern.find(encoder.graph()).isEmpty()) {
                 log.info("The GELUs train through TensorFlow's ops, not this plugin's kernel (" + TrainingKernels.unavailable()
                         + "): the same values, a slower step.");
             }

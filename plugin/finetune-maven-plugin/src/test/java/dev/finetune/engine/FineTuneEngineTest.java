@@ -1,6 +1,7 @@
 package dev.finetune.engine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -40,6 +41,9 @@ class FineTuneEngineTest {
                 "training-history.json", "reload-check.json")) {
             assertTrue(Files.isRegularFile(out.resolve(f)), "missing " + f);
         }
+        // Training's own kernel (TrainingKernels) must not reach the export, which other TensorFlows load.
+        String graph = new String(Files.readAllBytes(out.resolve("saved_model/saved_model.pb")), java.nio.charset.StandardCharsets.ISO_8859_1);
+        assertFalse(graph.contains(dev.finetune.engine.model.TrainingKernels.GELU), model + ": the export names the training kernel");
         assertEquals("[\"negative\",\"positive\"]", labels.get("labels").toString());
         JsonNode history = Json.MAPPER.readTree(out.resolve("training-history.json").toFile());
         assertEquals(c.epochs, history.get("epochs").size());

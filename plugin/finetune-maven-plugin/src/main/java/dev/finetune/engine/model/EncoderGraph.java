@@ -30,10 +30,10 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
 
     /**
      * The rewrites that only make training cheaper, applied in this order; {@link #forInference} undoes them in reverse.
-     * {@code cpuKernels}: the step runs on the CPU, where this plugin's own kernels ({@link TrainingKernels}) may serve.
+     * {@code kernelThreads}: the threads each of this plugin's kernels ({@link TrainingKernels}) may use, 0 for none.
      */
-    private static GraphDef forTraining(GraphDef graph, boolean cpuKernels) {
-        GraphDef rewritten = BiasAddRewrite.forTraining(GeluRewrite.forTraining(graph, cpuKernels && TrainingKernels.gelu()));
+    private static GraphDef forTraining(GraphDef graph, int kernelThreads) {
+        GraphDef rewritten = BiasAddRewrite.forTraining(GeluRewrite.forTraining(graph, TrainingKernels.gelu() ? kernelThreads : 0));
         // The layer-norm rewrite keeps every tensor's name and rank (a layer norm's output is a new node under the old
         // name): the shapes of the graph before it serve the products' rewrite too, from one import.
         try (StaticShapes shapes = new StaticShapes(rewritten)) {
@@ -50,17 +50,17 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
         return GeluRewrite.forInference(BiasAddRewrite.forInference(LayerNormRewrite.forInference(BatchMatMulRewrite.forInference(graph))));
     }
 
-    /** Prepares the encoder to train on the CPU ({@link #prepare(SavedModelFile, SignatureNames, List, boolean)}). */
+    /** Prepares the encoder to train on this machine's CPUs ({@link #prepare(SavedModelFile, SignatureNames, List, int)}). */
     public static EncoderGraph prepare(SavedModelFile model, SignatureNames names, List<String> allowedUnsafeOps) {
-        return prepare(model, names, allowedUnsafeOps, true);
+        return prepare(model, names, allowedUnsafeOps, TrainingKernels.threads(0, 1));
     }
 
     /**
      * Prepares the encoder, refusing it if it holds unsafe ops other than {@code allowedUnsafeOps} ({@link UnsafeOps});
-     * {@code cpuKernels} false when the step runs on a GPU, where this plugin's kernels (CPU only) would move each
-     * layer's activations to the host and back.
+     * {@code kernelThreads} the threads each of this plugin's kernels may use ({@link TrainingKernels#threads}), 0 when
+     * the step runs on a GPU, where these kernels (CPU only) would move each layer's activations to the host and back.
      */
-    public static EncoderGraph prepare(SavedModelFile model, SignatureNames names, List<String> allowedUnsafeOps, boolean cpuKernels) {
+    public static EncoderGraph prepare(SavedModelFile model, SignatureNames names, List<String> allowedUnsafeOps, int kernelThreads) {
         EncoderSignature original = SignatureResolver.resolve(model, names);
         SaverDef saver = model.metaGraph().getSaverDef();
         if (saver.getRestoreOpName().isEmpty() || saver.getFilenameTensorName().isEmpty()) {
@@ -91,7 +91,7 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
         UnsafeOps.checkSession(model, inlined, roots, allowedUnsafeOps);
         roots.add(restore);
         roots.add(filename);
-        graph = forTraining(GraphDefs.dropColocation(GraphDefs.prune(graph, roots)), cpuKernels);
+        graph = forTraining(GraphDefs.dropColocation(GraphDefs.prune(graph, roots)), kernelThreads);
         ObjectGraphRestore.Completed complete = ObjectGraphRestore.complete(graph, model.metaGraph(), restore, filename, prefix,
                 model.directory());
         graph = complete.graph();

@@ -57,14 +57,16 @@ public final class GeluRewrite {
 
     /** The graph with every tanh GELU made cheap to train through with TensorFlow's ops ({@link #detour}). */
     public static GraphDef forTraining(GraphDef graph) {
-        return forTraining(graph, false);
+        return forTraining(graph, 0);
     }
 
     /**
      * The graph with every GELU made cheap to train through by this plugin's kernel ({@link TrainingKernels#GELU}, which
-     * must be loaded) when {@code kernel}, else every tanh GELU by TensorFlow's ops ({@link #detour}).
+     * must be loaded), each on at most {@code kernelThreads} threads, when that is positive; else every tanh GELU by
+     * TensorFlow's ops ({@link #detour}).
      */
-    public static GraphDef forTraining(GraphDef graph, boolean kernel) {
+    public static GraphDef forTraining(GraphDef graph, int kernelThreads) {
+        boolean kernel = kernelThreads > 0;
         Map<String, List<NodeDef>> replacements = new HashMap<>();
         Map<String, NodeDef> nodes = GraphDefs.byName(graph);
         Map<String, String> redirect = new HashMap<>();
@@ -76,7 +78,7 @@ public final class GeluRewrite {
             if ((m.approximate() || kernelHere) && !name.endsWith(VALUE) && !nodes.containsKey(name + VALUE)) {
                 List<NodeDef> replacement = new ArrayList<>();
                 replacement.add(m.output().toBuilder().setName(name + VALUE).build());
-                replacement.addAll(kernelHere ? List.of(kernel(m)) : detour(m));
+                replacement.addAll(kernelHere ? List.of(kernel(m, kernelThreads)) : detour(m));
                 replacements.put(name, replacement);
                 // An inlined function's NoOp waits on every node of its body: on the chain's, it would still run it.
                 Nodes.between(nodes, m.output(), m.x()).forEach(c -> redirect.put(c, name));
@@ -113,10 +115,11 @@ public final class GeluRewrite {
      * the GELU's value; its second the derivative, which the kernel's gradient (registered in {@code CustomGradients})
      * multiplies by. One pass over x where the detour takes a dozen, and nothing computed that is not needed.
      */
-    private static NodeDef kernel(GeluPattern.Match m) {
+    private static NodeDef kernel(GeluPattern.Match m, int threads) {
         NodeDef.Builder k = NodeDef.newBuilder().setName(m.output().getName()).setOp(TrainingKernels.GELU).addInput(m.x())
                 .putAttr("T", m.output().getAttrOrThrow("T"))
-                .putAttr("approximate", AttrValue.newBuilder().setB(m.approximate()).build());
+                .putAttr("approximate", AttrValue.newBuilder().setB(m.approximate()).build())
+                .putAttr("threads", AttrValue.newBuilder().setI(threads).build());
         m.output().getInputList().stream().filter(i -> i.startsWith("^")).forEach(k::addInput);
         return k.build();
     }

@@ -17,9 +17,15 @@ import org.tensorflow.proto.OpDef;
  * shared library cannot be mapped from inside a jar), deleted once loaded. Where the jar has none for the platform, or
  * the library does not load, or {@link LoadedGraph#FUSING} is {@code false}, training uses TensorFlow's own ops for
  * the same values ({@link #unavailable} says why); nothing else changes, and no exported model ever names these ops.
+ *
+ * <p>As it loads, the library puts its op on TensorFlow's mixed-precision infer list, which TensorFlow reads from the
+ * environment ({@code TF_AUTO_MIXED_PRECISION_GRAPH_REWRITE_INFERLIST_ADD}; a value already set is kept and added to).
+ * Changing the environment is not safe while another thread reads it, so {@code FineTuneEngine.train} loads the
+ * library first, before any graph of the run; what stays is another plugin's TensorFlow running in a parallel build
+ * ({@code mvn -T}) at that moment.
  */
 public final class TrainingKernels {
-    /** The op computing the tanh GELU and its derivative in one pass ({@link GeluRewrite}). */
+    /** The op computing a GELU, tanh or exact, and its derivative in one pass ({@link GeluRewrite}). */
     public static final String GELU = "FinetuneGelu";
 
     private static final String LIBRARY = "libfinetune_kernels.so";
@@ -41,19 +47,28 @@ public final class TrainingKernels {
         return loaded;
     }
 
+    /**
+     * The threads each kernel may use: the session's intra-op threads when set, else the CPUs this JVM may use (its
+     * container's share, as the JDK counts them) shared among {@code cpuReplicas} replicas that run side by side.
+     */
+    public static int threads(int intraOpThreads, int cpuReplicas) {
+        return intraOpThreads > 0 ? intraOpThreads : Math.max(1, Runtime.getRuntime().availableProcessors() / Math.max(1, cpuReplicas));
+    }
+
     /** Why the kernels are not used, or null when they are. */
     public static synchronized String unavailable() {
         return gelu() ? null : LoadedGraph.fusing() ? unavailable : LoadedGraph.FUSING + " is false";
     }
 
     private static String load() {
-        // Another class loader of this JVM (a second plugin realm) may have loaded it: TensorFlow keeps one registry.
-        if (TensorFlow.registeredOpList().getOpList().stream().map(OpDef::getName).anyMatch(GELU::equals)) {
-            return null;
-        }
         String platform = platform();
         String resource = "/dev/finetune/engine/kernels/" + platform + "/" + LIBRARY;
         try (InputStream in = TrainingKernels.class.getResourceAsStream(resource)) {
+            // Another class loader of this JVM (a second plugin realm) may have loaded it: TensorFlow keeps one registry,
+            // and a second copy would register the kernels twice.
+            if (TensorFlow.registeredOpList().getOpList().stream().map(OpDef::getName).anyMatch(GELU::equals)) {
+                return null;
+            }
             if (in == null) {
                 return "this plugin was built without kernels for " + platform;
             }

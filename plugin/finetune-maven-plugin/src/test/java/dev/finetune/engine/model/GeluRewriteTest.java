@@ -107,7 +107,7 @@ class GeluRewriteTest {
         for (BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>> gelu : java.util.List.<BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>>>of(
                 GeluRewriteTest::googleGelu, GeluRewriteTest::pythonGelu)) {
             GraphDef original = graph(gelu);
-            GraphDef rewritten = GeluRewrite.forTraining(original, kernel);
+            GraphDef rewritten = GeluRewrite.forTraining(original, kernel ? 2 : 0);
             assertEquals(1, GeluRewrite.count(rewritten));
             float[][] before = run(original);
             float[][] after = run(rewritten);
@@ -145,12 +145,12 @@ class GeluRewriteTest {
         Nodes.between(nodes, m.output(), m.x()).forEach(n -> done.addInput("^" + n));
         GraphDef withNoOp = original.toBuilder().addNode(done).build();
 
-        GraphDef training = GeluRewrite.forTraining(withNoOp, kernel);
+        GraphDef training = GeluRewrite.forTraining(withNoOp, kernel ? 2 : 0);
         Map<String, NodeDef> trained = GraphDefs.byName(training);
         List<String> ops = GraphDefs.ancestors(training, List.of("body_done", "loss")).stream().map(n -> trained.get(n).getOp()).toList();
         assertFalse(ops.contains("Tanh") || ops.contains("Pow"), ops.toString());
         assertEquals(List.of("^" + m.output().getName()), trained.get("body_done").getInputList());
-        assertEquals(GeluRewrite.forTraining(training, kernel), training, "a rewritten graph is left as it is");
+        assertEquals(GeluRewrite.forTraining(training, kernel ? 2 : 0), training, "a rewritten graph is left as it is");
 
         GraphDef served = GeluRewrite.forInference(training);
         Map<String, NodeDef> restored = GraphDefs.byName(served);
@@ -160,12 +160,15 @@ class GeluRewriteTest {
     /** With the kernel, exact GELUs train through it too; without, their chain is left as it is. */
     @Test
     void exactGelusTakeTheKernel() {
-        for (BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>> gelu : List.<BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>>>of(
-                GeluRewriteTest::erfcGelu, GeluRewriteTest::erfGelu)) {
+        List<BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>>> spellings = List.of(GeluRewriteTest::erfcGelu, GeluRewriteTest::erfGelu);
+        for (BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>> gelu : spellings) {
             GraphDef original = graph(gelu);
-            assertEquals(original, GeluRewrite.forTraining(original, false));
-            assumeTrue(TrainingKernels.gelu(), "no training kernels on this platform");
-            GraphDef rewritten = GeluRewrite.forTraining(original, true);
+            assertEquals(original, GeluRewrite.forTraining(original, 0));
+        }
+        assumeTrue(TrainingKernels.gelu(), "no training kernels on this platform");
+        for (BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>> gelu : spellings) {
+            GraphDef original = graph(gelu);
+            GraphDef rewritten = GeluRewrite.forTraining(original, 2);
             assertEquals(1, GeluRewrite.count(rewritten));
             NodeDef kernel = rewritten.getNodeList().stream().filter(n -> n.getOp().equals(TrainingKernels.GELU)).findFirst().orElseThrow();
             assertFalse(kernel.getAttrOrThrow("approximate").getB());
@@ -185,7 +188,7 @@ class GeluRewriteTest {
     void leavesOtherGraphsAlone() {
         GraphDef exact = graph((tf, x) -> tf.math.mul(x, tf.math.tanh(x))); // not a GELU
         assertEquals(exact, GeluRewrite.forTraining(exact));
-        assertEquals(exact, GeluRewrite.forTraining(exact, true));
+        assertEquals(exact, GeluRewrite.forTraining(exact, 2));
     }
 
     @Test

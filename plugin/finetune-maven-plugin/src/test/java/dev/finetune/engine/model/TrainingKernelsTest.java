@@ -1,5 +1,6 @@
 package dev.finetune.engine.model;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -112,15 +113,20 @@ class TrainingKernelsTest {
         return run(x, type, true);
     }
 
-    /** The kernel's two outputs, as float32, on x given in {@code type}. */
+    /** The kernel's two outputs, as float32, on x given in {@code type}, on as many threads as it takes. */
     private static float[][] run(float[] x, Class<? extends TType> type, boolean approximate) {
+        return run(x, type, approximate, 0);
+    }
+
+    /** The kernel's two outputs, as float32, on x given in {@code type}, on at most {@code threads} (0: the CPUs it may use). */
+    private static float[][] run(float[] x, Class<? extends TType> type, boolean approximate, int threads) {
         assumeTrue(TrainingKernels.gelu(), "no training kernels on this platform");
         try (Graph g = new Graph(); Session s = new Session(g); TFloat32 in = TFloat32.tensorOf(StdArrays.ndCopyOf(x))) {
             Ops tf = Ops.create(g);
             Placeholder<TFloat32> p = tf.withName("x").placeholder(TFloat32.class);
             Operand<?> typed = type == TFloat32.class ? p : tf.dtypes.cast(p, TBfloat16.class);
             GraphOperation k = g.opBuilder(TrainingKernels.GELU, "gelu", tf.scope()).addInput(typed.asOutput())
-                    .setAttr("approximate", approximate).build();
+                    .setAttr("approximate", approximate).setAttr("threads", threads).build();
             Operand<TFloat32> y = tf.dtypes.cast(k.output(0), TFloat32.class);
             Operand<TFloat32> d = tf.dtypes.cast(k.output(1), TFloat32.class);
             try (Result r = s.runner().feed(p, in).fetch(y).fetch(d).run()) {
@@ -177,6 +183,37 @@ class TrainingKernelsTest {
         for (int i = 0; i < N; i++) {
             assertEquals(bfloat16(exact[0][i]), rounded[0][i], "gelu(" + widened[i] + ")");
             assertEquals(bfloat16(exact[1][i]), rounded[1][i], "gelu'(" + widened[i] + ")");
+        }
+    }
+
+    /** Slices are independent: one thread or several give the same bits. */
+    @Test
+    void threadsChangeNothingButTheTime() {
+        float[] x = inputs();
+        for (boolean approximate : new boolean[] {true, false}) {
+            float[][] one = run(x, TBfloat16.class, approximate, 1);
+            float[][] four = run(x, TBfloat16.class, approximate, 4);
+            assertArrayEquals(one[0], four[0]);
+            assertArrayEquals(one[1], four[1]);
+        }
+    }
+
+    @Test
+    void emptyAndScalarTensors() {
+        assumeTrue(TrainingKernels.gelu(), "no training kernels on this platform");
+        try (Graph g = new Graph(); Session s = new Session(g)) {
+            Ops tf = Ops.create(g);
+            GraphOperation empty = g.opBuilder(TrainingKernels.GELU, "empty", tf.scope())
+                    .addInput(tf.zeros(tf.constant(new long[] {0, 3}), TFloat32.class).asOutput()).build();
+            GraphOperation scalar = g.opBuilder(TrainingKernels.GELU, "scalar", tf.scope()).addInput(tf.constant(1f).asOutput()).build();
+            try (Result r = s.runner().fetch(empty.output(0)).fetch(empty.output(1)).fetch(scalar.output(0)).fetch(scalar.output(1)).run()) {
+                assertEquals(0, r.get(0).shape().size());
+                assertArrayEquals(new long[] {0, 3}, r.get(1).shape().asArray());
+                assertEquals(0, r.get(2).shape().numDimensions());
+                double[] expected = gelu(1);
+                assertEquals(expected[0], ((TFloat32) r.get(2)).getFloat(), 1e-6);
+                assertEquals(expected[1], ((TFloat32) r.get(3)).getFloat(), 2e-6);
+            }
         }
     }
 
