@@ -171,11 +171,11 @@ public final class FineTuneEngine {
                     + " tokens and were truncated."));
         }
 
-        // This plugin's kernels run on the CPU only: on a GPU, TensorFlow's ops keep the step there.
-        String device = c.device == null ? "auto" : c.device;
-        boolean onCpu = devices.names().isEmpty() ? !device.startsWith("gpu") && (device.equals("cpu") || Devices.visibleGpus() == 0)
-                : devices.names().stream().allMatch(d -> d.toUpperCase(java.util.Locale.ROOT).contains("CPU"));
-        int kernelThreads = onCpu ? TrainingKernels.threads(c.intraOpThreads, devices.count()) : 0;
+        SessionSettings settings = c.sessionSettings().resolved().withCpuDevices(devices.cpuDevices());
+        // This plugin's kernels run on the CPU only: on a GPU, TensorFlow's ops keep the step there. Replicas name their
+        // devices; CPU replicas are the session's CPU devices.
+        boolean onCpu = devices.names().isEmpty() ? settings.cpuOnly() : devices.cpuDevices() > 0;
+        int kernelThreads = onCpu ? TrainingKernels.threads(settings.intraOpThreads(), devices.count()) : 0;
         EncoderGraph encoder = EncoderGraph.prepare(savedModel, signatureNames(c), c.allowUnsafeOps, kernelThreads);
         if (c.textPairColumn != null && encoder.signature().segmentIds() == null) {
             throw new ModelException("textPairColumn is set, but the model in " + modelDir + " has no segment-ids input to tell "
@@ -197,7 +197,6 @@ public final class FineTuneEngine {
         Batch sampleBatch;
         float[][] expected;
         Path exported = work.resolve("export");
-        SessionSettings settings = c.sessionSettings().resolved().withCpuDevices(devices.cpuDevices());
         double[] thresholds = null;
         Worker worker = cluster.distributed() ? Worker.start(cluster, settings.config(), c.workerTimeout) : null;
         DataParallel parallel = (worker == null ? DataParallel.NONE

@@ -9,6 +9,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.Locale;
 import org.tensorflow.TensorFlow;
 import org.tensorflow.proto.OpDef;
+import org.tensorflow.proto.OpList;
 
 /**
  * This plugin's own TensorFlow kernels for training ({@code src/main/c/finetune_kernels.c}), loaded once per JVM.
@@ -66,7 +67,7 @@ public final class TrainingKernels {
         try (InputStream in = TrainingKernels.class.getResourceAsStream(resource)) {
             // Another class loader of this JVM (a second plugin realm) may have loaded it: TensorFlow keeps one registry,
             // and a second copy would register the kernels twice.
-            if (TensorFlow.registeredOpList().getOpList().stream().map(OpDef::getName).anyMatch(GELU::equals)) {
+            if (listsGelu(TensorFlow.registeredOpList())) {
                 return null;
             }
             if (in == null) {
@@ -75,9 +76,7 @@ public final class TrainingKernels {
             Path copy = Files.createTempFile("finetune-kernels-", ".so");
             try {
                 Files.copy(in, copy, StandardCopyOption.REPLACE_EXISTING);
-                boolean registered = TensorFlow.loadLibrary(copy.toString()).getOpList().stream().map(OpDef::getName)
-                        .anyMatch(GELU::equals);
-                return registered ? null : "the kernel library registered no " + GELU;
+                return listsGelu(TensorFlow.loadLibrary(copy.toString())) ? null : "the kernel library registered no " + GELU;
             } finally {
                 // The loaded library stays mapped; the file is not needed any more.
                 Files.deleteIfExists(copy);
@@ -86,6 +85,10 @@ public final class TrainingKernels {
             // A kernel only makes training faster: whatever stops it loading, training goes on without it.
             return "the kernel library did not load: " + e.getMessage();
         }
+    }
+
+    private static boolean listsGelu(OpList ops) {
+        return ops.getOpList().stream().map(OpDef::getName).anyMatch(GELU::equals);
     }
 
     private static String platform() {

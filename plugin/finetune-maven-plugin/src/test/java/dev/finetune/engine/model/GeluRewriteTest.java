@@ -109,25 +109,31 @@ class GeluRewriteTest {
             GraphDef original = graph(gelu);
             GraphDef rewritten = GeluRewrite.forTraining(original, kernel ? 2 : 0);
             assertEquals(1, GeluRewrite.count(rewritten));
-            float[][] before = run(original);
-            float[][] after = run(rewritten);
-            // Equal up to kernel choice: Grappler may fuse the untouched chain, not the one with extra consumers.
-            for (int i = 0; i < X.length; i++) {
-                assertEquals(before[0][i], after[0][i], 1e-6 * Math.max(1, Math.abs(before[0][i])), "value at x=" + X[i]);
-                assertEquals(before[1][i], after[1][i], 2e-5 * Math.max(1, Math.abs(before[1][i])), "gradient at x=" + X[i]);
-            }
+            assertTrainsAndExportsLike(original, rewritten);
             // The backward pass reaches x only through the derivative: the stopped one, or the kernel's second output.
             assertTrue(rewritten.getNodeList().stream().anyMatch(n -> n.getOp().equals(kernel ? TrainingKernels.GELU : "StopGradient")));
             assertEquals(kernel, rewritten.getNodeList().stream().noneMatch(n -> n.getOp().equals("StopGradient")));
 
-            GraphDef served = GeluRewrite.forInference(rewritten);
-            assertEquals(0, GeluRewrite.count(GraphDefs.prune(served, java.util.List.of("loss"))));
-            assertTrue(GraphDefs.prune(served, java.util.List.of("loss")).getNodeList().stream()
-                    .noneMatch(n -> n.getOp().equals(TrainingKernels.GELU)), "export keeps the kernel");
-            assertTrue(GraphDefs.prune(served, java.util.List.of("loss")).getNodeList().stream()
-                    .noneMatch(n -> n.getOp().equals("StopGradient")), "export keeps the training detour");
-            assertArrayEquals(before[0], run(served)[0], 1e-6f);
+            GraphDef served = GraphDefs.prune(GeluRewrite.forInference(rewritten), java.util.List.of("loss"));
+            assertEquals(0, GeluRewrite.count(served));
+            assertTrue(served.getNodeList().stream().noneMatch(n -> n.getOp().equals("StopGradient")), "export keeps the training detour");
         }
+    }
+
+    /**
+     * The rewritten graph's value and gradient are the original's (equal up to kernel choice: Grappler may fuse the
+     * untouched chain, not the one with extra consumers), and its export names no kernel and computes the value again.
+     */
+    private static void assertTrainsAndExportsLike(GraphDef original, GraphDef rewritten) {
+        float[][] before = run(original);
+        float[][] after = run(rewritten);
+        for (int i = 0; i < X.length; i++) {
+            assertEquals(before[0][i], after[0][i], 1e-6 * Math.max(1, Math.abs(before[0][i])), "value at x=" + X[i]);
+            assertEquals(before[1][i], after[1][i], 2e-5 * Math.max(1, Math.abs(before[1][i])), "gradient at x=" + X[i]);
+        }
+        GraphDef served = GraphDefs.prune(GeluRewrite.forInference(rewritten), List.of("loss"));
+        assertTrue(served.getNodeList().stream().noneMatch(n -> n.getOp().equals(TrainingKernels.GELU)), "export keeps the kernel");
+        assertArrayEquals(before[0], run(served)[0], 1e-6f);
     }
 
     /**
@@ -172,15 +178,7 @@ class GeluRewriteTest {
             assertEquals(1, GeluRewrite.count(rewritten));
             NodeDef kernel = rewritten.getNodeList().stream().filter(n -> n.getOp().equals(TrainingKernels.GELU)).findFirst().orElseThrow();
             assertFalse(kernel.getAttrOrThrow("approximate").getB());
-            float[][] before = run(original);
-            float[][] after = run(rewritten);
-            for (int i = 0; i < X.length; i++) {
-                assertEquals(before[0][i], after[0][i], 1e-6 * Math.max(1, Math.abs(before[0][i])), "value at x=" + X[i]);
-                assertEquals(before[1][i], after[1][i], 2e-5 * Math.max(1, Math.abs(before[1][i])), "gradient at x=" + X[i]);
-            }
-            GraphDef served = GraphDefs.prune(GeluRewrite.forInference(rewritten), List.of("loss"));
-            assertTrue(served.getNodeList().stream().noneMatch(n -> n.getOp().equals(TrainingKernels.GELU)));
-            assertArrayEquals(before[0], run(served)[0], 1e-6f);
+            assertTrainsAndExportsLike(original, rewritten);
         }
     }
 
