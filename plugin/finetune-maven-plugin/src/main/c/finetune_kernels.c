@@ -12,8 +12,12 @@
  * Each element is computed in float32; bfloat16 tensors are widened on load and rounded to nearest even on store, as
  * TensorFlow's own casts do.
  *
- * Only TensorFlow's C API is used, declared below as tensorflow/c/kernels.h, ops.h and tf_tensor.h declare it (TF Java
- * ships no headers). The library names libtensorflow_framework.so.2 as a dependency, which the dynamic linker finds by
+ * FinetuneAdam and FinetuneSquaredNorm (below): Adam that also writes a bfloat16 copy of the weight, and the sum of
+ * squares that global-norm clipping needs, for training in bfloat16 mixed precision without casting weights and
+ * weight gradients (WeightCopies.java).
+ *
+ * Only TensorFlow's C API is used, declared below as tensorflow/c/kernels.h, kernels_experimental.h, ops.h and
+ * tf_tensor.h declare it (TF Java ships no headers). The library names libtensorflow_framework.so.2 as a dependency, which the dynamic linker finds by
  * its soname among the libraries TF Java has loaded already. The loops are compiled for AVX-512, AVX2 with FMA
  * (Haswell) and plain x86-64 (target_clones), the best the CPU runs picked when the library loads; exp is a
  * branch-free polynomial so that every one of them vectorises. (The clones may round differently in the last bit:
@@ -74,6 +78,17 @@ extern TF_ShapeHandle *TF_NewShapeHandle(void);
 extern void TF_DeleteShapeHandle(TF_ShapeHandle *);
 extern void TF_ShapeInferenceContextGetInput(TF_ShapeInferenceContext *, int, TF_ShapeHandle *, TF_Status *);
 extern void TF_ShapeInferenceContextSetOutput(TF_ShapeInferenceContext *, int, TF_ShapeHandle *, TF_Status *);
+extern TF_ShapeHandle *TF_ShapeInferenceContextScalar(TF_ShapeInferenceContext *);
+extern size_t TF_TensorByteSize(const TF_Tensor *);
+extern void TF_OpDefinitionBuilderSetIsStateful(TF_OpDefinitionBuilder *, unsigned char);
+/* tensorflow/c/kernels_experimental.h: resource variables updated in place, as TensorFlow's own optimizers do. */
+typedef struct TF_VariableInputLockHolder TF_VariableInputLockHolder;
+typedef void (*TF_CopyTensor)(TF_OpKernelContext *, TF_Tensor *, TF_Tensor *);
+extern void TF_MaybeLockVariableInputMutexesInOrder(TF_OpKernelContext *, unsigned char, unsigned char, const int *, size_t,
+                                                    TF_CopyTensor, TF_VariableInputLockHolder **, TF_Status *);
+extern void TF_GetInputTensorFromVariable(TF_OpKernelContext *, int, unsigned char, unsigned char, unsigned char,
+                                          TF_CopyTensor, TF_Tensor **, TF_Status *);
+extern void TF_ReleaseVariableInputLockHolder(TF_VariableInputLockHolder *);
 
 /* 2c, 2ca and 6ca, as GeluRewrite computes them in double and rounds them to float. */
 #define TWO_C 1.5957691216057308f
@@ -185,28 +200,27 @@ typedef struct {
     int approximate;
     const void *x;
     void *y, *dydx;
-    int64_t from, to;
-} Slice;
+} GeluWork;
 
-static void *run_slice(void *arg) {
-    const Slice *s = arg;
-    int64_t n = s->to - s->from;
-    if (s->type == TF_FLOAT) {
-        const float *x = (const float *)s->x + s->from;
-        float *y = (float *)s->y + s->from, *d = (float *)s->dydx + s->from;
-        if (s->approximate) gelu_tanh_float(x, y, d, n); else gelu_exact_float(x, y, d, n);
+static void gelu_slice(void *arg, int64_t from, int64_t to) {
+    const GeluWork *w = arg;
+    int64_t n = to - from;
+    if (w->type == TF_FLOAT) {
+        const float *x = (const float *)w->x + from;
+        float *y = (float *)w->y + from, *d = (float *)w->dydx + from;
+        if (w->approximate) gelu_tanh_float(x, y, d, n); else gelu_exact_float(x, y, d, n);
     } else {
-        const uint16_t *x = (const uint16_t *)s->x + s->from;
-        uint16_t *y = (uint16_t *)s->y + s->from, *d = (uint16_t *)s->dydx + s->from;
-        if (s->approximate) gelu_tanh_bfloat16(x, y, d, n); else gelu_exact_bfloat16(x, y, d, n);
+        const uint16_t *x = (const uint16_t *)w->x + from;
+        uint16_t *y = (uint16_t *)w->y + from, *d = (uint16_t *)w->dydx + from;
+        if (w->approximate) gelu_tanh_bfloat16(x, y, d, n); else gelu_exact_bfloat16(x, y, d, n);
     }
-    return NULL;
 }
 
 /* The C kernel API offers no access to TensorFlow's thread pools: a large tensor is cut into slices of at least
  * MIN_SLICE elements, at most `threads` of them (the op's attribute, which the plugin sets from the session's intra-op
  * threads or the CPUs the JVM may use; 0: the CPUs this process may run on), run on threads of our own while the
- * calling thread takes the first. (On one thread, 16 x 14 tokens' GELUs took twice as long; the step the same.) */
+ * calling thread takes the first. (On one thread, 16 x 14 tokens' GELUs took twice as long; the step the same.)
+ * Slices start at multiples of BLOCK, so that a blocked loop cuts a tensor the same way on any number of threads. */
 #define MAX_THREADS 64
 #define MIN_SLICE (1 << 16)
 
@@ -217,16 +231,31 @@ static int64_t usable_cpus(void) {
     return online > 0 ? online : 1;
 }
 
-static void run(TF_DataType type, int approximate, int64_t max_threads, const void *x, void *y, void *dydx, int64_t n) {
+typedef struct {
+    void (*body)(void *, int64_t, int64_t);
+    void *work;
+    int64_t from, to;
+} Slice;
+
+static void *run_slice(void *arg) {
+    const Slice *s = arg;
+    if (s->to > s->from) s->body(s->work, s->from, s->to);
+    return NULL;
+}
+
+/* Slice t of `threads` is run by body(work, from, to); returns how many slices there were. */
+static int64_t parallel_for(int64_t n, int64_t max_threads, void (*body)(void *, int64_t, int64_t), void *work) {
     int64_t threads = n / MIN_SLICE;
     if (threads > max_threads) threads = max_threads;
     if (threads > MAX_THREADS) threads = MAX_THREADS;
     if (threads < 1) threads = 1;
+    int64_t blocks = (n + BLOCK - 1) / BLOCK;
     Slice slices[MAX_THREADS];
     pthread_t ids[MAX_THREADS];
     int started[MAX_THREADS] = {0};
     for (int64_t t = 0; t < threads; t++) {
-        slices[t] = (Slice){type, approximate, x, y, dydx, n * t / threads, n * (t + 1) / threads};
+        int64_t from = blocks * t / threads * BLOCK, to = blocks * (t + 1) / threads * BLOCK;
+        slices[t] = (Slice){body, work, from < n ? from : n, to < n ? to : n};
         if (t > 0) started[t] = pthread_create(&ids[t], NULL, run_slice, &slices[t]) == 0;
     }
     run_slice(&slices[0]);
@@ -237,6 +266,7 @@ static void run(TF_DataType type, int approximate, int64_t max_threads, const vo
             run_slice(&slices[t]); /* no thread to be had: this one does it */
         }
     }
+    return threads;
 }
 
 #define MAX_RANK 32
@@ -289,7 +319,8 @@ static void compute_gelu(void *kernel, TF_OpKernelContext *ctx) {
         if (TF_GetCode(status) == TF_OK) dydx = TF_AllocateOutput(ctx, 1, type, dims, rank, bytes, status);
         if (TF_GetCode(status) == TF_OK && n > 0) {
             const GeluKernel *k = kernel;
-            run(type, k->approximate, k->threads, TF_TensorData(x), TF_TensorData(y), TF_TensorData(dydx), n);
+            GeluWork work = {type, k->approximate, TF_TensorData(x), TF_TensorData(y), TF_TensorData(dydx)};
+            parallel_for(n, k->threads, gelu_slice, &work);
         }
     }
     if (TF_GetCode(status) != TF_OK) TF_OpKernelContext_Failure(ctx, status);
@@ -306,6 +337,237 @@ static void gelu_shapes(TF_ShapeInferenceContext *ctx, TF_Status *status) {
     if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSetOutput(ctx, 0, shape, status);
     if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSetOutput(ctx, 1, shape, status);
     TF_DeleteShapeHandle(shape);
+}
+
+/*
+ * FinetuneSquaredNorm(x) -> sum: the sum of x's squares, in float32 whatever x's type: what global-norm clipping adds
+ * up over the gradients. Each block of BLOCK elements is summed in float32 lanes, the blocks in double.
+ *
+ * FinetuneAdam(var, m, v, copy, beta1_power, beta2_power, lr, beta1, beta2, epsilon, scale, decay, grad): TensorFlow's
+ * Adam (ResourceApplyAdam's formula, on float32 variables) applied to g = scale * grad, with AdamW's decoupled weight
+ * decay, which also writes `copy`, a bfloat16 variable, with the new weights rounded to nearest even:
+ *   alpha = lr sqrt(1 - beta2_power) / (1 - beta1_power),
+ *   m += (g - m)(1 - beta1),  v += (g^2 - v)(1 - beta2),  var -= lr decay var + alpha m / (sqrt(v) + epsilon),
+ *   copy = bf16(var).
+ * In bfloat16 mixed precision, products read their weights as bfloat16 and leave weight gradients in bfloat16: read
+ * from `copy` (WeightCopies), a weight needs no cast to bfloat16 before the forward pass, and the gradient no cast back
+ * to float32 before Adam (grad is bfloat16 when mixed precision paints this op so, as it does when the gradient comes
+ * from a product); clipping's scale is applied on the way instead of in a pass of its own. One pass over the five
+ * tensors instead of four passes (cast, cast back, clip, Adam).
+ */
+typedef struct {
+    TF_DataType type;
+    const void *x;
+    double *sums; /* one per block */
+} NormWork;
+
+/* Sixteen sums side by side: gcc's vector type, one AVX-512 register or two AVX2 ones (a plain loop over an array of
+ * sixteen partial sums was left scalar: 74 of BERT-base's gradients took 51 ms). */
+typedef float lanes16 __attribute__((vector_size(64)));
+
+__attribute__((target_clones("avx512f", "arch=haswell", "default")))
+static float squares_float(const float *restrict x, int64_t n) {
+    lanes16 sums = {0};
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        lanes16 v;
+        memcpy(&v, x + i, sizeof v);
+        sums += v * v;
+    }
+    float sum = 0.0f;
+    for (; i < n; i++) sum += x[i] * x[i];
+    for (int j = 0; j < 16; j++) sum += sums[j];
+    return sum;
+}
+
+static void norm_slice(void *arg, int64_t from, int64_t to) {
+    const NormWork *w = arg;
+    float xs[BLOCK];
+    for (int64_t start = from; start < to; start += BLOCK) {
+        int64_t m = to - start < BLOCK ? to - start : BLOCK;
+        const float *block;
+        if (w->type == TF_FLOAT) {
+            block = (const float *)w->x + start;
+        } else {
+            const uint16_t *x = (const uint16_t *)w->x + start;
+            for (int64_t i = 0; i < m; i++) xs[i] = from_bits((uint32_t)x[i] << 16);
+            block = xs;
+        }
+        w->sums[start / BLOCK] = squares_float(block, m);
+    }
+}
+
+/* Kernels whose only attribute is `threads` (as FinetuneGelu's). */
+static void *create_threaded(TF_OpKernelConstruction *ctx) {
+    int64_t *threads = malloc(sizeof *threads);
+    TF_Status *status = TF_NewStatus();
+    int32_t value = 0;
+    TF_OpKernelConstruction_GetAttrInt32(ctx, "threads", &value, status);
+    if (threads == NULL) TF_SetStatus(status, TF_INVALID_ARGUMENT, "out of memory");
+    if (TF_GetCode(status) != TF_OK) {
+        TF_OpKernelConstruction_Failure(ctx, status);
+    } else {
+        *threads = value > 0 ? value : usable_cpus();
+    }
+    TF_DeleteStatus(status);
+    return threads;
+}
+
+static void delete_threaded(void *kernel) {
+    free(kernel);
+}
+
+static void compute_squared_norm(void *kernel, TF_OpKernelContext *ctx) {
+    TF_Status *status = TF_NewStatus();
+    TF_Tensor *x = NULL, *out = NULL;
+    double *sums = NULL;
+    TF_GetInput(ctx, 0, &x, status);
+    if (TF_GetCode(status) == TF_OK) out = TF_AllocateOutput(ctx, 0, TF_FLOAT, NULL, 0, sizeof(float), status);
+    if (TF_GetCode(status) == TF_OK) {
+        int64_t n = TF_TensorElementCount(x);
+        int64_t blocks = (n + BLOCK - 1) / BLOCK;
+        sums = calloc(blocks > 0 ? (size_t)blocks : 1, sizeof *sums);
+        if (sums == NULL) {
+            TF_SetStatus(status, TF_INVALID_ARGUMENT, "FinetuneSquaredNorm: out of memory");
+        } else {
+            NormWork work = {TF_TensorType(x), TF_TensorData(x), sums};
+            if (n > 0) parallel_for(n, *(const int64_t *)kernel, norm_slice, &work);
+            double total = 0.0;
+            for (int64_t b = 0; b < blocks; b++) total += sums[b]; /* in block order: the same sum on any thread count */
+            *(float *)TF_TensorData(out) = (float)total;
+        }
+    }
+    if (TF_GetCode(status) != TF_OK) TF_OpKernelContext_Failure(ctx, status);
+    free(sums);
+    if (x) TF_DeleteTensor(x);
+    if (out) TF_DeleteTensor(out);
+    TF_DeleteStatus(status);
+}
+
+typedef struct {
+    float *var, *m, *v;
+    uint16_t *copy;
+    const void *grad;
+    TF_DataType type;
+    float alpha, beta1, beta2, epsilon, scale, shrink;
+} AdamWork;
+
+__attribute__((target_clones("avx512f", "arch=haswell", "default")))
+static void adam_float(float *restrict var, float *restrict m, float *restrict v, uint16_t *restrict copy,
+                       const float *restrict g, int64_t n, float alpha, float beta1, float beta2, float epsilon, float scale,
+                       float shrink) {
+    float one_minus_beta1 = 1.0f - beta1, one_minus_beta2 = 1.0f - beta2;
+    for (int64_t i = 0; i < n; i++) {
+        float gi = g[i] * scale;
+        float mi = m[i] + (gi - m[i]) * one_minus_beta1;
+        float vi = v[i] + (gi * gi - v[i]) * one_minus_beta2;
+        float wi = var[i] - shrink * var[i] - (mi * alpha) / (sqrtf(vi) + epsilon);
+        m[i] = mi;
+        v[i] = vi;
+        var[i] = wi;
+        copy[i] = to_bfloat16(wi);
+    }
+}
+
+static void adam_slice(void *arg, int64_t from, int64_t to) {
+    const AdamWork *w = arg;
+    float gs[BLOCK];
+    for (int64_t start = from; start < to; start += BLOCK) {
+        int64_t n = to - start < BLOCK ? to - start : BLOCK;
+        const float *g;
+        if (w->type == TF_FLOAT) {
+            g = (const float *)w->grad + start;
+        } else {
+            const uint16_t *x = (const uint16_t *)w->grad + start;
+            for (int64_t i = 0; i < n; i++) gs[i] = from_bits((uint32_t)x[i] << 16);
+            g = gs;
+        }
+        adam_float(w->var + start, w->m + start, w->v + start, w->copy + start, g, n, w->alpha, w->beta1, w->beta2,
+                   w->epsilon, w->scale, w->shrink);
+    }
+}
+
+/* TensorFlow copies a variable's buffer before an update when a read still holds it; the copy is ours to make. */
+static void copy_tensor(TF_OpKernelContext *ctx, TF_Tensor *source, TF_Tensor *dest) {
+    (void)ctx;
+    memcpy(TF_TensorData(dest), TF_TensorData(source), TF_TensorByteSize(source));
+    TF_DeleteTensor(source);
+    TF_DeleteTensor(dest);
+}
+
+enum { ADAM_VAR, ADAM_M, ADAM_V, ADAM_COPY, ADAM_BETA1_POWER, ADAM_BETA2_POWER, ADAM_LR, ADAM_BETA1, ADAM_BETA2,
+       ADAM_EPSILON, ADAM_SCALE, ADAM_DECAY, ADAM_GRAD };
+
+static float scalar_input(TF_OpKernelContext *ctx, int index, TF_Status *status) {
+    TF_Tensor *t = NULL;
+    float value = 0.0f;
+    TF_GetInput(ctx, index, &t, status);
+    if (TF_GetCode(status) == TF_OK) {
+        if (TF_TensorType(t) != TF_FLOAT || TF_TensorElementCount(t) != 1) {
+            TF_SetStatus(status, TF_INVALID_ARGUMENT, "FinetuneAdam: the hyperparameters are float32 scalars");
+        } else {
+            value = *(const float *)TF_TensorData(t);
+        }
+    }
+    if (t) TF_DeleteTensor(t);
+    return value;
+}
+
+static void compute_adam(void *kernel, TF_OpKernelContext *ctx) {
+    TF_Status *status = TF_NewStatus();
+    float hyper[ADAM_GRAD];
+    for (int i = ADAM_BETA1_POWER; i < ADAM_GRAD && TF_GetCode(status) == TF_OK; i++) hyper[i] = scalar_input(ctx, i, status);
+    TF_Tensor *grad = NULL, *vars[4] = {NULL, NULL, NULL, NULL};
+    TF_VariableInputLockHolder *locks = NULL;
+    if (TF_GetCode(status) == TF_OK) TF_GetInput(ctx, ADAM_GRAD, &grad, status);
+    if (TF_GetCode(status) == TF_OK) {
+        /* Shared locks, as ResourceApplyAdam takes them without use_locking; the buffers are updated in place. */
+        const int inputs[4] = {ADAM_VAR, ADAM_M, ADAM_V, ADAM_COPY};
+        TF_MaybeLockVariableInputMutexesInOrder(ctx, 0, 0, inputs, 4, copy_tensor, &locks, status);
+        for (int i = 0; i < 4 && TF_GetCode(status) == TF_OK; i++) {
+            TF_GetInputTensorFromVariable(ctx, inputs[i], 1, 0, 0, copy_tensor, &vars[i], status);
+            if (TF_GetCode(status) == TF_OK && vars[i] == NULL) {
+                TF_SetStatus(status, TF_INVALID_ARGUMENT, "FinetuneAdam: a variable could not be read");
+            }
+        }
+    }
+    if (TF_GetCode(status) == TF_OK) {
+        int64_t n = TF_TensorElementCount(grad);
+        int ok = TF_TensorType(vars[0]) == TF_FLOAT && TF_TensorType(vars[1]) == TF_FLOAT
+                 && TF_TensorType(vars[2]) == TF_FLOAT && TF_TensorType(vars[3]) == TF_BFLOAT16;
+        for (int i = 0; i < 4; i++) ok = ok && TF_TensorElementCount(vars[i]) == n;
+        if (!ok) {
+            TF_SetStatus(status, TF_INVALID_ARGUMENT,
+                         "FinetuneAdam: var, m and v must be float32 and copy bfloat16, each with as many elements as grad"
+                         " (uninitialised variables have none)");
+        } else if (n > 0) {
+            float beta1_power = hyper[ADAM_BETA1_POWER], beta2_power = hyper[ADAM_BETA2_POWER];
+            AdamWork work = {TF_TensorData(vars[0]), TF_TensorData(vars[1]), TF_TensorData(vars[2]), TF_TensorData(vars[3]),
+                             TF_TensorData(grad), TF_TensorType(grad),
+                             hyper[ADAM_LR] * sqrtf(1.0f - beta2_power) / (1.0f - beta1_power),
+                             hyper[ADAM_BETA1], hyper[ADAM_BETA2], hyper[ADAM_EPSILON], hyper[ADAM_SCALE],
+                             hyper[ADAM_LR] * hyper[ADAM_DECAY]};
+            parallel_for(n, *(const int64_t *)kernel, adam_slice, &work);
+        }
+    }
+    if (TF_GetCode(status) != TF_OK) TF_OpKernelContext_Failure(ctx, status);
+    for (int i = 0; i < 4; i++) {
+        if (vars[i]) TF_DeleteTensor(vars[i]);
+    }
+    if (locks) TF_ReleaseVariableInputLockHolder(locks);
+    if (grad) TF_DeleteTensor(grad);
+    TF_DeleteStatus(status);
+}
+
+static void scalar_shape(TF_ShapeInferenceContext *ctx, TF_Status *status) {
+    TF_ShapeHandle *shape = TF_ShapeInferenceContextScalar(ctx);
+    TF_ShapeInferenceContextSetOutput(ctx, 0, shape, status);
+    TF_DeleteShapeHandle(shape);
+}
+
+static void no_outputs(TF_ShapeInferenceContext *ctx, TF_Status *status) {
+    (void)ctx;
+    TF_SetStatus(status, TF_OK, "");
 }
 
 /* Whether the comma-separated `list` holds `entry` exactly (TensorFlow splits these lists on commas). */
@@ -339,22 +601,28 @@ static void add_to_mixed_precision_infer_list(const char *op) {
     }
 }
 
-/* TF_LoadLibrary collects the ops a library registers while it loads, so registration runs as the library's
- * constructor: the kernels first, the op last, so that an op TF_LoadLibrary reports has both its kernels. What fails
- * to register is absent from what TF_LoadLibrary reports (TrainingKernels then falls back to TensorFlow's ops). */
-__attribute__((constructor))
-static void register_kernels(void) {
-    TF_Status *status = TF_NewStatus();
+/* Registers `name`'s CPU kernel for each of `types` (type attribute T). */
+static void register_kernel(const char *name, void *(*create)(TF_OpKernelConstruction *),
+                            void (*compute)(void *, TF_OpKernelContext *), void (*delete)(void *), TF_Status *status) {
     const TF_DataType types[] = {TF_FLOAT, TF_BFLOAT16};
     for (size_t i = 0; i < sizeof types / sizeof types[0] && TF_GetCode(status) == TF_OK; i++) {
-        TF_KernelBuilder *kernel = TF_NewKernelBuilder("FinetuneGelu", "CPU", create_gelu, compute_gelu, delete_gelu);
+        TF_KernelBuilder *kernel = TF_NewKernelBuilder(name, "CPU", create, compute, delete);
         TF_KernelBuilder_TypeConstraint(kernel, "T", types[i], status);
         if (TF_GetCode(status) == TF_OK) {
-            TF_RegisterKernelBuilder("FinetuneGelu", kernel, status);
+            TF_RegisterKernelBuilder(name, kernel, status);
         } else {
             TF_DeleteKernelBuilder(kernel);
         }
     }
+}
+
+/* TF_LoadLibrary collects the ops a library registers while it loads, so registration runs as the library's
+ * constructor: each op's kernels first, the op last, so that an op TF_LoadLibrary reports has its kernels. What fails
+ * to register is absent from what TF_LoadLibrary reports (TrainingKernels then falls back to TensorFlow's ops). */
+__attribute__((constructor))
+static void register_kernels(void) {
+    TF_Status *status = TF_NewStatus();
+    register_kernel("FinetuneGelu", create_gelu, compute_gelu, delete_gelu, status);
     if (TF_GetCode(status) == TF_OK) {
         TF_OpDefinitionBuilder *op = TF_NewOpDefinitionBuilder("FinetuneGelu");
         TF_OpDefinitionBuilderAddAttr(op, "T: {float, bfloat16}");
@@ -367,5 +635,35 @@ static void register_kernels(void) {
         TF_RegisterOpDefinition(op, status);
     }
     if (TF_GetCode(status) == TF_OK) add_to_mixed_precision_infer_list("FinetuneGelu");
+
+    TF_SetStatus(status, TF_OK, "");
+    register_kernel("FinetuneSquaredNorm", create_threaded, compute_squared_norm, delete_threaded, status);
+    if (TF_GetCode(status) == TF_OK) {
+        TF_OpDefinitionBuilder *op = TF_NewOpDefinitionBuilder("FinetuneSquaredNorm");
+        TF_OpDefinitionBuilderAddAttr(op, "T: {float, bfloat16}");
+        TF_OpDefinitionBuilderAddAttr(op, "threads: int = 0");
+        TF_OpDefinitionBuilderAddInput(op, "x: T");
+        TF_OpDefinitionBuilderAddOutput(op, "sum: float");
+        TF_OpDefinitionBuilderSetShapeInferenceFunction(op, scalar_shape);
+        TF_RegisterOpDefinition(op, status);
+    }
+    if (TF_GetCode(status) == TF_OK) add_to_mixed_precision_infer_list("FinetuneSquaredNorm");
+
+    TF_SetStatus(status, TF_OK, "");
+    register_kernel("FinetuneAdam", create_threaded, compute_adam, delete_threaded, status);
+    if (TF_GetCode(status) == TF_OK) {
+        TF_OpDefinitionBuilder *op = TF_NewOpDefinitionBuilder("FinetuneAdam");
+        TF_OpDefinitionBuilderAddAttr(op, "T: {float, bfloat16}");
+        TF_OpDefinitionBuilderAddAttr(op, "threads: int = 0");
+        const char *inputs[] = {"var: resource", "m: resource", "v: resource", "copy: resource", "beta1_power: float",
+                                "beta2_power: float", "lr: float", "beta1: float", "beta2: float", "epsilon: float",
+                                "scale: float", "decay: float", "grad: T"};
+        for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) TF_OpDefinitionBuilderAddInput(op, inputs[i]);
+        TF_OpDefinitionBuilderSetIsStateful(op, 1);
+        TF_OpDefinitionBuilderSetShapeInferenceFunction(op, no_outputs);
+        TF_RegisterOpDefinition(op, status);
+    }
+    /* Mixed precision paints an infer-list op bfloat16 when its input comes from a product: the weight gradient. */
+    if (TF_GetCode(status) == TF_OK) add_to_mixed_precision_infer_list("FinetuneAdam");
     TF_DeleteStatus(status);
 }

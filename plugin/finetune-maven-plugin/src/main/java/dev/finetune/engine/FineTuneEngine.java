@@ -58,7 +58,7 @@ public final class FineTuneEngine {
 
     public static TrainingResult train(FineTuneConfig c, ProgressListener log) {
         // The kernel library edits the process environment as it loads (TrainingKernels): before any graph of this run.
-        TrainingKernels.gelu();
+        TrainingKernels.available();
         List<String> problems = new ArrayList<>(c.problems());
         if (c.outputDirectory == null) {
             throw invalid(problems);
@@ -192,7 +192,10 @@ public final class FineTuneEngine {
                 .forTask(task, c.regressionLoss, data.targetMean(), data.targetScale()).withInitialBias(data.initialBias())
                 .withHeadLayers(c.headLayerSizes(), c.headActivation).withLoss(classWeights, c.labelSmoothing)
                 .withAccumulation(c.gradientAccumulationSteps > 1).withEncoderDropout(c.encoderDropoutRate())
-                .withLazyEmbeddings(c.lazyEmbeddings());
+                .withLazyEmbeddings(c.lazyEmbeddings())
+                // bfloat16 copies of the weight matrices (WeightCopies) for the products of bfloat16 mixed precision,
+                // kept by the plugin's Adam kernel: where that kernel runs.
+                .withWeightCopies(onCpu && settings.precision().equals("bfloat16") && TrainingKernels.available());
         TrainingHistory history;
         Batch sampleBatch;
         float[][] expected;
@@ -206,7 +209,7 @@ public final class FineTuneEngine {
              ClassifierSession session = worker == null ? new ClassifierSession(graph, settings) : new ClassifierSession(graph, worker)) {
             log.info("Device: " + (devices.count() > 1 ? devices.describe() : Devices.describe(c.device)) + ", " + settings.describe()
                     + ", TensorFlow " + org.tensorflow.TensorFlow.version() + ".");
-            if (onCpu && !TrainingKernels.gelu() && !GeluPattern.find(encoder.graph()).isEmpty()) {
+            if (onCpu && !TrainingKernels.available() && !GeluPattern.find(encoder.graph()).isEmpty()) {
                 log.info("The GELUs train through TensorFlow's ops, not this plugin's kernel (" + TrainingKernels.unavailable()
                         + "): the same values, a slower step.");
             }
@@ -231,6 +234,10 @@ public final class FineTuneEngine {
                 log.info("Embedding updates: dense" + (head.lazyEmbeddingsApply(parallel)
                         ? " (no trainable table that the encoder only looks rows up in)."
                         : " (lazy updates need one device and no gradient accumulation)."));
+            }
+            if (!graph.weightCopies().isEmpty()) {
+                log.info("Weight matrices: " + graph.weightCopies().size() + " multiplied from bfloat16 copies that the plugin's Adam"
+                        + " kernel writes with each update (no casts of weights or their gradients in a step).");
             }
             if (encoder.signature().inputMask() == null) {
                 log.info("The model takes no attention mask: batches are padded at the end" + (pooling.equals("last")

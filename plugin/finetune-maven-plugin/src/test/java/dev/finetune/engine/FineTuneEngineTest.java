@@ -41,9 +41,13 @@ class FineTuneEngineTest {
                 "training-history.json", "reload-check.json")) {
             assertTrue(Files.isRegularFile(out.resolve(f)), "missing " + f);
         }
-        // Training's own kernel (TrainingKernels) must not reach the export, which other TensorFlows load.
+        // Training's own kernels (TrainingKernels) and the weights' bfloat16 copies (WeightCopies) must not reach the
+        // export, which other TensorFlows load.
         String graph = new String(Files.readAllBytes(out.resolve("saved_model/saved_model.pb")), java.nio.charset.StandardCharsets.ISO_8859_1);
-        assertFalse(graph.contains(dev.finetune.engine.model.TrainingKernels.GELU), model + ": the export names the training kernel");
+        for (String trace : List.of(dev.finetune.engine.model.TrainingKernels.GELU, dev.finetune.engine.model.TrainingKernels.ADAM,
+                dev.finetune.engine.model.TrainingKernels.SQUARED_NORM, "finetune_bf16_copy", "finetune_f32_read")) {
+            assertFalse(graph.contains(trace), model + ": the export names " + trace);
+        }
         assertEquals("[\"negative\",\"positive\"]", labels.get("labels").toString());
         JsonNode history = Json.MAPPER.readTree(out.resolve("training-history.json").toFile());
         assertEquals(c.epochs, history.get("epochs").size());

@@ -61,8 +61,9 @@ public final class ModelExporter {
         // The exported graph computes each GELU directly (the training detour only matters for gradients), adds its
         // dense layers' biases with BiasAdd and multiplies with BatchMatMulV2 again (EncoderGraph.forInference), the
         // form serving fuses and packs. Tables that trained lazily looked their rows up with ResourceGather
-        // (LazyEmbeddings): the export reads them as a dense run's export does.
-        GraphDef pruned = GraphDefs.rewriteResourceGathers(GraphDefs.prune(EncoderGraph.forInference(graph.toGraphDef()), roots));
+        // (LazyEmbeddings): the export reads them as a dense run's export does. Products read the float32 weights again,
+        // not the bfloat16 copies that training kept (WeightCopies).
+        GraphDef pruned = GraphDefs.rewriteResourceGathers(GraphDefs.prune(EncoderGraph.forInference(model.inferenceGraphDef()), roots));
 
         SignatureDef.Builder sig = SignatureDef.newBuilder().setMethodName("tensorflow/serving/predict");
         var enc = model.encoder().signature();

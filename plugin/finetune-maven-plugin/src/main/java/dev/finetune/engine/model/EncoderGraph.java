@@ -33,7 +33,7 @@ public record EncoderGraph(GraphDef graph, EncoderSignature signature, String re
      * {@code kernelThreads}: the threads each of this plugin's kernels ({@link TrainingKernels}) may use, 0 for none.
      */
     private static GraphDef forTraining(GraphDef graph, int kernelThreads) {
-        GraphDef rewritten = BiasAddRewrite.forTraining(GeluRewrite.forTraining(graph, TrainingKernels.gelu() ? kernelThreads : 0));
+        GraphDef rewritten = BiasAddRewrite.forTraining(GeluRewrite.forTraining(graph, TrainingKernels.available() ? kernelThreads : 0));
         // The layer-norm rewrite keeps every tensor's name and rank (a layer norm's output is a new node under the old
         // name): the shapes of the graph before it serve the products' rewrite too, from one import.
         try (StaticShapes shapes = new StaticShapes(rewritten)) {

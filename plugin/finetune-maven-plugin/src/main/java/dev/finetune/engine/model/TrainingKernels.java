@@ -19,7 +19,7 @@ import org.tensorflow.proto.OpList;
  * the library does not load, or {@link LoadedGraph#FUSING} is {@code false}, training uses TensorFlow's own ops for
  * the same values ({@link #unavailable} says why); nothing else changes, and no exported model ever names these ops.
  *
- * <p>As it loads, the library puts its op on TensorFlow's mixed-precision infer list, which TensorFlow reads from the
+ * <p>As it loads, the library puts its ops on TensorFlow's mixed-precision infer list, which TensorFlow reads from the
  * environment ({@code TF_AUTO_MIXED_PRECISION_GRAPH_REWRITE_INFERLIST_ADD}; a value already set is kept and added to).
  * Changing the environment is not safe while another thread reads it, so {@code FineTuneEngine.train} loads the
  * library first, before any graph of the run; what stays is another plugin's TensorFlow running in a parallel build
@@ -28,6 +28,11 @@ import org.tensorflow.proto.OpList;
 public final class TrainingKernels {
     /** The op computing a GELU, tanh or exact, and its derivative in one pass ({@link GeluRewrite}). */
     public static final String GELU = "FinetuneGelu";
+    /** Adam on a float32 weight that also writes its bfloat16 copy ({@code WeightCopies}). */
+    public static final String ADAM = "FinetuneAdam";
+    /** The sum of a tensor's squares, in float32 from float32 or bfloat16 (global-norm clipping with weight copies). */
+    public static final String SQUARED_NORM = "FinetuneSquaredNorm";
+    private static final java.util.List<String> OPS = java.util.List.of(GELU, ADAM, SQUARED_NORM);
 
     private static final String LIBRARY = "libfinetune_kernels.so";
     private static String unavailable;
@@ -36,8 +41,8 @@ public final class TrainingKernels {
     private TrainingKernels() {
     }
 
-    /** Whether {@link #GELU} can run in this JVM (loading the library on the first call). */
-    public static synchronized boolean gelu() {
+    /** Whether the kernels ({@link #GELU}, {@link #ADAM}, {@link #SQUARED_NORM}) can run in this JVM (loading the library on the first call). */
+    public static synchronized boolean available() {
         if (!LoadedGraph.fusing()) {
             return false;
         }
@@ -58,7 +63,7 @@ public final class TrainingKernels {
 
     /** Why the kernels are not used, or null when they are. */
     public static synchronized String unavailable() {
-        return gelu() ? null : LoadedGraph.fusing() ? unavailable : LoadedGraph.FUSING + " is false";
+        return available() ? null : LoadedGraph.fusing() ? unavailable : LoadedGraph.FUSING + " is false";
     }
 
     private static String load() {
@@ -67,7 +72,7 @@ public final class TrainingKernels {
         try (InputStream in = TrainingKernels.class.getResourceAsStream(resource)) {
             // Another class loader of this JVM (a second plugin realm) may have loaded it: TensorFlow keeps one registry,
             // and a second copy would register the kernels twice.
-            if (listsGelu(TensorFlow.registeredOpList())) {
+            if (listsAll(TensorFlow.registeredOpList())) {
                 return null;
             }
             if (in == null) {
@@ -76,7 +81,7 @@ public final class TrainingKernels {
             Path copy = Files.createTempFile("finetune-kernels-", ".so");
             try {
                 Files.copy(in, copy, StandardCopyOption.REPLACE_EXISTING);
-                return listsGelu(TensorFlow.loadLibrary(copy.toString())) ? null : "the kernel library registered no " + GELU;
+                return listsAll(TensorFlow.loadLibrary(copy.toString())) ? null : "the kernel library did not register all of " + OPS;
             } finally {
                 // The loaded library stays mapped; the file is not needed any more.
                 Files.deleteIfExists(copy);
@@ -87,8 +92,8 @@ public final class TrainingKernels {
         }
     }
 
-    private static boolean listsGelu(OpList ops) {
-        return ops.getOpList().stream().map(OpDef::getName).anyMatch(GELU::equals);
+    private static boolean listsAll(OpList ops) {
+        return ops.getOpList().stream().map(OpDef::getName).collect(java.util.stream.Collectors.toSet()).containsAll(OPS);
     }
 
     private static String platform() {

@@ -25,6 +25,7 @@ import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
 import org.tensorflow.types.family.TNumber;
+import org.tensorflow.proto.GraphDef;
 
 /**
  * The whole training graph: the imported encoder, a classification head ({@link ClassifierHead}), the loss
@@ -114,6 +115,10 @@ public final class ClassifierGraph implements AutoCloseable {
     private final int trainableCount;
     private final ClassifierHead head;
     final List<Op> freshInit = new ArrayList<>();
+    /** bfloat16 copies of weight matrices, for bfloat16 training ({@link WeightCopies}); empty when none. */
+    private final List<WeightCopies.Copy> weightCopies = new ArrayList<>();
+    /** Sets the copies from the weights, after anything but a step changes them; null without copies. */
+    final Op refreshWeightCopies;
     final VariableSaver checkpointSaver;
     final VariableSaver exportSaver;
 
@@ -125,12 +130,12 @@ public final class ClassifierGraph implements AutoCloseable {
                            double weightDecay, double maxGradNorm, int trainLayers, double layerDecay, Task task,
                            String regressionLoss, double targetMean, double targetScale, float[] initialBias,
                            ClassifierHead.Layers headLayers, TaskLoss.Options lossOptions, boolean accumulate,
-                           double encoderDropout, boolean lazyEmbeddings) {
+                           double encoderDropout, boolean lazyEmbeddings, boolean weightCopies) {
         /** Single-label classification. */
         public Settings(String pooling, double dropout, long seed, double beta1, double beta2, double epsilon,
                         double weightDecay, double maxGradNorm, int trainLayers, double layerDecay) {
             this(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
-                    Task.SINGLE_LABEL, "mse", 0, 1, null, ClassifierHead.Layers.NONE, TaskLoss.Options.NONE, false, 0, false);
+                    Task.SINGLE_LABEL, "mse", 0, 1, null, ClassifierHead.Layers.NONE, TaskLoss.Options.NONE, false, 0, false, false);
         }
 
         /** Single-label classification; every layer trains at the full rate. */
@@ -142,33 +147,33 @@ public final class ClassifierGraph implements AutoCloseable {
         /** These settings for another task; regression predicts {@code mean + scale × output}. */
         public Settings forTask(Task t, String loss, double mean, double scale) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
-                    t, loss, mean, scale, initialBias, headLayers, lossOptions, accumulate, encoderDropout, lazyEmbeddings);
+                    t, loss, mean, scale, initialBias, headLayers, lossOptions, accumulate, encoderDropout, lazyEmbeddings, weightCopies);
         }
 
         /** These settings with the head's bias starting at {@code bias} (null: zeros). */
         public Settings withInitialBias(float[] bias) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
-                    task, regressionLoss, targetMean, targetScale, bias, headLayers, lossOptions, accumulate, encoderDropout, lazyEmbeddings);
+                    task, regressionLoss, targetMean, targetScale, bias, headLayers, lossOptions, accumulate, encoderDropout, lazyEmbeddings, weightCopies);
         }
 
         /** These settings with hidden layers of {@code sizes} (empty: none) before the output layer, and their activation. */
         public Settings withHeadLayers(int[] sizes, String activation) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
                     task, regressionLoss, targetMean, targetScale, initialBias, new ClassifierHead.Layers(sizes, activation),
-                    lossOptions, accumulate, encoderDropout, lazyEmbeddings);
+                    lossOptions, accumulate, encoderDropout, lazyEmbeddings, weightCopies);
         }
 
         /** These settings with class weights (label order; null: none) and label smoothing ε in the training loss. */
         public Settings withLoss(float[] classWeights, double labelSmoothing) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
                     task, regressionLoss, targetMean, targetScale, initialBias, headLayers,
-                    new TaskLoss.Options(classWeights, labelSmoothing), accumulate, encoderDropout, lazyEmbeddings);
+                    new TaskLoss.Options(classWeights, labelSmoothing), accumulate, encoderDropout, lazyEmbeddings, weightCopies);
         }
 
         /** These settings with gradient sums for accumulating several micro-batches into one optimizer step. */
         public Settings withAccumulation(boolean on) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
-                    task, regressionLoss, targetMean, targetScale, initialBias, headLayers, lossOptions, on, encoderDropout, lazyEmbeddings);
+                    task, regressionLoss, targetMean, targetScale, initialBias, headLayers, lossOptions, on, encoderDropout, lazyEmbeddings, weightCopies);
         }
 
         /**
@@ -177,7 +182,7 @@ public final class ClassifierGraph implements AutoCloseable {
          */
         public Settings withEncoderDropout(double rate) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
-                    task, regressionLoss, targetMean, targetScale, initialBias, headLayers, lossOptions, accumulate, rate, lazyEmbeddings);
+                    task, regressionLoss, targetMean, targetScale, initialBias, headLayers, lossOptions, accumulate, rate, lazyEmbeddings, weightCopies);
         }
 
         /**
@@ -186,7 +191,7 @@ public final class ClassifierGraph implements AutoCloseable {
          */
         public Settings withLazyEmbeddings(boolean on) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
-                    task, regressionLoss, targetMean, targetScale, initialBias, headLayers, lossOptions, accumulate, encoderDropout, on);
+                    task, regressionLoss, targetMean, targetScale, initialBias, headLayers, lossOptions, accumulate, encoderDropout, on, weightCopies);
         }
 
         /**
@@ -195,6 +200,22 @@ public final class ClassifierGraph implements AutoCloseable {
          */
         public boolean lazyEmbeddingsApply(DataParallel parallel) {
             return lazyEmbeddings && !parallel.replicated() && !parallel.distributed() && !accumulate;
+        }
+
+        /**
+         * These settings with bfloat16 copies of the weight matrices ({@link WeightCopies}), updated by this plugin's
+         * Adam kernel. Only for bfloat16 mixed precision on the CPU with the kernels loaded; applies to steps on one
+         * device without accumulation.
+         */
+        public Settings withWeightCopies(boolean on) {
+            return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
+                    task, regressionLoss, targetMean, targetScale, initialBias, headLayers, lossOptions, accumulate, encoderDropout,
+                    lazyEmbeddings, on);
+        }
+
+        /** Whether weight copies apply to a graph trained so: asked for, on one device, without accumulation. */
+        public boolean weightCopiesApply(DataParallel parallel) {
+            return weightCopies && !parallel.replicated() && !parallel.distributed() && !accumulate;
         }
     }
 
@@ -232,7 +253,12 @@ public final class ClassifierGraph implements AutoCloseable {
             encoderVariables = EncoderVariables.find(encoder.graph(), encoderOutput);
             plan = LayerPlan.of(encoderVariables.stream().map(EncoderVariable::key).toList(), s.trainLayers(), s.layerDecay());
             Map<Integer, LazyEmbeddings.Table> tables = s.lazyEmbeddingsApply(parallel) ? LazyEmbeddings.tables(encoder.graph(), encoderVariables, plan) : Map.of();
-            graph.importGraphDef(tables.isEmpty() ? encoder.graph() : LazyEmbeddings.gatherFromTables(encoder.graph(), tables.values()));
+            GraphDef imported = tables.isEmpty() ? encoder.graph() : LazyEmbeddings.gatherFromTables(encoder.graph(), tables.values());
+            if (s.weightCopiesApply(parallel)) {
+                List<Integer> chosen = WeightCopies.choose(encoder.graph(), encoderVariables, i -> plan.trainable(i) && !tables.containsKey(i));
+                imported = WeightCopies.rewrite(imported, encoderVariables, chosen, weightCopies);
+            }
+            graph.importGraphDef(imported);
             Ops tf = Ops.create(graph);
             inputIds = (Output<TInt32>) output(sig.inputIds());
             // A model without a mask input still needs one for pooling, and the export a uniform signature.
@@ -388,12 +414,18 @@ public final class ClassifierGraph implements AutoCloseable {
             accumulators = accumulating != null ? accumulating : s.accumulate() ? GradientAccumulators.ofGradients(tf, batchGrads,
                     train.stream().map(names::get).toList(), trainShapes, freshInit) : null;
             List<Operand<TFloat32>> grads = accumulators == null || accumulators.contributions() ? batchGrads : accumulators.totals;
+            // By place in train: the variable's bfloat16 copy, which its update writes too.
+            Map<Integer, WeightCopies.Copy> copyOf = new HashMap<>();
+            for (WeightCopies.Copy c : weightCopies) {
+                copyOf.put(train.indexOf(c.variable()), c);
+            }
             // Clipping and its norm see the accumulated gradient: the effective batch is clipped as one batch.
-            org.tensorflow.op.math.Sqrt<TFloat32> norm = opt.withName("global_norm").math.sqrt(globalSquaredNorm(opt, grads));
+            org.tensorflow.op.math.Sqrt<TFloat32> norm = opt.withName("global_norm").math.sqrt(
+                    globalSquaredNorm(opt, grads, k -> copyOf.containsKey(k) ? WeightCopies.squaredNorm(opt, grads.get(k)) : null));
             gradientNorm = norm;
             // Every update waits for the global norm, hence for every gradient: no weight changes under a
             // gradient that is still being computed from it.
-            List<Operand<TFloat32>> clipped = clip(opt, grads, gradientNorm, s.maxGradNorm());
+            Operand<TFloat32> clipFactor = clipFactor(opt, gradientNorm, s.maxGradNorm());
 
             List<Operand<?>> slots = new ArrayList<>();
             List<String> slotNames = new ArrayList<>();
@@ -403,6 +435,9 @@ public final class ClassifierGraph implements AutoCloseable {
             Operand<TFloat32> eps = opt.constant((float) s.epsilon());
             java.util.Map<Double, Operand<TFloat32>> scaledRates = new java.util.HashMap<>();
             WeightDecay.Builder decay = s.weightDecay() > 0 ? new WeightDecay.Builder(tf, s.weightDecay()) : null;
+            Operand<TFloat32> one = opt.constant(1f);
+            Operand<TFloat32> zero = opt.constant(0f);
+            Operand<TFloat32> lambda = opt.constant((float) s.weightDecay());
             for (int k = 0; k < train.size(); k++) {
                 int i = train.get(k);
                 Operand<TFloat32> rate = scaledRates.computeIfAbsent(rates.get(k),
@@ -414,18 +449,26 @@ public final class ClassifierGraph implements AutoCloseable {
                 slots.add(v);
                 slotNames.add(names.get(i) + "/adam_m");
                 slotNames.add(names.get(i) + "/adam_v");
-                // Decoupled weight decay (AdamW) on matrices only: biases and normalisation vectors are rank 1.
-                if (decay != null && shape.numDimensions() >= 2) {
+                // Decoupled weight decay (AdamW) on matrices only: biases and normalisation vectors are rank 1. The
+                // kernel that keeps a weight's copy decays it in each step's pass, with nothing else to read or write.
+                boolean decays = decay != null && shape.numDimensions() >= 2;
+                if (decays && !copyOf.containsKey(k)) {
                     decay.add(handles.get(i), rates.get(k));
                 }
                 Ops afterNorm = opt.withControlDependencies(List.of((Op) norm));
-                updates.add(rows.containsKey(k)
-                        ? LazyEmbeddings.adam(afterNorm, handles.get(i), m, v, beta1Power, beta2Power, rate, b1, b2, eps,
-                                rows.get(k).with(clipped.get(k)))
-                        : afterNorm.train.resourceApplyAdam(handles.get(i), m, v, beta1Power, beta2Power, rate, b1, b2, eps,
-                                clipped.get(k)));
+                if (copyOf.containsKey(k)) {  // clipping and decay happen inside the kernel
+                    updates.add(WeightCopies.adam(afterNorm, graph, copyOf.get(k), handles.get(i), m, v, beta1Power, beta2Power,
+                            rate, b1, b2, eps, clipFactor == null ? one : clipFactor, decays ? lambda : zero, grads.get(k)));
+                } else {
+                    Operand<TFloat32> clipped = clipFactor == null ? grads.get(k) : opt.math.mul(grads.get(k), clipFactor);
+                    updates.add(rows.containsKey(k)
+                            ? LazyEmbeddings.adam(afterNorm, handles.get(i), m, v, beta1Power, beta2Power, rate, b1, b2, eps,
+                                    rows.get(k).with(clipped))
+                            : afterNorm.train.resourceApplyAdam(handles.get(i), m, v, beta1Power, beta2Power, rate, b1, b2, eps, clipped));
+                }
             }
-            weightDecay = decay == null ? null : decay.build();
+            refreshWeightCopies = WeightCopies.refresh(tf, graph, weightCopies, handles);
+            weightDecay = decay == null || decay.isEmpty() ? null : decay.build();
             List<Op> done = accumulators == null ? updates : accumulators.resetAfter(tf, updates);
             trainStep = tf.withControlDependencies(done).withName("finetune_train_step").noOp();
 
@@ -447,6 +490,20 @@ public final class ClassifierGraph implements AutoCloseable {
 
     private Output<?> output(String tensor) {
         return output(graph, tensor);
+    }
+
+    /** The graph as a GraphDef, reading the float32 weights wherever training read their bfloat16 copies. */
+    public GraphDef inferenceGraphDef() {
+        return weightCopies.isEmpty() ? graph.toGraphDef() : WeightCopies.undo(graph.toGraphDef());
+    }
+
+    List<WeightCopies.Copy> copies() {
+        return weightCopies;
+    }
+
+    /** The encoder variables trained with bfloat16 copies ({@link WeightCopies}), by key (empty when none is). */
+    public List<String> weightCopies() {
+        return weightCopies.stream().map(c -> encoderVariables.get(c.variable()).key()).toList();
     }
 
     /** The encoder variables updated lazily, by key (empty when none is). */
@@ -569,21 +626,35 @@ public final class ClassifierGraph implements AutoCloseable {
         return tf.dtypes.cast(rows, TFloat32.class);
     }
 
-    private static Operand<TFloat32> globalSquaredNorm(Ops tf, List<Operand<TFloat32>> grads) {
+    /**
+     * The sum of the squares of every gradient: {@code own.apply(k)} where that gives one (the kernel's, for gradients
+     * that stay in bfloat16), else twice {@code L2Loss}.
+     */
+    private static Operand<TFloat32> globalSquaredNorm(Ops tf, List<Operand<TFloat32>> grads,
+                                                       java.util.function.IntFunction<Operand<TFloat32>> own) {
         List<Operand<TFloat32>> halves = new ArrayList<>(grads.size());
-        grads.forEach(g -> halves.add(tf.nn.l2Loss(g)));
-        return tf.math.mul(tf.constant(2f), tf.math.addN(halves));
+        List<Operand<TFloat32>> squares = new ArrayList<>();
+        for (int k = 0; k < grads.size(); k++) {
+            Operand<TFloat32> sum = own.apply(k);
+            if (sum != null) {
+                squares.add(sum);
+            } else {
+                halves.add(tf.nn.l2Loss(grads.get(k)));
+            }
+        }
+        if (!halves.isEmpty()) {
+            squares.add(tf.math.mul(tf.constant(2f), tf.math.addN(halves)));
+        }
+        return squares.size() == 1 ? squares.get(0) : tf.math.addN(squares);
     }
 
-    private static List<Operand<TFloat32>> clip(Ops tf, List<Operand<TFloat32>> grads, Operand<TFloat32> norm, double maxNorm) {
+    /** What clipping multiplies every gradient by: {@code maxNorm / max(norm, maxNorm)}; null without clipping. */
+    private static Operand<TFloat32> clipFactor(Ops tf, Operand<TFloat32> norm, double maxNorm) {
         if (maxNorm <= 0) {
-            return grads;
+            return null;
         }
         Operand<TFloat32> limit = tf.constant((float) maxNorm);
-        Operand<TFloat32> factor = tf.withName("clip_factor").math.div(limit, tf.math.maximum(norm, limit));
-        List<Operand<TFloat32>> out = new ArrayList<>(grads.size());
-        grads.forEach(g -> out.add(tf.math.mul(g, factor)));
-        return out;
+        return tf.withName("clip_factor").math.div(limit, tf.math.maximum(norm, limit));
     }
 
     private VarHandleOp slot(Ops tf, String opName, String sharedName, Shape shape) {

@@ -63,6 +63,14 @@ public final class ClassifierSession implements AutoCloseable {
             init.addTarget(op);
         }
         init.run().close();
+        refreshWeightCopies();
+    }
+
+    /** Sets the weights' bfloat16 copies ({@link WeightCopies}) from the weights, after anything but a step changed them. */
+    private void refreshWeightCopies() {
+        if (model.refreshWeightCopies != null) {
+            session.runner().addTarget(model.refreshWeightCopies).run().close();
+        }
     }
 
     private Output<?> output(String tensor) {
@@ -300,6 +308,7 @@ public final class ClassifierSession implements AutoCloseable {
 
     public void restoreCheckpoint(Path prefix) {
         model.checkpointSaver.restore(session, prefix.toString());
+        refreshWeightCopies();
     }
 
     /** Writes the encoder and head weights (not the optimizer slots) as a V2 checkpoint at {@code prefix}. */
@@ -310,6 +319,7 @@ public final class ClassifierSession implements AutoCloseable {
     /** Loads weights written by {@link #saveWeights} (the optimizer slots stay as they are). */
     public void restoreWeights(Path prefix) {
         model.exportSaver.restore(session, prefix.toString());
+        refreshWeightCopies();
     }
 
     /**

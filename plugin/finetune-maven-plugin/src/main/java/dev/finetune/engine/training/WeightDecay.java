@@ -54,6 +54,11 @@ final class WeightDecay {
             updates.add(tf.assignSubVariableOp(handle, tf.math.mul(rate, value)));
         }
 
+        /** Whether no matrix was added (those with bfloat16 copies decay inside their update, {@link WeightCopies}). */
+        boolean isEmpty() {
+            return updates.isEmpty();
+        }
+
         WeightDecay build() {
             return new WeightDecay(sum, tf.withControlDependencies(updates).withName("apply").noOp(), updates.size());
         }

@@ -103,7 +103,7 @@ class GeluRewriteTest {
     @ParameterizedTest(name = "kernel {0}")
     @ValueSource(booleans = {false, true})
     void bothSpellingsKeepTheirValueAndTheirGradient(boolean kernel) {
-        assumeTrue(!kernel || TrainingKernels.gelu(), "no training kernels on this platform");
+        assumeTrue(!kernel || TrainingKernels.available(), "no training kernels on this platform");
         for (BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>> gelu : java.util.List.<BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>>>of(
                 GeluRewriteTest::googleGelu, GeluRewriteTest::pythonGelu)) {
             GraphDef original = graph(gelu);
@@ -143,7 +143,7 @@ class GeluRewriteTest {
     @ParameterizedTest(name = "kernel {0}")
     @ValueSource(booleans = {false, true})
     void aNoOpWaitingOnTheChainDoesNotKeepItRunning(boolean kernel) {
-        assumeTrue(!kernel || TrainingKernels.gelu(), "no training kernels on this platform");
+        assumeTrue(!kernel || TrainingKernels.available(), "no training kernels on this platform");
         GraphDef original = graph(GeluRewriteTest::googleGelu);
         GeluPattern.Match m = GeluPattern.find(original).get(0);
         Map<String, NodeDef> nodes = GraphDefs.byName(original);
@@ -171,7 +171,7 @@ class GeluRewriteTest {
             GraphDef original = graph(gelu);
             assertEquals(original, GeluRewrite.forTraining(original, 0));
         }
-        assumeTrue(TrainingKernels.gelu(), "no training kernels on this platform");
+        assumeTrue(TrainingKernels.available(), "no training kernels on this platform");
         for (BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>> gelu : spellings) {
             GraphDef original = graph(gelu);
             GraphDef rewritten = GeluRewrite.forTraining(original, 2);
@@ -194,6 +194,6 @@ class GeluRewriteTest {
         EncoderGraph enc = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf1")), SignatureNames.auto());
         assertEquals(2, GeluRewrite.count(enc.graph()), "one GELU per layer");
         EncoderGraph tf2 = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf2")), SignatureNames.auto());
-        assertEquals(TrainingKernels.gelu() ? 2 : 0, GeluRewrite.count(tf2.graph()), "exact (erf) GELU takes the kernel, or is left as it is");
+        assertEquals(TrainingKernels.available() ? 2 : 0, GeluRewrite.count(tf2.graph()), "exact (erf) GELU takes the kernel, or is left as it is");
     }
 }

@@ -10,6 +10,7 @@ import dev.finetune.runtime.model.LoadedGraph;
 import dev.finetune.runtime.model.ServingSignature;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -43,7 +44,7 @@ class TrainingKernelsTest {
     @Test
     void loadWhereTheBuildCompiledThem() {
         assumeTrue(built(), "the build compiles the kernels on Linux x86-64 with gcc only");
-        assertTrue(TrainingKernels.gelu(), TrainingKernels.unavailable());
+        assertTrue(TrainingKernels.available(), TrainingKernels.unavailable());
     }
 
     @Test
@@ -51,7 +52,7 @@ class TrainingKernelsTest {
         String before = System.getProperty(LoadedGraph.FUSING);
         System.setProperty(LoadedGraph.FUSING, "false");
         try {
-            assertFalse(TrainingKernels.gelu());
+            assertFalse(TrainingKernels.available());
             assertEquals(LoadedGraph.FUSING + " is false", TrainingKernels.unavailable());
         } finally {
             if (before == null) {
@@ -120,7 +121,7 @@ class TrainingKernelsTest {
 
     /** The kernel's two outputs, as float32, on x given in {@code type}, on at most {@code threads} (0: the CPUs it may use). */
     private static float[][] run(float[] x, Class<? extends TType> type, boolean approximate, int threads) {
-        assumeTrue(TrainingKernels.gelu(), "no training kernels on this platform");
+        assumeTrue(TrainingKernels.available(), "no training kernels on this platform");
         try (Graph g = new Graph(); Session s = new Session(g); TFloat32 in = TFloat32.tensorOf(StdArrays.ndCopyOf(x))) {
             Ops tf = Ops.create(g);
             Placeholder<TFloat32> p = tf.withName("x").placeholder(TFloat32.class);
@@ -200,7 +201,7 @@ class TrainingKernelsTest {
 
     @Test
     void emptyAndScalarTensors() {
-        assumeTrue(TrainingKernels.gelu(), "no training kernels on this platform");
+        assumeTrue(TrainingKernels.available(), "no training kernels on this platform");
         try (Graph g = new Graph(); Session s = new Session(g)) {
             Ops tf = Ops.create(g);
             GraphOperation empty = g.opBuilder(TrainingKernels.GELU, "empty", tf.scope())
@@ -215,6 +216,146 @@ class TrainingKernelsTest {
                 assertEquals(expected[1], ((TFloat32) r.get(3)).getFloat(), 2e-6);
             }
         }
+    }
+
+    /** FinetuneSquaredNorm: the sum of squares, against a sum in double, of float32 and bfloat16 tensors. */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void squaredNormIsTheSumOfSquares(boolean bfloat16) {
+        assumeTrue(TrainingKernels.available(), "no training kernels on this platform");
+        float[] x = new float[N];
+        Random r = new Random(3);
+        double expected = 0;
+        for (int i = 0; i < N; i++) {
+            x[i] = (float) (r.nextGaussian() * Math.exp(r.nextGaussian() * 3));
+            if (bfloat16) {
+                x[i] = bfloat16(x[i]);
+            }
+            expected += (double) x[i] * x[i];
+        }
+        try (Graph g = new Graph(); Session s = new Session(g); TFloat32 in = TFloat32.tensorOf(StdArrays.ndCopyOf(x))) {
+            Ops tf = Ops.create(g);
+            Placeholder<TFloat32> p = tf.placeholder(TFloat32.class);
+            Operand<?> typed = bfloat16 ? tf.dtypes.cast(p, TBfloat16.class) : p;
+            GraphOperation sum = g.opBuilder(TrainingKernels.SQUARED_NORM, "sum", tf.scope()).addInput(typed.asOutput())
+                    .setAttr("threads", 2).build();
+            GraphOperation empty = g.opBuilder(TrainingKernels.SQUARED_NORM, "empty", tf.scope())
+                    .addInput(tf.zeros(tf.constant(new long[] {0}), TFloat32.class).asOutput()).build();
+            try (Result out = s.runner().feed(p, in).fetch(sum.output(0)).fetch(empty.output(0)).run()) {
+                assertEquals(0, out.get(0).shape().numDimensions());
+                assertEquals(expected, ((TFloat32) out.get(0)).getFloat(), 1e-6 * expected);
+                assertEquals(0f, ((TFloat32) out.get(1)).getFloat());
+            }
+        }
+    }
+
+    /**
+     * FinetuneAdam against TensorFlow's ResourceApplyAdam on the gradient times the scale, with the decay taken first as
+     * AdamW does, over three steps: the weights and both moments to a float32 rounding, the copy exactly the weights
+     * rounded to bfloat16; a bfloat16 gradient is the float32 one rounded.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void adamIsTensorFlowsAdamAndWritesTheCopy(boolean bfloat16Gradient) {
+        assumeTrue(TrainingKernels.available(), "no training kernels on this platform");
+        long[] shape = {N / 7, 7};
+        int n = (int) (shape[0] * shape[1]);
+        Random r = new Random(5);
+        float[] w0 = new float[n];
+        for (int i = 0; i < n; i++) {
+            w0[i] = (float) (r.nextGaussian() * 0.05);
+        }
+        float lr = 1e-3f, lambda = 0.01f, scale = 0.37f;
+        try (Graph g = new Graph(); Session s = new Session(g)) {
+            Ops tf = Ops.create(g);
+            org.tensorflow.ndarray.Shape sh = org.tensorflow.ndarray.Shape.of(shape);
+            Operand<?>[] ours = {variable(tf, "w", TFloat32.class, sh), variable(tf, "m", TFloat32.class, sh), variable(tf, "v", TFloat32.class, sh)};
+            Operand<?> copy = variable(tf, "copy", TBfloat16.class, sh);
+            Operand<?>[] theirs = {variable(tf, "tw", TFloat32.class, sh), variable(tf, "tm", TFloat32.class, sh), variable(tf, "tv", TFloat32.class, sh)};
+            Operand<TFloat32> start = tf.reshape(tf.constant(w0), tf.constant(shape));
+            Operand<TFloat32> zeros = tf.zeros(tf.constant(shape), TFloat32.class);
+            var init = List.of(tf.assignVariableOp(ours[0], start), tf.assignVariableOp(ours[1], zeros), tf.assignVariableOp(ours[2], zeros),
+                    tf.assignVariableOp(copy, tf.zeros(tf.constant(shape), TBfloat16.class)),
+                    tf.assignVariableOp(theirs[0], start), tf.assignVariableOp(theirs[1], zeros), tf.assignVariableOp(theirs[2], zeros));
+            Placeholder<TFloat32> grad = tf.placeholder(TFloat32.class, Placeholder.shape(sh));
+            Placeholder<TFloat32> p1 = tf.placeholder(TFloat32.class);
+            Placeholder<TFloat32> p2 = tf.placeholder(TFloat32.class);
+            Operand<TFloat32> fed = bfloat16Gradient ? tf.dtypes.cast(tf.dtypes.cast(grad, TBfloat16.class), TFloat32.class) : grad;
+            Operand<?> typed = bfloat16Gradient ? tf.dtypes.cast(grad, TBfloat16.class) : grad;
+            var b = g.opBuilder(TrainingKernels.ADAM, "adam", tf.scope());
+            for (Operand<?> in : List.of(ours[0], ours[1], ours[2], copy, p1, p2, tf.constant(lr), tf.constant(0.9f), tf.constant(0.999f),
+                    tf.constant(1e-6f), tf.constant(scale), tf.constant(lambda), typed)) {
+                b.addInput(in.asOutput());
+            }
+            GraphOperation adam = b.setAttr("threads", 2).build();
+            var decay = tf.assignSubVariableOp(theirs[0], tf.math.mul(tf.constant(lr * lambda), tf.readVariableOp(theirs[0], TFloat32.class)));
+            var reference = tf.withControlDependencies(List.of(decay)).train.resourceApplyAdam(theirs[0], theirs[1], theirs[2], p1, p2,
+                    tf.constant(lr), tf.constant(0.9f), tf.constant(0.999f), tf.constant(1e-6f), tf.math.mul(fed, tf.constant(scale)));
+            var runner = s.runner();
+            init.forEach(runner::addTarget);
+            runner.run();
+            for (int step = 1; step <= 3; step++) {
+                float[] gv = new float[n];
+                for (int i = 0; i < n; i++) {
+                    gv[i] = (float) (r.nextGaussian() * 0.1);
+                }
+                try (TFloat32 gt = TFloat32.tensorOf(sh, d -> d.copyFrom(org.tensorflow.ndarray.buffer.DataBuffers.of(gv, true, false)));
+                     TFloat32 b1 = TFloat32.scalarOf((float) Math.pow(0.9, step));
+                     TFloat32 b2 = TFloat32.scalarOf((float) Math.pow(0.999, step))) {
+                    s.runner().feed(grad, gt).feed(p1, b1).feed(p2, b2).addTarget(adam).addTarget(reference).run();
+                }
+            }
+            try (Result out = s.runner().fetch(tf.readVariableOp(ours[0], TFloat32.class)).fetch(tf.readVariableOp(ours[1], TFloat32.class))
+                    .fetch(tf.readVariableOp(ours[2], TFloat32.class)).fetch(tf.dtypes.cast(tf.readVariableOp(copy, TBfloat16.class), TFloat32.class))
+                    .fetch(tf.readVariableOp(theirs[0], TFloat32.class)).fetch(tf.readVariableOp(theirs[1], TFloat32.class))
+                    .fetch(tf.readVariableOp(theirs[2], TFloat32.class)).run()) {
+                float[] w = ServingSignature.floats(out.get(0));
+                float[] copied = ServingSignature.floats(out.get(3));
+                String[] names = {"weights", "first moment", "second moment"};
+                for (int k = 0; k < 3; k++) {
+                    float[] ourValues = ServingSignature.floats(out.get(k));
+                    float[] theirValues = ServingSignature.floats(out.get(4 + k));
+                    for (int i = 0; i < n; i++) {
+                        // Weights: a few roundings of a weight near 0.05 (an ulp is 4e-9), where the update may cancel it.
+                        assertEquals(theirValues[i], ourValues[i], 4e-7 * Math.abs(theirValues[i]) + (k == 0 ? 2e-8 : 1e-12),
+                                names[k] + " [" + i + "]");
+                    }
+                }
+                for (int i = 0; i < n; i++) {
+                    assertEquals(Float.floatToIntBits(bfloat16(w[i])), Float.floatToIntBits(copied[i]), "copy [" + i + "]");
+                }
+            }
+        }
+    }
+
+    /** A copy of another shape than the weight is refused with a message that says what is wrong, and nothing changes. */
+    @Test
+    void adamRefusesMismatchedVariables() {
+        assumeTrue(TrainingKernels.available(), "no training kernels on this platform");
+        try (Graph g = new Graph(); Session s = new Session(g)) {
+            Ops tf = Ops.create(g);
+            org.tensorflow.ndarray.Shape sh = org.tensorflow.ndarray.Shape.of(4);
+            Operand<?> w = variable(tf, "w", TFloat32.class, sh), m = variable(tf, "m", TFloat32.class, sh), v = variable(tf, "v", TFloat32.class, sh);
+            Operand<?> copy = variable(tf, "copy", TBfloat16.class, org.tensorflow.ndarray.Shape.of(3));
+            Operand<TFloat32> ones = tf.constant(new float[] {1, 2, 3, 4});
+            s.runner().addTarget(tf.assignVariableOp(w, ones)).addTarget(tf.assignVariableOp(m, ones)).addTarget(tf.assignVariableOp(v, ones))
+                    .addTarget(tf.assignVariableOp(copy, tf.dtypes.cast(tf.constant(new float[] {0, 0, 0}), TBfloat16.class))).run();
+            var b = g.opBuilder(TrainingKernels.ADAM, "adam", tf.scope());
+            for (Operand<?> in : List.of(w, m, v, copy, tf.constant(0.9f), tf.constant(0.999f), tf.constant(1e-3f), tf.constant(0.9f),
+                    tf.constant(0.999f), tf.constant(1e-6f), tf.constant(1f), tf.constant(0f), ones)) {
+                b.addInput(in.asOutput());
+            }
+            GraphOperation adam = b.build();
+            var e = org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class, () -> s.runner().addTarget(adam).run());
+            assertTrue(e.getMessage().contains("FinetuneAdam: var, m and v must be float32 and copy bfloat16"), e.getMessage());
+            try (Result out = s.runner().fetch(tf.readVariableOp(w, TFloat32.class)).run()) {
+                assertArrayEquals(new float[] {1, 2, 3, 4}, ServingSignature.floats(out.get(0)));
+            }
+        }
+    }
+
+    private static <T extends TType> Operand<?> variable(Ops tf, String name, Class<T> type, org.tensorflow.ndarray.Shape shape) {
+        return tf.withName(name).varHandleOp(type, shape, org.tensorflow.op.core.VarHandleOp.sharedName(name));
     }
 
     /** float32 rounded to the nearest bfloat16 (ties to even), widened back. */

@@ -26,8 +26,8 @@ import org.tensorflow.Result;
  */
 class LazyEmbeddingsTest {
     /** Step one looks up rows {2, 3, 100..105, 190, 191}; step two {2, 3, 100, 120..125}. */
-    private static final Batch FIRST = batch(new int[] {2, 100, 101, 102, 3, 2, 190, 191, 103, 3, 2, 104, 105, 3, 0});
-    private static final Batch SECOND = batch(new int[] {2, 120, 121, 100, 3, 2, 122, 123, 3, 0, 2, 124, 125, 3, 0});
+    static final Batch FIRST = batch(new int[] {2, 100, 101, 102, 3, 2, 190, 191, 103, 3, 2, 104, 105, 3, 0});
+    static final Batch SECOND = batch(new int[] {2, 120, 121, 100, 3, 2, 122, 123, 3, 0, 2, 124, 125, 3, 0});
 
     private static Batch batch(int[] ids) {
         int[] mask = new int[ids.length];

@@ -38,16 +38,20 @@ public final class ProfileStep {
         double encoderDropout = Double.parseDouble(System.getProperty("encoderDropout", "0"));
         // -DlazyEmbeddings=true: lazy Adam on embedding tables (LazyEmbeddings).
         boolean lazyEmbeddings = Boolean.getBoolean("lazyEmbeddings");
+        // -DweightCopies=false: no bfloat16 copies of the weights (WeightCopies), which bfloat16 on the plugin's kernels has.
+        boolean weightCopies = settings.precision().equals("bfloat16") && dev.finetune.engine.model.TrainingKernels.available()
+                && Boolean.parseBoolean(System.getProperty("weightCopies", "true"));
         try (ClassifierGraph g = new ClassifierGraph(enc, 2,
                 new ClassifierGraph.Settings("pooled", 0.1, 1, 0.9, 0.999, 1e-6, weightDecay, maxGradNorm)
-                        .withEncoderDropout(encoderDropout).withLazyEmbeddings(lazyEmbeddings));
+                        .withEncoderDropout(encoderDropout).withLazyEmbeddings(lazyEmbeddings)
+                        .withWeightCopies(weightCopies));
              ClassifierSession s = new ClassifierSession(g, settings)) {
             System.out.println("session: " + settings.describe() + "; GELUs rewritten: "
                     + dev.finetune.engine.model.GeluRewrite.count(enc.graph()) + " ("
-                    + (dev.finetune.engine.model.TrainingKernels.gelu() ? "the plugin's kernel" : "TensorFlow's ops: "
+                    + (dev.finetune.engine.model.TrainingKernels.available() ? "the plugin's kernel" : "TensorFlow's ops: "
                     + dev.finetune.engine.model.TrainingKernels.unavailable()) + "); batched products as einsums: "
                     + dev.finetune.engine.model.BatchMatMulRewrite.count(enc.graph()) + "; fused layer norms: "
-                    + dev.finetune.engine.model.LayerNormRewrite.count(enc.graph()) + "; lazy tables: " + g.lazyTables());
+                    + dev.finetune.engine.model.LayerNormRewrite.count(enc.graph()) + "; lazy tables: " + g.lazyTables() + "; bfloat16 weight copies: " + g.weightCopies().size());
             System.out.println("resident after building the graph and session: " + residentMiB() + " MiB");
             s.initializeFromPretrained();
             System.out.println("resident after restoring the pretrained weights: " + residentMiB() + " MiB");
