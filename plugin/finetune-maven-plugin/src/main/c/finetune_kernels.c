@@ -162,11 +162,11 @@ static inline void gelu_exact(float x, float *y, float *dydx) {
     *dydx = cdf + x * INV_SQRT_2PI * exp_approx(-0.5f * x * x);
 }
 
-/* float32 to bfloat16, rounded to nearest even; NaN stays NaN. */
+/* float32 to bfloat16, rounded to nearest even; NaN stays NaN, with its sign (as Eigen's conversion). */
 static inline uint16_t to_bfloat16(float f) {
     uint32_t b = to_bits(f);
     uint32_t rounded = (b + 0x7FFFu + ((b >> 16) & 1u)) >> 16;
-    return (uint16_t)((b & 0x7FFFFFFFu) > 0x7F800000u ? 0x7FC0u : rounded);
+    return (uint16_t)((b & 0x7FFFFFFFu) > 0x7F800000u ? ((b >> 16) & 0x8000u) | 0x7FC0u : rounded);
 }
 
 /* One loop per form and type, each compiled for AVX-512, AVX2 with FMA and plain x86-64. bfloat16 goes through float32 blocks:
@@ -521,9 +521,10 @@ static void compute_adam(void *kernel, TF_OpKernelContext *ctx) {
     TF_VariableInputLockHolder *locks = NULL;
     if (TF_GetCode(status) == TF_OK) TF_GetInput(ctx, ADAM_GRAD, &grad, status);
     if (TF_GetCode(status) == TF_OK) {
-        /* Shared locks, as ResourceApplyAdam takes them without use_locking; the buffers are updated in place. */
+        /* Each variable's lock held exclusively, as TensorFlow's dense updates hold it (even without use_locking): the
+         * buffers are updated in place, and one a read still holds is copied first (copy_tensor) under that lock. */
         const int inputs[4] = {ADAM_VAR, ADAM_M, ADAM_V, ADAM_COPY};
-        TF_MaybeLockVariableInputMutexesInOrder(ctx, 0, 0, inputs, 4, copy_tensor, &locks, status);
+        TF_MaybeLockVariableInputMutexesInOrder(ctx, 1, 0, inputs, 4, copy_tensor, &locks, status);
         for (int i = 0; i < 4 && TF_GetCode(status) == TF_OK; i++) {
             TF_GetInputTensorFromVariable(ctx, inputs[i], 1, 0, 0, copy_tensor, &vars[i], status);
             if (TF_GetCode(status) == TF_OK && vars[i] == NULL) {

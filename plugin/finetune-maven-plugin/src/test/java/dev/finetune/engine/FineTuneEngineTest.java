@@ -41,13 +41,7 @@ class FineTuneEngineTest {
                 "training-history.json", "reload-check.json")) {
             assertTrue(Files.isRegularFile(out.resolve(f)), "missing " + f);
         }
-        // Training's own kernels (TrainingKernels) and the weights' bfloat16 copies (WeightCopies) must not reach the
-        // export, which other TensorFlows load.
-        String graph = new String(Files.readAllBytes(out.resolve("saved_model/saved_model.pb")), java.nio.charset.StandardCharsets.ISO_8859_1);
-        for (String trace : List.of(dev.finetune.engine.model.TrainingKernels.GELU, dev.finetune.engine.model.TrainingKernels.ADAM,
-                dev.finetune.engine.model.TrainingKernels.SQUARED_NORM, "finetune_bf16_copy", "finetune_f32_read")) {
-            assertFalse(graph.contains(trace), model + ": the export names " + trace);
-        }
+        assertNoTrainingTraces(out, model);
         assertEquals("[\"negative\",\"positive\"]", labels.get("labels").toString());
         JsonNode history = Json.MAPPER.readTree(out.resolve("training-history.json").toFile());
         assertEquals(c.epochs, history.get("epochs").size());
@@ -62,13 +56,33 @@ class FineTuneEngineTest {
     void trainsInBfloat16MixedPrecision(@TempDir Path tmp) throws IOException {
         FineTuneConfig c = TestFiles.tinyConfig("tiny-bert-tf2", tmp);
         c.precision = "bfloat16";
-        TrainingResult result = FineTuneEngine.train(c, m -> System.out.println("bfloat16: " + m));
+        List<String> log = new java.util.ArrayList<>();
+        TrainingResult result = FineTuneEngine.train(c, m -> {
+            System.out.println("bfloat16: " + m);
+            log.add(m);
+        });
+        // With the plugin's kernels the weight matrices train from bfloat16 copies (WeightCopies), which the export leaves out.
+        assertEquals(dev.finetune.engine.model.TrainingKernels.available(),
+                log.stream().anyMatch(m -> m.startsWith("Weight matrices: 13 multiplied from bfloat16 copies")), log.toString());
         List<TrainingHistory.Step> steps = result.history().steps;
         assertTrue(steps.get(steps.size() - 1).loss() < steps.get(0).loss() / 2, "loss " + steps.get(0).loss() + " → "
                 + steps.get(steps.size() - 1).loss());
         assertTrue(result.lastEpoch().validationAccuracy() > 0.9, "accuracy " + result.lastEpoch().validationAccuracy());
         JsonNode check = Json.MAPPER.readTree(c.outputDirectory.resolve("reload-check.json").toFile());
         assertTrue(check.get("probabilities").size() > 0);
+        assertNoTrainingTraces(c.outputDirectory, "tiny-bert-tf2");
+    }
+
+    /**
+     * Training's own kernels (TrainingKernels) and the weights' bfloat16 copies (WeightCopies) must not reach the export,
+     * which other TensorFlows load.
+     */
+    private static void assertNoTrainingTraces(Path out, String model) throws IOException {
+        String graph = new String(Files.readAllBytes(out.resolve("saved_model/saved_model.pb")), java.nio.charset.StandardCharsets.ISO_8859_1);
+        for (String trace : List.of(dev.finetune.engine.model.TrainingKernels.GELU, dev.finetune.engine.model.TrainingKernels.ADAM,
+                dev.finetune.engine.model.TrainingKernels.SQUARED_NORM, "finetune_bf16_cop", "finetune_f32_read")) {
+            assertFalse(graph.contains(trace), model + ": the export names " + trace);
+        }
     }
 
     /**

@@ -72,8 +72,14 @@ public final class TrainingKernels {
         try (InputStream in = TrainingKernels.class.getResourceAsStream(resource)) {
             // Another class loader of this JVM (a second plugin realm) may have loaded it: TensorFlow keeps one registry,
             // and a second copy would register the kernels twice.
-            if (listsAll(TensorFlow.registeredOpList())) {
+            java.util.Set<String> registered = names(TensorFlow.registeredOpList());
+            if (registered.containsAll(OPS)) {
                 return null;
+            }
+            if (OPS.stream().anyMatch(registered::contains)) {
+                // An older plugin in this JVM loaded its own library: loading ours too would register its kernels twice.
+                return "another version of the kernel library is loaded in this JVM, with only "
+                        + OPS.stream().filter(registered::contains).toList();
             }
             if (in == null) {
                 return "this plugin was built without kernels for " + platform;
@@ -81,7 +87,7 @@ public final class TrainingKernels {
             Path copy = Files.createTempFile("finetune-kernels-", ".so");
             try {
                 Files.copy(in, copy, StandardCopyOption.REPLACE_EXISTING);
-                return listsAll(TensorFlow.loadLibrary(copy.toString())) ? null : "the kernel library did not register all of " + OPS;
+                return names(TensorFlow.loadLibrary(copy.toString())).containsAll(OPS) ? null : "the kernel library did not register all of " + OPS;
             } finally {
                 // The loaded library stays mapped; the file is not needed any more.
                 Files.deleteIfExists(copy);
@@ -92,8 +98,8 @@ public final class TrainingKernels {
         }
     }
 
-    private static boolean listsAll(OpList ops) {
-        return ops.getOpList().stream().map(OpDef::getName).collect(java.util.stream.Collectors.toSet()).containsAll(OPS);
+    private static java.util.Set<String> names(OpList ops) {
+        return ops.getOpList().stream().map(OpDef::getName).collect(java.util.stream.Collectors.toSet());
     }
 
     private static String platform() {

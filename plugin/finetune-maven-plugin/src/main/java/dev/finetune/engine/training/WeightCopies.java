@@ -43,6 +43,8 @@ import org.tensorflow.types.TFloat32;
 final class WeightCopies {
     static final String COPY = "/finetune_bf16_copy";
     static final String COPY_READ = "/finetune_bf16_copy_read";
+    /** Where {@link #refresh} builds its ops. */
+    static final String REFRESH_SCOPE = "finetune_bf16_copies";
     /** The encoder's own read of the weight, kept unread for {@link #undo}. */
     static final String FLOAT_READ = "/finetune_f32_read";
     /*
@@ -123,16 +125,40 @@ final class WeightCopies {
         return out.build();
     }
 
-    /** {@code graph} reading the float32 weights again where {@link #rewrite} read the copies (for the export). */
+    /**
+     * {@code graph} reading the float32 weights again where {@link #rewrite} read the copies (for the export): the copies,
+     * their reads and every node that depends on them (the updates that write them, their refresh) are left out.
+     */
     static GraphDef undo(GraphDef graph) {
         Map<String, NodeDef> nodes = GraphDefs.byName(graph);
+        java.util.Set<String> dropped = new java.util.HashSet<>();
+        for (NodeDef n : graph.getNodeList()) {
+            if (n.getName().endsWith(FLOAT_READ) || n.getName().endsWith(COPY_READ) || n.getName().startsWith(REFRESH_SCOPE + "/")
+                    || (n.getOp().equals("VarHandleOp") && n.getName().endsWith(COPY))) {
+                dropped.add(n.getName());
+            }
+        }
+        // The casts that stood for reads become the reads again: they depend on nothing dropped any more.
+        java.util.Set<String> restored = new java.util.HashSet<>();
+        for (NodeDef n : graph.getNodeList()) {
+            if (n.getOp().equals("Cast") && nodes.containsKey(n.getName() + FLOAT_READ)) {
+                restored.add(n.getName());
+            }
+        }
+        for (boolean more = true; more; ) {
+            more = false;
+            for (NodeDef n : graph.getNodeList()) {
+                if (!restored.contains(n.getName()) && n.getInputList().stream().anyMatch(in -> dropped.contains(GraphDefs.nodeName(in)))
+                        && dropped.add(n.getName())) {
+                    more = true;
+                }
+            }
+        }
         GraphDef.Builder out = graph.toBuilder().clearNode();
         for (NodeDef n : graph.getNodeList()) {
-            NodeDef original = n.getOp().equals("Cast") ? nodes.get(n.getName() + FLOAT_READ) : null;
-            if (original != null) {
-                out.addNode(original.toBuilder().setName(n.getName()));
-            } else if (!n.getName().endsWith(FLOAT_READ) && !n.getName().endsWith(COPY_READ)
-                    && !(n.getOp().equals("VarHandleOp") && n.getName().endsWith(COPY))) {
+            if (restored.contains(n.getName())) {
+                out.addNode(nodes.get(n.getName() + FLOAT_READ).toBuilder().setName(n.getName()));
+            } else if (!dropped.contains(n.getName())) {
                 out.addNode(n);
             }
         }
@@ -144,7 +170,7 @@ final class WeightCopies {
         if (copies.isEmpty()) {
             return null;
         }
-        Ops scope = tf.withSubScope("finetune_bf16_copies");
+        Ops scope = tf.withSubScope(REFRESH_SCOPE);
         List<Op> assigns = new ArrayList<>();
         for (Copy c : copies) {
             Operand<TFloat32> value = scope.readVariableOp(handles.get(c.variable()), TFloat32.class);
