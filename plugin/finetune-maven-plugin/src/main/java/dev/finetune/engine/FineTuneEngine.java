@@ -238,6 +238,8 @@ public final class FineTuneEngine {
             if (!graph.weightCopies().isEmpty()) {
                 log.info("Weight matrices: " + graph.weightCopies().size() + " multiplied from bfloat16 copies that the plugin's Adam"
                         + " kernel writes with each update (no casts of weights or their gradients in a step).");
+            } else if (head.weightCopies() && !head.weightCopiesApply(parallel)) {
+                log.info("Weight matrices: cast to bfloat16 in every step (bfloat16 copies of them need one device in one process).");
             }
             if (encoder.signature().inputMask() == null) {
                 log.info("The model takes no attention mask: batches are padded at the end" + (pooling.equals("last")

@@ -205,7 +205,7 @@ public final class ClassifierGraph implements AutoCloseable {
         /**
          * These settings with bfloat16 copies of the weight matrices ({@link WeightCopies}), updated by this plugin's
          * Adam kernel. Only for bfloat16 mixed precision on the CPU with the kernels loaded; applies to steps on one
-         * device without accumulation.
+         * device (with gradient accumulation, the update reads the float32 sums).
          */
         public Settings withWeightCopies(boolean on) {
             return new Settings(pooling, dropout, seed, beta1, beta2, epsilon, weightDecay, maxGradNorm, trainLayers, layerDecay,
@@ -213,9 +213,12 @@ public final class ClassifierGraph implements AutoCloseable {
                     lazyEmbeddings, on);
         }
 
-        /** Whether weight copies apply to a graph trained so: asked for, on one device, without accumulation. */
+        /**
+         * Whether weight copies apply to a graph trained so: asked for, in one process on one device (replicas and
+         * workers build their forward passes and all-reduces apart, without copies).
+         */
         public boolean weightCopiesApply(DataParallel parallel) {
-            return weightCopies && !parallel.replicated() && !parallel.distributed() && !accumulate;
+            return weightCopies && !parallel.replicated() && !parallel.distributed();
         }
     }
 

@@ -169,6 +169,37 @@ class WeightCopiesTest {
         return d;
     }
 
+    /**
+     * With gradient accumulation the kernel updates from the float32 sums: two micro-batches then the step give the loss,
+     * norm and (to bfloat16's effect on Adam's first step, under a fiftieth of the learning rate; 7e-6 seen) weights of
+     * the same graph without copies; an update from the last micro-batch's gradient alone moves some weights by up to
+     * twice the rate.
+     */
+    @Test
+    void accumulatedStepsUpdateFromTheSums() {
+        assumeTrue(TrainingKernels.available(), TrainingKernels.unavailable());
+        EncoderGraph enc = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf1")), SignatureNames.auto());
+        ClassifierGraph.Settings plain = settings(enc, 0).withAccumulation(true);
+        try (ClassifierGraph without = new ClassifierGraph(enc, 2, plain);
+             ClassifierGraph with = new ClassifierGraph(enc, 2, plain.withWeightCopies(true));
+             ClassifierSession w = new ClassifierSession(without, bfloat16());
+             ClassifierSession c = new ClassifierSession(with, bfloat16())) {
+            assertFalse(with.weightCopies().isEmpty());
+            w.initializeFromPretrained();
+            c.initializeFromPretrained();
+            float rate = 1e-2f;
+            assertEquals(w.accumulate(BATCH, 0.5f), c.accumulate(BATCH, 0.5f), 1e-6, "first micro-batch's loss");
+            var plainStep = w.train(LazyEmbeddingsTest.SECOND, 0.5f, rate, 1, 0.9, 0.999);
+            var copyStep = c.train(LazyEmbeddingsTest.SECOND, 0.5f, rate, 1, 0.9, 0.999);
+            assertEquals(plainStep.loss(), copyStep.loss(), 1e-6, "loss");
+            assertEquals(plainStep.gradientNorm(), copyStep.gradientNorm(), 1e-4 * plainStep.gradientNorm(), "norm of the summed gradient");
+            for (String key : with.weightCopies()) {
+                assertClose(w.variable(key), c.variable(key), rate / 50, key + " after the step");
+            }
+            assertCopiesRound(c, with, "after an accumulated step");
+        }
+    }
+
     @Test
     void restoresRefreshTheCopies(@TempDir Path dir) {
         assumeTrue(TrainingKernels.available(), TrainingKernels.unavailable());
