@@ -200,6 +200,29 @@ class WeightCopiesTest {
         }
     }
 
+    /**
+     * With encoder dropout the step runs a training copy of the encoder, which reads the weights through the same reads:
+     * its products read the copies too, and every copied weight trains.
+     */
+    @Test
+    void encoderDropoutTrainsThroughTheCopies() {
+        assumeTrue(TrainingKernels.available(), TrainingKernels.unavailable());
+        EncoderGraph enc = EncoderGraph.prepare(SavedModelFile.read(TestFiles.model("tiny-bert-tf1")), SignatureNames.auto());
+        try (ClassifierGraph g = new ClassifierGraph(enc, 2, settings(enc, 0).withEncoderDropout(0.1).withWeightCopies(true));
+             ClassifierSession s = new ClassifierSession(g, bfloat16())) {
+            assertTrue(g.encoderDropoutSites().count() > 0);
+            assertFalse(g.weightCopies().isEmpty());
+            s.initializeFromPretrained();
+            java.util.Map<String, float[]> before = new java.util.HashMap<>();
+            g.weightCopies().forEach(k -> before.put(k, s.variable(k)));
+            s.train(BATCH, 1e-2f, 1, 0.9, 0.999);
+            for (String key : g.weightCopies()) {
+                assertFalse(java.util.Arrays.equals(before.get(key), s.variable(key)), key + " trained");
+            }
+            assertCopiesRound(s, g, "after a step with encoder dropout");
+        }
+    }
+
     @Test
     void restoresRefreshTheCopies(@TempDir Path dir) {
         assumeTrue(TrainingKernels.available(), TrainingKernels.unavailable());
