@@ -11,7 +11,6 @@ import java.util.function.IntPredicate;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Operation;
-import org.tensorflow.Output;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.proto.AttrValue;
@@ -32,13 +31,14 @@ import org.tensorflow.types.TFloat32;
  * matrix weights were a quarter of a step's op time, as much as Adam itself. Here each matrix the encoder only
  * multiplies by gets a bfloat16 variable beside it, which the products read (the encoder's read of the weight becomes
  * a cast of the copy to float32, which mixed precision folds into the product), and {@code FinetuneAdam} updates weight,
- * moments and copy in one pass from the bfloat16 gradient, clipping included. The values are those of the casts it
+ * moments and copy in one pass from the bfloat16 gradient, clipping and AdamW's decay included. The values are those of the casts it
  * replaces: the copy is the float32 weight rounded to nearest even, as TensorFlow's cast rounds it, and the gradient is
  * the product's bfloat16 result either way.
  *
  * <p>The float32 variables stay the model: checkpoints, exports and everything outside a step read them. What changes
- * a weight outside Adam (loading the pretrained model, a checkpoint or the best weights, weight decay) runs
- * {@link #refresh} after it ({@link ClassifierSession}). The export reads the float32 weights again ({@link #undo}).
+ * a weight outside a step (loading the pretrained model, a checkpoint or the best weights) runs {@link #refresh} after
+ * it ({@link ClassifierSession}); these matrices decay inside their update, not in {@link WeightDecay}. The export reads
+ * the float32 weights again ({@link #undo}).
  */
 final class WeightCopies {
     static final String COPY = "/finetune_bf16_copy";
@@ -47,11 +47,12 @@ final class WeightCopies {
     static final String REFRESH_SCOPE = "finetune_bf16_copies";
     /** The encoder's own read of the weight, kept unread for {@link #undo}. */
     static final String FLOAT_READ = "/finetune_f32_read";
-    /*
-     * The kernels run on one thread each: the 74 updates of BERT-base are ready at once and TensorFlow runs them side by
+    /**
+     * Threads of each kernel run: one. The 74 updates of BERT-base are ready at once and TensorFlow runs them side by
      * side on its inter-op threads, and the norms run while products still run (16 × 14 tokens, ProfileStep: a step
      * 0.284 / 0.291 s on one thread, 0.310 / 0.310 s on two).
      */
+    private static final int KERNEL_THREADS = 1;
 
     /** Ops that multiply by a weight matrix: mixed precision runs them in bfloat16. */
     private static final Set<String> PRODUCTS = Set.of("MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum");
@@ -193,15 +194,14 @@ final class WeightCopies {
                 rate, beta1, beta2, epsilon, scale, decay, grad)) {
             b.addInput(in.asOutput());
         }
-        Operation op = b.setAttr("threads", 1).build();
+        Operation op = b.setAttr("threads", KERNEL_THREADS).build();
         return () -> op;
     }
 
     /** The sum of {@code grad}'s squares ({@code FinetuneSquaredNorm}): in bfloat16 when mixed precision paints it so. */
-    @SuppressWarnings("unchecked")
     static Operand<TFloat32> squaredNorm(Ops tf, Operand<TFloat32> grad) {
         Operation op = tf.scope().opBuilder(TrainingKernels.SQUARED_NORM, "finetune_squared_norm")
-                .addInput(grad.asOutput()).setAttr("threads", 1).build();
+                .addInput(grad.asOutput()).setAttr("threads", KERNEL_THREADS).build();
         return op.<TFloat32>output(0);
     }
 }
