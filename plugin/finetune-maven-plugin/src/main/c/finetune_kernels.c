@@ -617,54 +617,56 @@ static void register_kernel(const char *name, void *(*create)(TF_OpKernelConstru
     }
 }
 
+/* One op of this library: its kernel functions, its definition (attributes, inputs, outputs, each list ending at the
+ * first NULL), its shape function, whether it is stateful (it changes variables). */
+typedef struct {
+    const char *name;
+    void *(*create)(TF_OpKernelConstruction *);
+    void (*compute)(void *, TF_OpKernelContext *);
+    void (*delete)(void *);
+    const char *attrs[4], *inputs[16], *outputs[4];
+    void (*shapes)(TF_ShapeInferenceContext *, TF_Status *);
+    unsigned char stateful;
+} OpSpec;
+
+/* Each goes on mixed precision's infer list as it registers: bfloat16 when its input is, which for FinetuneAdam and
+ * FinetuneSquaredNorm is the weight gradient a product left in bfloat16. */
+static const OpSpec OPS[] = {
+    {"FinetuneGelu", create_gelu, compute_gelu, delete_gelu,
+     {"T: {float, bfloat16}", "approximate: bool = true", "threads: int = 0"}, {"x: T"}, {"y: T", "dydx: T"},
+     gelu_shapes, 0},
+    {"FinetuneSquaredNorm", create_threaded, compute_squared_norm, delete_threaded,
+     {"T: {float, bfloat16}", "threads: int = 0"}, {"x: T"}, {"sum: float"}, scalar_shape, 0},
+    {"FinetuneAdam", create_threaded, compute_adam, delete_threaded,
+     {"T: {float, bfloat16}", "threads: int = 0"},
+     {"var: resource", "m: resource", "v: resource", "copy: resource", "beta1_power: float", "beta2_power: float",
+      "lr: float", "beta1: float", "beta2: float", "epsilon: float", "scale: float", "decay: float", "grad: T"},
+     {NULL}, no_outputs, 1},
+};
+
+/* Its kernels first, the op last, so that an op TF_LoadLibrary reports has its kernels; then the infer list. */
+static void register_op(const OpSpec *spec, TF_Status *status) {
+    register_kernel(spec->name, spec->create, spec->compute, spec->delete, status);
+    if (TF_GetCode(status) != TF_OK) return;
+    TF_OpDefinitionBuilder *op = TF_NewOpDefinitionBuilder(spec->name);
+    for (const char *const *attr = spec->attrs; *attr != NULL; attr++) TF_OpDefinitionBuilderAddAttr(op, *attr);
+    for (const char *const *input = spec->inputs; *input != NULL; input++) TF_OpDefinitionBuilderAddInput(op, *input);
+    for (const char *const *output = spec->outputs; *output != NULL; output++) TF_OpDefinitionBuilderAddOutput(op, *output);
+    if (spec->stateful) TF_OpDefinitionBuilderSetIsStateful(op, 1);
+    TF_OpDefinitionBuilderSetShapeInferenceFunction(op, spec->shapes);
+    TF_RegisterOpDefinition(op, status);
+    if (TF_GetCode(status) == TF_OK) add_to_mixed_precision_infer_list(spec->name);
+}
+
 /* TF_LoadLibrary collects the ops a library registers while it loads, so registration runs as the library's
- * constructor: each op's kernels first, the op last, so that an op TF_LoadLibrary reports has its kernels. What fails
- * to register is absent from what TF_LoadLibrary reports (TrainingKernels then falls back to TensorFlow's ops). */
+ * constructor. What fails to register is absent from what TF_LoadLibrary reports (TrainingKernels then falls back to
+ * TensorFlow's ops); one op failing does not stop the others. */
 __attribute__((constructor))
 static void register_kernels(void) {
     TF_Status *status = TF_NewStatus();
-    register_kernel("FinetuneGelu", create_gelu, compute_gelu, delete_gelu, status);
-    if (TF_GetCode(status) == TF_OK) {
-        TF_OpDefinitionBuilder *op = TF_NewOpDefinitionBuilder("FinetuneGelu");
-        TF_OpDefinitionBuilderAddAttr(op, "T: {float, bfloat16}");
-        TF_OpDefinitionBuilderAddAttr(op, "approximate: bool = true");
-        TF_OpDefinitionBuilderAddAttr(op, "threads: int = 0");
-        TF_OpDefinitionBuilderAddInput(op, "x: T");
-        TF_OpDefinitionBuilderAddOutput(op, "y: T");
-        TF_OpDefinitionBuilderAddOutput(op, "dydx: T");
-        TF_OpDefinitionBuilderSetShapeInferenceFunction(op, gelu_shapes);
-        TF_RegisterOpDefinition(op, status);
+    for (size_t i = 0; i < sizeof OPS / sizeof OPS[0]; i++) {
+        TF_SetStatus(status, TF_OK, "");
+        register_op(&OPS[i], status);
     }
-    if (TF_GetCode(status) == TF_OK) add_to_mixed_precision_infer_list("FinetuneGelu");
-
-    TF_SetStatus(status, TF_OK, "");
-    register_kernel("FinetuneSquaredNorm", create_threaded, compute_squared_norm, delete_threaded, status);
-    if (TF_GetCode(status) == TF_OK) {
-        TF_OpDefinitionBuilder *op = TF_NewOpDefinitionBuilder("FinetuneSquaredNorm");
-        TF_OpDefinitionBuilderAddAttr(op, "T: {float, bfloat16}");
-        TF_OpDefinitionBuilderAddAttr(op, "threads: int = 0");
-        TF_OpDefinitionBuilderAddInput(op, "x: T");
-        TF_OpDefinitionBuilderAddOutput(op, "sum: float");
-        TF_OpDefinitionBuilderSetShapeInferenceFunction(op, scalar_shape);
-        TF_RegisterOpDefinition(op, status);
-    }
-    if (TF_GetCode(status) == TF_OK) add_to_mixed_precision_infer_list("FinetuneSquaredNorm");
-
-    TF_SetStatus(status, TF_OK, "");
-    register_kernel("FinetuneAdam", create_threaded, compute_adam, delete_threaded, status);
-    if (TF_GetCode(status) == TF_OK) {
-        TF_OpDefinitionBuilder *op = TF_NewOpDefinitionBuilder("FinetuneAdam");
-        TF_OpDefinitionBuilderAddAttr(op, "T: {float, bfloat16}");
-        TF_OpDefinitionBuilderAddAttr(op, "threads: int = 0");
-        const char *inputs[] = {"var: resource", "m: resource", "v: resource", "copy: resource", "beta1_power: float",
-                                "beta2_power: float", "lr: float", "beta1: float", "beta2: float", "epsilon: float",
-                                "scale: float", "decay: float", "grad: T"};
-        for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) TF_OpDefinitionBuilderAddInput(op, inputs[i]);
-        TF_OpDefinitionBuilderSetIsStateful(op, 1);
-        TF_OpDefinitionBuilderSetShapeInferenceFunction(op, no_outputs);
-        TF_RegisterOpDefinition(op, status);
-    }
-    /* Mixed precision paints an infer-list op bfloat16 when its input comes from a product: the weight gradient. */
-    if (TF_GetCode(status) == TF_OK) add_to_mixed_precision_infer_list("FinetuneAdam");
     TF_DeleteStatus(status);
 }

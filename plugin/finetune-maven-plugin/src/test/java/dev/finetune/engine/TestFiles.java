@@ -121,4 +121,13 @@ public final class TestFiles {
         }
         return out;
     }
+
+    /** float32 rounded to the nearest bfloat16 (ties to even), widened back; NaN stays as it is. */
+    public static float bfloat16(float f) {
+        if (Float.isNaN(f)) {
+            return f;
+        }
+        int b = Float.floatToRawIntBits(f);
+        return Float.intBitsToFloat(((b + 0x7FFF + ((b >>> 16) & 1)) >>> 16) << 16);
+    }
 }

@@ -3,6 +3,7 @@ package dev.finetune.engine.training;
 import dev.finetune.engine.model.TrainingKernels;
 import dev.finetune.runtime.model.GraphDefs;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -77,20 +78,21 @@ final class WeightCopies {
             if (!trains.test(i) || v.rank() < 2 || !v.differentiable()) {
                 continue;
             }
-            boolean products = v.reads().stream().allMatch(r -> r.endsWith(":0")
-                    && consumers.getOrDefault(GraphDefs.nodeName(r), List.of()).stream().allMatch(n -> PRODUCTS.contains(n.getOp()))
-                    && !consumers.getOrDefault(GraphDefs.nodeName(r), List.of()).isEmpty());
-            if (products) {
+            if (v.reads().stream().allMatch(r -> r.endsWith(":0") && feedsProductsOnly(consumers.get(GraphDefs.nodeName(r))))) {
                 out.add(i);
             }
         }
         return out;
     }
 
+    private static boolean feedsProductsOnly(List<NodeDef> consumers) {
+        return consumers != null && !consumers.isEmpty() && consumers.stream().allMatch(n -> PRODUCTS.contains(n.getOp()));
+    }
+
     /**
      * {@code graph} with a bfloat16 variable beside each of {@code chosen}, and each of their reads a cast of the copy's
      * read to float32 under the read's own name (consumers and gradients see the tensor they saw); the read itself stays,
-     * unread, under {@link #FLOAT_READ}. Returns the copies' handle ops by variable.
+     * unread, under {@link #FLOAT_READ}. Adds each copy (its variable and handle op) to {@code copies}.
      */
     static GraphDef rewrite(GraphDef graph, List<EncoderVariable> variables, List<Integer> chosen, List<Copy> copies) {
         Map<String, NodeDef> nodes = GraphDefs.byName(graph);
@@ -132,17 +134,14 @@ final class WeightCopies {
      */
     static GraphDef undo(GraphDef graph) {
         Map<String, NodeDef> nodes = GraphDefs.byName(graph);
-        java.util.Set<String> dropped = new java.util.HashSet<>();
+        Set<String> dropped = new HashSet<>();
+        // The casts that stood for reads become the reads again: they depend on nothing dropped any more.
+        Set<String> restored = new HashSet<>();
         for (NodeDef n : graph.getNodeList()) {
             if (n.getName().endsWith(FLOAT_READ) || n.getName().endsWith(COPY_READ) || n.getName().startsWith(REFRESH_SCOPE + "/")
                     || (n.getOp().equals("VarHandleOp") && n.getName().endsWith(COPY))) {
                 dropped.add(n.getName());
-            }
-        }
-        // The casts that stood for reads become the reads again: they depend on nothing dropped any more.
-        java.util.Set<String> restored = new java.util.HashSet<>();
-        for (NodeDef n : graph.getNodeList()) {
-            if (n.getOp().equals("Cast") && nodes.containsKey(n.getName() + FLOAT_READ)) {
+            } else if (n.getOp().equals("Cast") && nodes.containsKey(n.getName() + FLOAT_READ)) {
                 restored.add(n.getName());
             }
         }

@@ -1,5 +1,6 @@
 package dev.finetune.engine.model;
 
+import static dev.finetune.engine.TestFiles.bfloat16;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -358,12 +359,4 @@ class TrainingKernelsTest {
         return tf.withName(name).varHandleOp(type, shape, org.tensorflow.op.core.VarHandleOp.sharedName(name));
     }
 
-    /** float32 rounded to the nearest bfloat16 (ties to even), widened back. */
-    private static float bfloat16(float f) {
-        if (Float.isNaN(f)) {
-            return f;
-        }
-        int b = Float.floatToRawIntBits(f);
-        return Float.intBitsToFloat(((b + 0x7FFF + ((b >>> 16) & 1)) >>> 16) << 16);
-    }
 }

@@ -286,16 +286,10 @@ class WeightCopiesTest {
                 float[] copied = ServingSignature.floats(out.get(0));
                 assertEquals(weights.length, copied.length, what + ": " + key);
                 for (int i = 0; i < weights.length; i++) {
-                    assertEquals(Float.floatToIntBits(rounded(weights[i])), Float.floatToIntBits(copied[i]), what + ": " + key + " [" + i + "]");
+                    assertEquals(Float.floatToIntBits(TestFiles.bfloat16(weights[i])), Float.floatToIntBits(copied[i]), what + ": " + key + " [" + i + "]");
                 }
             }
         }
-    }
-
-    /** float32 to bfloat16 and back, rounded to nearest even (finite values). */
-    private static float rounded(float f) {
-        int bits = Float.floatToIntBits(f);
-        return Float.intBitsToFloat(((bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16) << 16);
     }
 
     private static void assertClose(float[] expected, float[] actual, double tolerance, String what) {
