@@ -1,5 +1,6 @@
 package dev.finetune.engine.inference;
 
+import dev.finetune.engine.JavaHeap;
 import dev.finetune.engine.NativeHeap;
 import dev.finetune.engine.training.ProgressListener;
 import dev.finetune.runtime.FineTunedModel;
@@ -35,8 +36,10 @@ public final class PredictionWindow {
 
     /** {@code verb} names the work in the progress lines {@code log} gets after each window ("predicted 4,096 rows"). */
     public PredictionWindow(FineTunedModel model, BatchBudget budget, ProgressListener log, String verb, Sink sink) {
-        // Loading the model (its graph parsed and rewritten, its weights cast) freed what the first batch can do without.
+        // Loading the model (its graph parsed and rewritten, its weights cast) freed what the first batch can do without,
+        // in the C heap and in the Java heap (where the graph's protobuf copies were).
         NativeHeap.trim();
+        JavaHeap.shrink();
         this.window = new Window<>(budget, rows -> {
             List<EncodedExample> encoded = new ArrayList<>(rows.size());
             for (LabeledText row : rows) {

@@ -8,9 +8,11 @@ import dev.finetune.runtime.Task;
 import dev.finetune.runtime.model.ModelException;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.tensorflow.Graph;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
@@ -483,7 +485,13 @@ public final class ClassifierGraph implements AutoCloseable {
                 all.addAll(accumulators.sums);
                 allNames.addAll(accumulators.names);
             }
-            checkpointSaver = new VariableSaver(tf, "finetune_checkpoint", allNames, all);
+            // A lazy table and its moments are copied by every read (copy-on-read): saved apart, one copy at a time.
+            Set<Integer> copiedOnRead = new HashSet<>();
+            for (int k : rows.keySet()) {
+                int slot = handles.size() + 2 * k;
+                copiedOnRead.addAll(List.of(train.get(k), slot, slot + 1));
+            }
+            checkpointSaver = new VariableSaver(tf, "finetune_checkpoint", allNames, all, copiedOnRead);
             exportSaver = new VariableSaver(tf, "finetune_export", names, handles);
         } catch (RuntimeException e) {
             graph.close();
