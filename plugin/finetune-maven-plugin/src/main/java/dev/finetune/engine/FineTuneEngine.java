@@ -288,7 +288,8 @@ public final class FineTuneEngine {
         // the check, so the two never take memory at the same time.
         // TensorFlow keeps the session's tensors in its allocator for the next session; what went through the C heap
         // (the graph, the export's copy of it) is handed back, and so is the Java heap that G1 grew for the export's
-        // copies of the graph (from 64 to 224 MiB committed under Maven, with 50 MiB live), idle for the rest of the build.
+        // copies of the graph (from 64 to 224 MiB committed under Maven, with 50 MiB live): otherwise the reload check
+        // and an evaluate in the same build would start from it, and the build's peak stood on it.
         NativeHeap.trim();
         JavaHeap.shrink();
         double[] chosenThresholds = thresholds;

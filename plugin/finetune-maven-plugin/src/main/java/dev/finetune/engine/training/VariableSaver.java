@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.stream.Collectors;
 import org.tensorflow.Operand;
 import org.tensorflow.Session;
 import org.tensorflow.op.Op;
@@ -48,6 +47,7 @@ public final class VariableSaver {
     private final Op merge;
     private final Op restoreAll;
     private final List<String> names;
+    private final List<String> savedApart;
     private final List<Operand<?>> values = new ArrayList<>();
 
     /** Builds the save and restore ops for {@code handles}, saved under {@code names}, in {@code tf}'s graph. */
@@ -61,7 +61,13 @@ public final class VariableSaver {
      */
     public VariableSaver(Ops tf, String name, List<String> names, List<Operand<?>> handles, Set<Integer> apart) {
         Ops scope = tf.withSubScope(name);
+        apart.stream().filter(i -> i < 0 || i >= names.size()).findAny().ifPresent(i -> {
+            throw new IllegalArgumentException("no variable " + i + " among " + names.size() + " to save apart");
+        });
         this.names = List.copyOf(names);
+        this.savedApart = apart.stream().sorted().map(names::get).toList();
+        // Made first, as before there were parts: a saver of one part builds the same graph, in the same order.
+        Placeholder<TString> firstFilename = scope.withName("filename").placeholder(TString.class);
         Operand<TString> allNames = scope.constant(StandardCharsets.UTF_8, names.toArray(new String[0]));
         Operand<TString> allSlices = scope.constant(StandardCharsets.UTF_8, blank(names.size()));
         List<Class<? extends org.tensorflow.types.family.TType>> dtypes = new ArrayList<>(handles.size());
@@ -74,12 +80,12 @@ public final class VariableSaver {
             // The first part keeps the names a saver of one part always had (the SaverDef's filename and save tensor).
             Ops part = p == 0 ? scope : scope.withSubScope("part_" + p);
             List<Integer> group = groups.get(p);
-            Placeholder<TString> filename = part.withName("filename").placeholder(TString.class);
+            Placeholder<TString> filename = p == 0 ? firstFilename : part.withName("filename").placeholder(TString.class);
             boolean whole = group.size() == names.size();
             Operand<TString> tensorNames = whole ? allNames
                     : part.constant(StandardCharsets.UTF_8, group.stream().map(names::get).toArray(String[]::new));
             Operand<TString> slices = whole ? allSlices : part.constant(StandardCharsets.UTF_8, blank(group.size()));
-            Op save = part.train.save(filename, tensorNames, slices, group.stream().map(values::get).collect(Collectors.toList()));
+            Op save = part.train.save(filename, tensorNames, slices, group.stream().map(values::get).toList());
             parts.add(new Part(filename, part.withControlDependencies(save).withName("save_control").identity(filename)));
         }
         if (parts.size() > 1) {
@@ -165,6 +171,11 @@ public final class VariableSaver {
         return parts.size();
     }
 
+    /** The names of the variables saved apart, each in a part of its own. */
+    List<String> savedApart() {
+        return savedApart;
+    }
+
     public void restore(Session session, String prefix) {
         try (TString path = TString.scalarOf(prefix)) {
             session.runner().feed(parts.get(0).filename(), path).addTarget(restoreAll).run().close();
@@ -185,8 +196,11 @@ public final class VariableSaver {
                 .build();
     }
 
-    /** Node names the saver needs, so that pruning keeps them. */
+    /** Node names the saver needs, so that pruning keeps them (a saver of one part: the one a SavedModel keeps). */
     public List<String> nodeNames() {
+        if (parts.size() > 1) {
+            throw new IllegalStateException("a saver in " + parts.size() + " parts is not kept in a SavedModel");
+        }
         return List.of(parts.get(0).filename().op().name(), parts.get(0).saveTensor().op().name(), restoreAll.op().name());
     }
 }

@@ -13,6 +13,7 @@ import dev.finetune.runtime.model.SavedModelFile;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -53,6 +54,10 @@ class LazyEmbeddingsTest {
             System.out.println(name + ": lazy tables " + lazy.lazyTables());
             assertTrue(lazy.lazyTables().contains(table), name + ": lazy tables " + lazy.lazyTables());
             assertEquals(List.of(), wholeReads(lazy), name + ": ops that read a lazy table whole, which copy-on-read copies");
+            // Checkpoints save each lazy table and its moments apart (VariableSaver): exactly those, nothing else.
+            assertEquals(lazy.lazyTables().stream().flatMap(t -> Stream.of(t, t + "/adam_m", t + "/adam_v")).sorted().toList(),
+                    lazy.checkpointSaver.savedApart().stream().sorted().toList(), name + ": variables saved apart");
+            assertEquals(List.of(), dense.checkpointSaver.savedApart(), name + ": dense tables are saved together");
             int width = (int) lazy.shapes.get(lazy.variableNames.indexOf(table)).get(1);
             d.initializeFromPretrained();
             l.initializeFromPretrained();

@@ -19,6 +19,7 @@ import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.VarHandleOp;
 import org.tensorflow.types.TFloat32;
@@ -38,13 +39,13 @@ class VariableSaverTest {
             VariableSaver parted = new VariableSaver(tf, "parted", NAMES, handles, Set.of(1, 2));
             VariableSaver whole = new VariableSaver(tf, "whole", NAMES, handles);
             for (int i = 0; i < handles.size(); i++) {
-                s.runner().addTarget(tf.assignVariableOp(handles.get(i), tf.constant(values(i + 1)))).run();
+                run(s, tf.assignVariableOp(handles.get(i), tf.constant(values(i + 1))));
             }
             // Rows 1 and 3 of the table and its moment by scatters: both go into copy-on-read mode.
             Operand<org.tensorflow.types.TInt32> rows = tf.constant(new int[] {1, 3});
             Operand<TFloat32> update = tf.constant(new float[][] {{-1, -2, -3}, {-4, -5, -6}});
-            s.runner().addTarget(tf.resourceScatterUpdate(handles.get(1), rows, update))
-                    .addTarget(tf.resourceScatterUpdate(handles.get(2), rows, update)).run();
+            run(s, tf.resourceScatterUpdate(handles.get(1), rows, update));
+            run(s, tf.resourceScatterUpdate(handles.get(2), rows, update));
             float[][] saved = {read(s, tf, handles.get(0)), read(s, tf, handles.get(1)), read(s, tf, handles.get(2))};
             assertEquals(-6f, saved[1][11]);
 
@@ -52,12 +53,10 @@ class VariableSaverTest {
             Path prefix = tmp.resolve("checkpoint").resolve("variables");
             parted.save(s, prefix.toString());
             // One index and a data file per part; the parts' folder is gone with the merge.
-            try (Stream<Path> files = Files.list(prefix.getParent())) {
-                assertEquals(List.of("variables.data-00000-of-00003", "variables.data-00001-of-00003",
-                        "variables.data-00002-of-00003", "variables.index"), files.map(p -> p.getFileName().toString()).sorted().toList());
-            }
+            assertEquals(List.of("variables.data-00000-of-00003", "variables.data-00001-of-00003",
+                    "variables.data-00002-of-00003", "variables.index"), files(prefix.getParent()));
             for (Operand<?> h : handles) {
-                s.runner().addTarget(tf.assignVariableOp(h, tf.constant(values(0)))).run();
+                run(s, tf.assignVariableOp(h, tf.constant(values(0))));
             }
             parted.restore(s, prefix.toString());
             for (int i = 0; i < handles.size(); i++) {
@@ -65,14 +64,44 @@ class VariableSaverTest {
             }
             // A saver of one part reads the merged checkpoint as its own: it is an ordinary checkpoint.
             for (Operand<?> h : handles) {
-                s.runner().addTarget(tf.assignVariableOp(h, tf.constant(values(0)))).run();
+                run(s, tf.assignVariableOp(h, tf.constant(values(0))));
             }
             whole.restore(s, prefix.toString());
             for (int i = 0; i < handles.size(); i++) {
                 assertArrayEquals(saved[i], read(s, tf, handles.get(i)), NAMES.get(i) + ", restored by the saver of one part");
             }
             assertFalse(Files.exists(Path.of(prefix + "_parts")));
+
+            // A saver of one part writes one data file, as it always did.
+            Path single = tmp.resolve("single").resolve("variables");
+            whole.save(s, single.toString());
+            assertEquals(List.of("variables.data-00000-of-00001", "variables.index"), files(single.getParent()));
+            // Every variable apart: a part each, merged all the same.
+            VariableSaver allApart = new VariableSaver(tf, "all_apart", NAMES, handles, Set.of(0, 1, 2));
+            assertEquals(3, allApart.parts());
+            assertEquals(NAMES, allApart.savedApart());
+            Path apart = tmp.resolve("apart").resolve("variables");
+            allApart.save(s, apart.toString());
+            assertEquals(4, files(apart.getParent()).size());
+            for (Operand<?> h : handles) {
+                run(s, tf.assignVariableOp(h, tf.constant(values(0))));
+            }
+            allApart.restore(s, apart.toString());
+            for (int i = 0; i < handles.size(); i++) {
+                assertArrayEquals(saved[i], read(s, tf, handles.get(i)), NAMES.get(i) + ", every variable apart");
+            }
+            assertThrows(IllegalArgumentException.class, () -> new VariableSaver(tf, "bad", NAMES, handles, Set.of(3)));
         }
+    }
+
+    private static List<String> files(Path folder) throws IOException {
+        try (Stream<Path> files = Files.list(folder)) {
+            return files.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    private static void run(Session s, Op target) {
+        s.runner().addTarget(target).run().close();
     }
 
     @Test
@@ -84,9 +113,13 @@ class VariableSaverTest {
             assertEquals(1, whole.parts());
             assertEquals("whole/filename:0", whole.saverDef().getFilenameTensorName());
             assertEquals("whole/save_control:0", whole.saverDef().getSaveTensorName());
+            assertEquals("whole/restore_all", whole.saverDef().getRestoreOpName());
+            assertEquals(List.of("whole/filename", "whole/save_control", "whole/restore_all"), whole.nodeNames());
             VariableSaver parted = new VariableSaver(tf, "parted", NAMES, handles, Set.of(2));
             assertEquals(2, parted.parts());
+            assertEquals(List.of("table/adam_m"), parted.savedApart());
             assertThrows(IllegalStateException.class, parted::saverDef);
+            assertThrows(IllegalStateException.class, parted::nodeNames);
         }
     }
 
