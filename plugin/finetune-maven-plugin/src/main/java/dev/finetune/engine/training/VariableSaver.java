@@ -184,12 +184,10 @@ public final class VariableSaver {
 
     /** The SaverDef a SavedModel loader uses to restore these variables (a saver of one part: a loader saves in one run). */
     public SaverDef saverDef() {
-        if (parts.size() > 1) {
-            throw new IllegalStateException("a saver in " + parts.size() + " parts has no SaverDef");
-        }
+        Part only = onlyPart("has no SaverDef");
         return SaverDef.newBuilder()
-                .setFilenameTensorName(parts.get(0).filename().op().name() + ":0")
-                .setSaveTensorName(parts.get(0).saveTensor().op().name() + ":0")
+                .setFilenameTensorName(only.filename().op().name() + ":0")
+                .setSaveTensorName(only.saveTensor().op().name() + ":0")
                 .setRestoreOpName(restoreAll.op().name())
                 .setVersion(SaverDef.CheckpointFormatVersion.V2)
                 .setMaxToKeep(1)
@@ -198,9 +196,15 @@ public final class VariableSaver {
 
     /** Node names the saver needs, so that pruning keeps them (a saver of one part: the one a SavedModel keeps). */
     public List<String> nodeNames() {
+        Part only = onlyPart("is not kept in a SavedModel");
+        return List.of(only.filename().op().name(), only.saveTensor().op().name(), restoreAll.op().name());
+    }
+
+    /** The one part of a saver that a SavedModel can keep (a loader saves in one run); refused, saying {@code why}, else. */
+    private Part onlyPart(String why) {
         if (parts.size() > 1) {
-            throw new IllegalStateException("a saver in " + parts.size() + " parts is not kept in a SavedModel");
+            throw new IllegalStateException("a saver in " + parts.size() + " parts " + why);
         }
-        return List.of(parts.get(0).filename().op().name(), parts.get(0).saveTensor().op().name(), restoreAll.op().name());
+        return parts.get(0);
     }
 }

@@ -55,21 +55,9 @@ class VariableSaverTest {
             // One index and a data file per part; the parts' folder is gone with the merge.
             assertEquals(List.of("variables.data-00000-of-00003", "variables.data-00001-of-00003",
                     "variables.data-00002-of-00003", "variables.index"), files(prefix.getParent()));
-            for (Operand<?> h : handles) {
-                run(s, tf.assignVariableOp(h, tf.constant(values(0))));
-            }
-            parted.restore(s, prefix.toString());
-            for (int i = 0; i < handles.size(); i++) {
-                assertArrayEquals(saved[i], read(s, tf, handles.get(i)), NAMES.get(i));
-            }
+            assertRestores(s, tf, handles, parted, prefix, saved, "");
             // A saver of one part reads the merged checkpoint as its own: it is an ordinary checkpoint.
-            for (Operand<?> h : handles) {
-                run(s, tf.assignVariableOp(h, tf.constant(values(0))));
-            }
-            whole.restore(s, prefix.toString());
-            for (int i = 0; i < handles.size(); i++) {
-                assertArrayEquals(saved[i], read(s, tf, handles.get(i)), NAMES.get(i) + ", restored by the saver of one part");
-            }
+            assertRestores(s, tf, handles, whole, prefix, saved, ", restored by the saver of one part");
             assertFalse(Files.exists(Path.of(prefix + "_parts")));
 
             // A saver of one part writes one data file, as it always did.
@@ -83,14 +71,20 @@ class VariableSaverTest {
             Path apart = tmp.resolve("apart").resolve("variables");
             allApart.save(s, apart.toString());
             assertEquals(4, files(apart.getParent()).size());
-            for (Operand<?> h : handles) {
-                run(s, tf.assignVariableOp(h, tf.constant(values(0))));
-            }
-            allApart.restore(s, apart.toString());
-            for (int i = 0; i < handles.size(); i++) {
-                assertArrayEquals(saved[i], read(s, tf, handles.get(i)), NAMES.get(i) + ", every variable apart");
-            }
+            assertRestores(s, tf, handles, allApart, apart, saved, ", every variable apart");
             assertThrows(IllegalArgumentException.class, () -> new VariableSaver(tf, "bad", NAMES, handles, Set.of(3)));
+        }
+    }
+
+    /** Overwrites every variable, restores {@code prefix} with {@code saver}, and expects the {@code saved} values back. */
+    private static void assertRestores(Session s, Ops tf, List<Operand<?>> handles, VariableSaver saver, Path prefix,
+                                       float[][] saved, String what) {
+        for (Operand<?> h : handles) {
+            run(s, tf.assignVariableOp(h, tf.constant(values(0))));
+        }
+        saver.restore(s, prefix.toString());
+        for (int i = 0; i < handles.size(); i++) {
+            assertArrayEquals(saved[i], read(s, tf, handles.get(i)), NAMES.get(i) + what);
         }
     }
 
