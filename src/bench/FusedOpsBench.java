@@ -12,12 +12,14 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Serving with fused GELUs and layer norms (FusedGelu, FusedLayerNorm) and packed weights (PackedDense) against the ops
- * the model was written with (issue 18): one JVM loads the fine-tuned model three times, with -Dfinetune.fuseOps=false
- * ("as written"), with -Dfinetune.packWeights=false ("unpacked") and with the defaults ("fused"), and predicts the same
- * texts in length order with the default token budget through each in turn, round after round, so a load that comes
- * and goes on the shared cores falls on all alike. Prints examples/s per round, the medians and their ratios, and the
- * largest difference between the probabilities as written and fused.
+ * Serving with fused GELUs and layer norms (FusedGelu, FusedLayerNorm), packed weights (PackedDense) and attention
+ * written out in bfloat16 (Bfloat16Stretches) against the ops the model was written with (issue 18): one JVM loads the
+ * fine-tuned model four times, with -Dfinetune.fuseOps=false ("as written"), with -Dfinetune.packWeights=false
+ * ("unpacked"), with -Dfinetune.bfloat16Stretches=false ("mixed": attention left to mixed precision) and with the
+ * defaults ("fused"), and predicts the same texts in length order with the default token budget through each in turn,
+ * round after round, so a load that comes and goes on the shared cores falls on all alike. Prints examples/s per round,
+ * the medians and their ratios, and the largest difference between the probabilities as written and fused, and mixed
+ * and fused.
  *
  * <pre>
  *   javac -d plugin/finetune-maven-plugin/target/test-classes -cp "$(src/tools/run-test-main.sh --classpath)" \
@@ -39,10 +41,14 @@ public class FusedOpsBench {
         System.setProperty(LoadedGraph.PACKING, "false");
         FineTunedModel unpacked = FineTunedModel.load(folder, settings);
         System.setProperty(LoadedGraph.PACKING, "true");
-        try (written; unpacked; FineTunedModel fused = FineTunedModel.load(folder, settings)) {
-            System.out.printf("precision %s; fused: %d GELUs, %d layer norms, %d packed dense layers; unpacked: %d, %d, %d;"
-                    + " as written: %d, %d, %d%n", fused.precision(), fused.fusedGelus(), fused.fusedLayerNorms(),
-                    fused.packedDenseLayers(), unpacked.fusedGelus(), unpacked.fusedLayerNorms(), unpacked.packedDenseLayers(),
+        System.setProperty(LoadedGraph.STRETCHES, "false");
+        FineTunedModel mixed = FineTunedModel.load(folder, settings);
+        System.setProperty(LoadedGraph.STRETCHES, "true");
+        try (written; unpacked; mixed; FineTunedModel fused = FineTunedModel.load(folder, settings)) {
+            System.out.printf("precision %s; fused: %d GELUs, %d layer norms, %d packed dense layers, %d stretches in bfloat16;"
+                    + " mixed: %d stretches; unpacked: %d, %d, %d; as written: %d, %d, %d%n", fused.precision(), fused.fusedGelus(),
+                    fused.fusedLayerNorms(), fused.packedDenseLayers(), fused.bfloat16Stretches(), mixed.bfloat16Stretches(),
+                    unpacked.fusedGelus(), unpacked.fusedLayerNorms(), unpacked.packedDenseLayers(),
                     written.fusedGelus(), written.fusedLayerNorms(), written.packedDenseLayers());
             List<EncodedExample> encoded = new ArrayList<>();
             DataReader.unlabelled(a[2], null, "no-label").forEach(csv, TextFormat.of("auto", csv), t -> {
@@ -54,6 +60,7 @@ public class FusedOpsBench {
             Map<String, FineTunedModel> models = new LinkedHashMap<>();
             models.put("as written", written);
             models.put("unpacked", unpacked);
+            models.put("mixed", mixed);
             models.put("fused", fused);
             // Every batch shape once before timing: oneDNN makes its kernels on a shape's first run.
             models.values().forEach(m -> InferenceBatchBench.run(m, encoded, budget));
@@ -83,6 +90,8 @@ public class FusedOpsBench {
             }
             System.out.printf("top label differs for %d of %d texts%n", otherLabel, p.size());
             System.out.printf("largest difference in probability over %d texts: %.2g%n", p.size(), largest);
+            System.out.printf("largest difference in probability between mixed and fused: %.2g%n",
+                    largestDifference(probabilities(mixed, encoded, budget), q));
         }
     }
 
@@ -95,6 +104,16 @@ public class FusedOpsBench {
             return r;
         });
         return out;
+    }
+
+    private static double largestDifference(List<float[]> p, List<float[]> q) {
+        double largest = 0;
+        for (int i = 0; i < p.size(); i++) {
+            for (int j = 0; j < p.get(i).length; j++) {
+                largest = Math.max(largest, Math.abs(p.get(i)[j] - q.get(i)[j]));
+            }
+        }
+        return largest;
     }
 
     private static int argmax(float[] v) {

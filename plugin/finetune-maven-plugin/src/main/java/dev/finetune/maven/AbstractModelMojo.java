@@ -47,6 +47,8 @@ abstract class AbstractModelMojo extends AbstractFineTuneMojo {
         getLog().info("Inference in " + model.precision() + (model.fusedGelus() + model.fusedLayerNorms() == 0 ? ""
                 : String.format("; fused ops: %d dense layers + GELU, %d layer norms", model.fusedGelus(), model.fusedLayerNorms()))
                 + (model.packedDenseLayers() == 0 ? "" : String.format("; %d dense layers with packed weights", model.packedDenseLayers()))
+                + (model.bfloat16Stretches() == 0 ? "" : String.format("; %d stretches between fused layers run in bfloat16",
+                        model.bfloat16Stretches()))
                 + (notFused.isEmpty() ? "" : "; not fused: " + String.join("; ", notFused)) + ".");
         return model;
     }

@@ -228,6 +228,15 @@ public final class FineTunedModel implements AutoCloseable {
     }
 
     /**
+     * How many fused dense layers read their input from a stretch of ops run in bfloat16 as written, where mixed
+     * precision would cast it to float32 and back ({@link dev.finetune.runtime.model.Bfloat16Stretches}): in Google
+     * BERT's graphs, each layer's attention.
+     */
+    public int bfloat16Stretches() {
+        return loaded.bfloat16Stretches();
+    }
+
+    /**
      * Why ops this model's session could run fused are not ({@link LoadedGraph#fusionProblems}): each "what: why";
      * empty when nothing keeps them apart (a model may still have nothing to fuse).
      */

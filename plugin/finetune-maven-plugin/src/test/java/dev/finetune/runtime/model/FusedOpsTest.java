@@ -91,6 +91,11 @@ class FusedOpsTest {
             assertEquals(2, m.fusedGelus(), model + ": GELUs fused in bfloat16");
             assertEquals(5, m.fusedLayerNorms(), model + ": layer norms fused in bfloat16");
             assertEquals(PACKED.get(model), m.packedDenseLayers(), model + ": dense layers with packed weights");
+            // One stretch a layer runs as written in bfloat16 between two packed layers (Bfloat16Stretches): in Google
+            // BERT's graphs the attention, from the projections to the output layer; in the Keras families (whose
+            // attention starts at EinsumDense projections, not fused) the GELU's result on its way to the output layer
+            // (Keras' identity and Tensordot's transpose and reshape).
+            assertEquals(2, m.bfloat16Stretches(), model + ": stretches in bfloat16");
             fused16 = m.predict(batch);
             // Packed on the first run after the restore; later runs, of other shapes too, use that copy.
             m.predict(Batches.pad(List.of(EncodedExample.of(m.tokenizer(), new LabeledText("just one more", null, null, 0), -1,

@@ -24,14 +24,16 @@ public final class LoadedGraph implements AutoCloseable {
     private final int fusedGelus;
     private final int fusedLayerNorms;
     private final int packedDenseLayers;
+    private final int bfloat16Stretches;
 
     private LoadedGraph(Session session, int bfloat16Variables, int fusedGelus, int fusedLayerNorms, int packedDenseLayers,
-                        AutoCloseable... owned) {
+                        int bfloat16Stretches, AutoCloseable... owned) {
         this.session = session;
         this.bfloat16Variables = bfloat16Variables;
         this.fusedGelus = fusedGelus;
         this.fusedLayerNorms = fusedLayerNorms;
         this.packedDenseLayers = packedDenseLayers;
+        this.bfloat16Stretches = bfloat16Stretches;
         this.owned = owned;
     }
 
@@ -47,6 +49,13 @@ public final class LoadedGraph implements AutoCloseable {
      */
     public static final String PACKING = "finetune.packWeights";
 
+    /**
+     * The system property that leaves attention between fused layers to mixed precision ({@code false}, see
+     * {@link Bfloat16Stretches}): for comparing speed, and a way out should a TensorFlow build run an op of it in
+     * bfloat16 differently.
+     */
+    public static final String STRETCHES = "finetune.bfloat16Stretches";
+
     /** Whether {@link #FUSING} leaves the fusions on (training's own kernels follow it too). */
     public static boolean fusing() {
         return !"false".equalsIgnoreCase(System.getProperty(FUSING, "true"));
@@ -58,7 +67,7 @@ public final class LoadedGraph implements AutoCloseable {
 
     /** The SavedModel loader's session. */
     public static LoadedGraph of(SavedModelBundle bundle) {
-        return new LoadedGraph(bundle.session(), 0, 0, 0, 0, bundle);
+        return new LoadedGraph(bundle.session(), 0, 0, 0, 0, 0, bundle);
     }
 
     /**
@@ -111,6 +120,13 @@ public final class LoadedGraph implements AutoCloseable {
                 norms = rewrite.fused();
             }
         }
+        int stretches = 0;
+        if (bfloat16 && !"false".equalsIgnoreCase(System.getProperty(STRETCHES, "true"))) {
+            // Last: the stretches lie between the fused layers' casts, which the rewrites above write.
+            Bfloat16Stretches.Rewrite rewrite = Bfloat16Stretches.of(graph);
+            graph = rewrite.graph();
+            stretches = rewrite.stretches();
+        }
         if (converted == 0 && fused == 0 && norms == 0 && packedLayers == 0) {
             return null;
         }
@@ -123,7 +139,7 @@ public final class LoadedGraph implements AutoCloseable {
                 session.runner().feed(meta.getSaverDef().getFilenameTensorName(), prefix)
                         .addTarget(GraphDefs.nodeName(meta.getSaverDef().getRestoreOpName())).run();
             }
-            return new LoadedGraph(session, converted, fused, norms, packedLayers, session, g);
+            return new LoadedGraph(session, converted, fused, norms, packedLayers, stretches, session, g);
         } catch (RuntimeException e) {
             if (session != null) {
                 session.close();
@@ -131,7 +147,8 @@ public final class LoadedGraph implements AutoCloseable {
             g.close();
             throw new FineTuneException("Cannot load " + file.directory() + " rewritten for serving (" + converted
                     + " matmul weights in bfloat16, " + fused + " GELUs fused into their dense layers, " + norms
-                    + " layer norms fused, " + packedLayers + " dense layers with packed weights): " + e.getMessage() + " ("
+                    + " layer norms fused, " + packedLayers + " dense layers with packed weights, " + stretches
+                    + " stretches between fused layers in bfloat16): " + e.getMessage() + " ("
                     + (converted > 0 ? "precision float32 loads it without bfloat16 weights, " : "")
                     + (packedLayers > 0 ? "-D" + PACKING + "=false without packed weights, " : "")
                     + "-D" + FUSING + "=false without fused ops)", e);
@@ -199,6 +216,15 @@ public final class LoadedGraph implements AutoCloseable {
     /** How many dense layers run with their weight packed once ({@link PackedDense}, {@link FusedGelu}). */
     public int packedDenseLayers() {
         return packedDenseLayers;
+    }
+
+    /**
+     * How many casts to bfloat16 (in the models here, fused dense layers' inputs) now read a stretch of ops written
+     * out in bfloat16 ({@link Bfloat16Stretches}): in Google BERT's graphs, each layer's attention. There only when
+     * layers are fused: {@code -Dfinetune.fuseOps=false} leaves none.
+     */
+    public int bfloat16Stretches() {
+        return bfloat16Stretches;
     }
 
     /** How many variables the session holds in bfloat16. */
