@@ -80,12 +80,9 @@ public class FusedOpsBench {
             // Both models over every text: the largest difference in probability, and how many top labels differ.
             List<float[]> p = probabilities(written, encoded, budget);
             List<float[]> q = probabilities(fused, encoded, budget);
-            double largest = 0;
+            double largest = largestDifference(p, q);
             int otherLabel = 0;
             for (int i = 0; i < p.size(); i++) {
-                for (int j = 0; j < p.get(i).length; j++) {
-                    largest = Math.max(largest, Math.abs(p.get(i)[j] - q.get(i)[j]));
-                }
                 otherLabel += argmax(p.get(i)) == argmax(q.get(i)) ? 0 : 1;
             }
             System.out.printf("top label differs for %d of %d texts%n", otherLabel, p.size());

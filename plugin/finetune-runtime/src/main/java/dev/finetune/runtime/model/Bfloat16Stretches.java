@@ -88,7 +88,7 @@ public final class Bfloat16Stretches {
                 NodeDef from = nodes.get(GraphDefs.nodeName(ref));
                 if (stretch.contains(from.getName())) {
                     b.setInput(i, from.getName() + SUFFIX);
-                } else if (isCast(from, DataType.DT_BFLOAT16, DataType.DT_FLOAT) && Nodes.plainOutput(ref)) {
+                } else if (Nodes.isCast(from, DataType.DT_BFLOAT16, DataType.DT_FLOAT) && Nodes.plainOutput(ref)) {
                     // The bfloat16 value itself, waiting for what its cast waited for.
                     b.setInput(i, from.getInput(0));
                     from.getInputList().stream().filter(c -> c.startsWith("^") && !b.getInputList().contains(c)).forEach(b::addInput);
@@ -127,7 +127,7 @@ public final class Bfloat16Stretches {
     private static Found find(GraphDef graph, Map<String, NodeDef> nodes, Map<String, List<NodeDef>> consumers, Set<String> excluded) {
         Set<String> fromBfloat16 = new HashSet<>();
         Deque<NodeDef> todo = new ArrayDeque<>();
-        graph.getNodeList().stream().filter(n -> isCast(n, DataType.DT_BFLOAT16, DataType.DT_FLOAT)).forEach(todo::add);
+        graph.getNodeList().stream().filter(n -> Nodes.isCast(n, DataType.DT_BFLOAT16, DataType.DT_FLOAT)).forEach(todo::add);
         while (!todo.isEmpty()) {
             NodeDef n = todo.pop();
             for (NodeDef c : consumers.getOrDefault(n.getName(), List.of())) {
@@ -139,7 +139,7 @@ public final class Bfloat16Stretches {
         Set<String> stretch = new HashSet<>();
         List<NodeDef> sinks = new ArrayList<>();
         for (NodeDef n : graph.getNodeList()) {
-            if (isCast(n, DataType.DT_FLOAT, DataType.DT_BFLOAT16) && fromBfloat16.contains(GraphDefs.nodeName(n.getInput(0)))
+            if (Nodes.isCast(n, DataType.DT_FLOAT, DataType.DT_BFLOAT16) && fromBfloat16.contains(GraphDefs.nodeName(n.getInput(0)))
                     && Nodes.plainOutput(n.getInput(0))) {
                 sinks.add(n);
                 todo.add(nodes.get(GraphDefs.nodeName(n.getInput(0))));
@@ -196,9 +196,5 @@ public final class Bfloat16Stretches {
     private static List<String> typedInputs(NodeDef n) {
         List<String> data = n.getInputList().stream().filter(i -> !i.startsWith("^")).toList();
         return EXACT.contains(n.getOp()) ? data.subList(0, Math.min(1, data.size())) : data;
-    }
-
-    private static boolean isCast(NodeDef n, DataType from, DataType to) {
-        return n.getOp().equals("Cast") && n.getAttrOrThrow("SrcT").getType() == from && n.getAttrOrThrow("DstT").getType() == to;
     }
 }

@@ -120,8 +120,7 @@ record DenseLayer(NodeDef matmul, NodeDef reshape, String bias, long batchedInpu
             ref = n.getInput(0);
             n = nodes.get(GraphDefs.nodeName(ref));
         }
-        if (n == null || !n.getOp().equals("Cast") || !Nodes.plainOutput(ref) || n.getAttrOrThrow("SrcT").getType() != DataType.DT_BFLOAT16
-                || n.getAttrOrThrow("DstT").getType() != DataType.DT_FLOAT) {
+        if (n == null || !Nodes.plainOutput(ref) || !Nodes.isCast(n, DataType.DT_BFLOAT16, DataType.DT_FLOAT)) {
             return null;
         }
         skipped.add(n);

@@ -65,6 +65,10 @@ public final class LoadedGraph implements AutoCloseable {
         return fusing() && !"false".equalsIgnoreCase(System.getProperty(PACKING, "true"));
     }
 
+    private static boolean stretching() {
+        return !"false".equalsIgnoreCase(System.getProperty(STRETCHES, "true"));
+    }
+
     /** The SavedModel loader's session. */
     public static LoadedGraph of(SavedModelBundle bundle) {
         return new LoadedGraph(bundle.session(), 0, 0, 0, 0, 0, bundle);
@@ -121,7 +125,7 @@ public final class LoadedGraph implements AutoCloseable {
             }
         }
         int stretches = 0;
-        if (bfloat16 && !"false".equalsIgnoreCase(System.getProperty(STRETCHES, "true"))) {
+        if (bfloat16 && stretching()) {
             // Last: the stretches lie between the fused layers' casts, which the rewrites above write.
             Bfloat16Stretches.Rewrite rewrite = Bfloat16Stretches.of(graph);
             graph = rewrite.graph();
@@ -151,6 +155,7 @@ public final class LoadedGraph implements AutoCloseable {
                     + " stretches between fused layers in bfloat16): " + e.getMessage() + " ("
                     + (converted > 0 ? "precision float32 loads it without bfloat16 weights, " : "")
                     + (packedLayers > 0 ? "-D" + PACKING + "=false without packed weights, " : "")
+                    + (stretches > 0 ? "-D" + STRETCHES + "=false with attention left to mixed precision, " : "")
                     + "-D" + FUSING + "=false without fused ops)", e);
         }
     }

@@ -170,6 +170,11 @@ public final class Nodes {
                 .putAttr("Truncate", AttrValue.newBuilder().setB(false).build()).build();
     }
 
+    /** Whether {@code n} casts {@code from} to {@code to}. */
+    static boolean isCast(NodeDef n, DataType from, DataType to) {
+        return n.getOp().equals("Cast") && n.getAttrOrThrow("SrcT").getType() == from && n.getAttrOrThrow("DstT").getType() == to;
+    }
+
     public static AttrValue type(DataType t) {
         return AttrValue.newBuilder().setType(t).build();
     }
